@@ -1,0 +1,44 @@
+# foyer: a virtual waiting room. `make` lists the targets.
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN := bin
+CONFIG ?= configs/demo.yaml
+
+.PHONY: help run demo test test-short bench fuzz lint build clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build every binary into bin/, version stamped
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+run: build ## start foyer with the demo room, the demo backend, the queue page and the dashboard
+	$(BIN)/foyer demo --config $(CONFIG)
+
+demo: build ## replay the festival's 14:00 crowd straight at the backend and through foyer; print the comparison
+	$(BIN)/foyer-sim festival --report $(BIN)/report.html
+
+test: ## unit, integration (real Redis), and browser tests
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 8m ./...
+
+test-short: ## unit tests only, fast
+	$(GO) test -short -count=1 ./...
+
+bench: ## Go benchmarks for the hot paths
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 20s)
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-20s} $$pkg || exit 1; \
+	  done; \
+	done
+
+lint: ## go vet and gofmt
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean: ## remove build output
+	rm -rf $(BIN)
