@@ -1,0 +1,496 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole gateway configuration. Precedence: defaults < YAML file < FOYER_*
+// environment < flags; the YAML is decoded strictly (an unknown key is an error) and Validate
+// reports every problem at once, each naming its field.
+type Config struct {
+	// Listen is the address the gateway serves on, for example ":8080".
+	Listen string `yaml:"listen"`
+	// PublicURL is how visitors reach foyer (scheme://host[:port]); it is the token issuer and
+	// the base of absolute redirects. Defaults to http://<listen>.
+	PublicURL string `yaml:"public_url"`
+	// Prefix is where foyer's own paths live, default "/foyer".
+	Prefix string `yaml:"prefix"`
+	// Redis is the store.
+	Redis RedisConfig `yaml:"redis"`
+	// Admin holds the organisers' bearer tokens.
+	Admin AdminConfig `yaml:"admin"`
+	// Tokens configures admission tokens (JWT).
+	Tokens TokenConfig `yaml:"tokens"`
+	// Tickets configures the signed tickets visitors carry while they wait.
+	Tickets TicketConfig `yaml:"tickets"`
+	// Limits bounds what one client may do.
+	Limits LimitConfig `yaml:"limits"`
+	// Web configures the queue page and the dashboard.
+	Web WebConfig `yaml:"web"`
+	// Log configures logging.
+	Log LogConfig `yaml:"log"`
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed for the client address.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// Rooms are the waiting rooms.
+	Rooms []RoomConfig `yaml:"rooms"`
+}
+
+// RedisConfig says where the store is.
+type RedisConfig struct {
+	// URL is a redis:// or rediss:// URL; for a cluster or Sentinel use Addrs.
+	URL string `yaml:"url"`
+	// Addrs are cluster seed nodes (host:port); when set, URL is ignored.
+	Addrs []string `yaml:"addrs"`
+	// MasterName selects Sentinel mode with Addrs as the sentinels.
+	MasterName string `yaml:"master_name"`
+	// Password for Addrs mode.
+	Password string `yaml:"password"`
+	// Prefix starts every key, default "foyer".
+	Prefix string `yaml:"prefix"`
+	// Timeout is the deadline of every Redis call, default 500ms.
+	Timeout time.Duration `yaml:"timeout"`
+	// Embedded runs an in-process Redis-compatible server (single node, not durable): for demos
+	// on a machine with only Go installed.
+	Embedded bool `yaml:"embedded"`
+}
+
+// AdminConfig lists the admin tokens.
+type AdminConfig struct {
+	Tokens []AdminToken `yaml:"tokens"`
+}
+
+// AdminToken is one organiser credential; Name is what the audit log records.
+type AdminToken struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+}
+
+// TokenConfig configures admission tokens.
+type TokenConfig struct {
+	// Algorithm is EdDSA (default), RS256 or HS256.
+	Algorithm string `yaml:"algorithm"`
+	// KeyDir holds the signing and verify-only keys; a key is generated there on first run.
+	KeyDir string `yaml:"key_dir"`
+	// Issuer is the iss claim, default the public URL.
+	Issuer string `yaml:"issuer"`
+}
+
+// TicketConfig configures the waiting tickets.
+type TicketConfig struct {
+	// Secrets are HMAC keys by id; the first signs, all verify. Each secret is at least 32
+	// bytes (hex or plain). When empty, a secret is generated in tokens.key_dir.
+	Secrets []TicketSecret `yaml:"secrets"`
+}
+
+// TicketSecret is one ticket signing key.
+type TicketSecret struct {
+	ID     int    `yaml:"id"`
+	Secret string `yaml:"secret"`
+}
+
+// LimitConfig bounds clients.
+type LimitConfig struct {
+	// JoinsPerMinute is how many joins one client address may make per minute (burst 10).
+	JoinsPerMinute int `yaml:"joins_per_minute"`
+	// MaxBodyBytes bounds request bodies of foyer's own API.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// WebConfig configures the pages.
+type WebConfig struct {
+	// OverrideDir holds templates and static files that replace the embedded ones.
+	OverrideDir string `yaml:"override_dir"`
+}
+
+// LogConfig configures the root logger (built in main).
+type LogConfig struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is auto (console on a terminal, else JSON), json or console.
+	Format string `yaml:"format"`
+}
+
+// RoomConfig is one waiting room.
+type RoomConfig struct {
+	// Name is the room id: [a-z0-9-]{1,64}.
+	Name string `yaml:"name"`
+	// DisplayName is shown on the queue page.
+	DisplayName string `yaml:"display_name"`
+	// Mode is proxy (default) or token.
+	Mode string `yaml:"mode"`
+	// Paths are the protected path prefixes (proxy mode).
+	Paths []string `yaml:"paths"`
+	// Backend is the upstream URL (proxy mode).
+	Backend string `yaml:"backend"`
+	// ReturnURLs are the allowed return URL prefixes (token mode), e.g. https://tickets.example.org/.
+	ReturnURLs []string `yaml:"return_urls"`
+	// RatePerMinute is how many visitors are admitted per minute.
+	RatePerMinute int `yaml:"rate_per_minute"`
+	// MaxActive caps admitted sessions alive at once.
+	MaxActive int `yaml:"max_active"`
+	// Session is the admission length, extended while the visitor is active, default 10m.
+	Session time.Duration `yaml:"session"`
+	// MaxSession caps the sliding session, default 3 × Session.
+	MaxSession time.Duration `yaml:"max_session"`
+	// OpensAt is when the sale opens; before it visitors join the pre-queue. Empty: open now.
+	OpensAt time.Time `yaml:"opens_at"`
+	// OpensIn sets OpensAt relative to the gateway's start (demos and rehearsals); ignored when
+	// OpensAt is set. The room's stored settings win over it once the room exists.
+	OpensIn time.Duration `yaml:"opens_in"`
+	// TimeZone is an IANA zone for times on the queue page, default UTC.
+	TimeZone string `yaml:"time_zone"`
+	// QueueAll queues everyone from opens_at even when there is no line.
+	QueueAll bool `yaml:"queue_all"`
+	// OnStoreError is closed (default: nobody new is admitted while Redis is down) or open.
+	OnStoreError string `yaml:"on_store_error"`
+	// AbsentAfter is how long a waiting visitor may go unseen before their turn is skipped.
+	AbsentAfter time.Duration `yaml:"absent_after"`
+	// Grace is how long a skipped visitor may come back and still go in ahead of the line.
+	Grace time.Duration `yaml:"grace"`
+	// WaitingStatus is the HTTP status of the queue page served in place, default 200.
+	WaitingStatus int `yaml:"waiting_status"`
+	// Theme styles the queue page.
+	Theme ThemeConfig `yaml:"theme"`
+	// Adaptive lowers the rate when the backend struggles (proxy mode).
+	Adaptive AdaptiveConfig `yaml:"adaptive"`
+}
+
+// ThemeConfig styles a room's queue page.
+type ThemeConfig struct {
+	LogoURL    string `yaml:"logo_url"`
+	Primary    string `yaml:"primary_color"`
+	Background string `yaml:"background_color"`
+}
+
+// AdaptiveConfig bounds the automatic rate control.
+type AdaptiveConfig struct {
+	Enabled      bool          `yaml:"enabled"`
+	MinRate      int           `yaml:"min_rate"`
+	MaxRate      int           `yaml:"max_rate"`
+	TargetP95    time.Duration `yaml:"target_p95"`
+	MaxErrorRate float64       `yaml:"max_error_rate"`
+}
+
+// DefaultConfig is the configuration before any file or environment is applied.
+func DefaultConfig() Config {
+	return Config{
+		Listen: "127.0.0.1:8080",
+		Prefix: "/foyer",
+		Redis:  RedisConfig{URL: "redis://127.0.0.1:6379/0", Prefix: "foyer", Timeout: 500 * time.Millisecond},
+		Tokens: TokenConfig{Algorithm: "EdDSA", KeyDir: ".foyer/keys"},
+		Limits: LimitConfig{JoinsPerMinute: 30, MaxBodyBytes: 16 << 10},
+		Log:    LogConfig{Level: "info", Format: "auto"},
+	}
+}
+
+// ParseConfig decodes YAML strictly on top of DefaultConfig and fills room defaults. It does
+// not validate: call Validate.
+func ParseConfig(r io.Reader) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return cfg, fmt.Errorf("decode config: %w", err)
+	}
+	return cfg, nil
+}
+
+// LoadConfig reads the file at path (may be empty for defaults only), applies the environment
+// through getenv (FOYER_LISTEN, FOYER_REDIS_URL, FOYER_ADMIN_TOKEN) and validates.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return cfg, fmt.Errorf("open config: %w", err)
+		}
+		defer f.Close()
+		if cfg, err = ParseConfig(f); err != nil {
+			return cfg, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	cfg.ApplyEnv(getenv)
+	cfg.FillDefaults()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// ApplyEnv overrides the file with FOYER_* variables.
+func (c *Config) ApplyEnv(getenv func(string) string) {
+	if getenv == nil {
+		return
+	}
+	if v := getenv("FOYER_LISTEN"); v != "" {
+		c.Listen = v
+	}
+	if v := getenv("FOYER_REDIS_URL"); v != "" {
+		c.Redis.URL = v
+		c.Redis.Addrs = nil
+		c.Redis.Embedded = false
+	}
+	if v := getenv("FOYER_ADMIN_TOKEN"); v != "" {
+		// "name:token" or a bare token named "env"
+		name, tok, ok := strings.Cut(v, ":")
+		if !ok || len(name) > 32 {
+			name, tok = "env", v
+		}
+		c.Admin.Tokens = append(c.Admin.Tokens, AdminToken{Name: name, Token: tok})
+	}
+}
+
+// FillDefaults completes rooms and derived fields.
+func (c *Config) FillDefaults() {
+	c.Prefix = "/" + strings.Trim(c.Prefix, "/")
+	if c.PublicURL == "" {
+		host := c.Listen
+		if strings.HasPrefix(host, ":") {
+			host = "localhost" + host
+		}
+		c.PublicURL = "http://" + host
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if c.Tokens.Issuer == "" {
+		c.Tokens.Issuer = c.PublicURL
+	}
+	for i := range c.Rooms {
+		r := &c.Rooms[i]
+		if r.Mode == "" {
+			r.Mode = "proxy"
+		}
+		if r.DisplayName == "" {
+			r.DisplayName = r.Name
+		}
+		if r.Session == 0 {
+			r.Session = 10 * time.Minute
+		}
+		if r.MaxSession == 0 {
+			r.MaxSession = 3 * r.Session
+		}
+		if r.TimeZone == "" {
+			r.TimeZone = "UTC"
+		}
+		if r.OnStoreError == "" {
+			r.OnStoreError = "closed"
+		}
+		if r.AbsentAfter == 0 {
+			r.AbsentAfter = 90 * time.Second
+		}
+		if r.Grace == 0 {
+			r.Grace = 10 * time.Minute
+		}
+		if r.WaitingStatus == 0 {
+			r.WaitingStatus = 200
+		}
+		if r.Adaptive.Enabled {
+			if r.Adaptive.MaxRate == 0 {
+				r.Adaptive.MaxRate = r.RatePerMinute
+			}
+			if r.Adaptive.MinRate == 0 {
+				r.Adaptive.MinRate = max(1, r.RatePerMinute/10)
+			}
+			if r.Adaptive.TargetP95 == 0 {
+				r.Adaptive.TargetP95 = time.Second
+			}
+			if r.Adaptive.MaxErrorRate == 0 {
+				r.Adaptive.MaxErrorRate = 0.05
+			}
+		}
+	}
+}
+
+// ConfigError lists every problem found in a configuration, each naming its field.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+var roomName = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// Validate reports every problem at once as a *ConfigError.
+func (c *Config) Validate() error {
+	var p []string
+	bad := func(field, format string, args ...any) {
+		p = append(p, field+": "+fmt.Sprintf(format, args...))
+	}
+	if c.Listen == "" {
+		bad("listen", "must be set, for example :8080")
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("public_url", "must be an absolute http(s) URL, got %q", c.PublicURL)
+	}
+	if c.Prefix == "/" || strings.ContainsAny(c.Prefix, " ?#") {
+		bad("prefix", "must be a path like /foyer, got %q", c.Prefix)
+	}
+	if !c.Redis.Embedded && c.Redis.URL == "" && len(c.Redis.Addrs) == 0 {
+		bad("redis.url", "must be set (or redis.addrs, or redis.embedded: true)")
+	}
+	if c.Redis.URL != "" && len(c.Redis.Addrs) == 0 && !c.Redis.Embedded {
+		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			bad("redis.url", "must be a redis://, rediss:// or unix:// URL")
+		}
+	}
+	if !roomName.MatchString(c.Redis.Prefix) {
+		bad("redis.prefix", "must match [a-z0-9-]{1,64}, got %q", c.Redis.Prefix)
+	}
+	if c.Redis.Timeout < 10*time.Millisecond || c.Redis.Timeout > 10*time.Second {
+		bad("redis.timeout", "must be between 10ms and 10s, got %s", c.Redis.Timeout)
+	}
+	names := map[string]bool{}
+	for i, t := range c.Admin.Tokens {
+		f := fmt.Sprintf("admin.tokens[%d]", i)
+		if t.Name == "" {
+			bad(f+".name", "must be set (it is what the audit log records)")
+		} else if names[t.Name] {
+			bad(f+".name", "%q is used twice", t.Name)
+		}
+		names[t.Name] = true
+		if len(t.Token) < 16 {
+			bad(f+".token", "must be at least 16 characters")
+		}
+	}
+	switch c.Tokens.Algorithm {
+	case "EdDSA", "RS256", "HS256":
+	default:
+		bad("tokens.algorithm", "must be EdDSA, RS256 or HS256, got %q", c.Tokens.Algorithm)
+	}
+	if c.Tokens.KeyDir == "" {
+		bad("tokens.key_dir", "must be set")
+	}
+	ids := map[int]bool{}
+	for i, s := range c.Tickets.Secrets {
+		f := fmt.Sprintf("tickets.secrets[%d]", i)
+		if s.ID < 0 || s.ID > 255 {
+			bad(f+".id", "must be 0..255")
+		} else if ids[s.ID] {
+			bad(f+".id", "%d is used twice", s.ID)
+		}
+		ids[s.ID] = true
+		if len(s.Secret) < 32 {
+			bad(f+".secret", "must be at least 32 characters")
+		}
+	}
+	if c.Limits.JoinsPerMinute < 0 {
+		bad("limits.joins_per_minute", "must not be negative")
+	}
+	if c.Limits.MaxBodyBytes < 512 || c.Limits.MaxBodyBytes > 1<<20 {
+		bad("limits.max_body_bytes", "must be between 512 and 1048576")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "auto", "json", "console":
+	default:
+		bad("log.format", "must be auto, json or console")
+	}
+	if len(c.Rooms) == 0 {
+		bad("rooms", "at least one room is needed")
+	}
+	seen := map[string]bool{}
+	paths := map[string]string{}
+	for i, r := range c.Rooms {
+		f := fmt.Sprintf("rooms[%d]", i)
+		if !roomName.MatchString(r.Name) {
+			bad(f+".name", "must match [a-z0-9-]{1,64}, got %q", r.Name)
+		} else if seen[r.Name] {
+			bad(f+".name", "%q is used twice", r.Name)
+		}
+		seen[r.Name] = true
+		switch r.Mode {
+		case "proxy":
+			if len(r.Paths) == 0 {
+				bad(f+".paths", "proxy mode needs at least one protected path prefix")
+			}
+			if u, err := url.Parse(r.Backend); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(f+".backend", "proxy mode needs an absolute http(s) backend URL, got %q", r.Backend)
+			}
+		case "token":
+			if len(r.ReturnURLs) == 0 {
+				bad(f+".return_urls", "token mode needs at least one allowed return URL prefix")
+			}
+			for j, ru := range r.ReturnURLs {
+				if u, err := url.Parse(ru); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					bad(fmt.Sprintf("%s.return_urls[%d]", f, j), "must be an absolute http(s) URL, got %q", ru)
+				}
+			}
+		default:
+			bad(f+".mode", "must be proxy or token, got %q", r.Mode)
+		}
+		for j, pth := range r.Paths {
+			pf := fmt.Sprintf("%s.paths[%d]", f, j)
+			switch {
+			case !strings.HasPrefix(pth, "/"):
+				bad(pf, "must start with /, got %q", pth)
+			case strings.HasPrefix(pth, c.Prefix+"/") || pth == c.Prefix || pth == "/metrics" || pth == "/healthz" || pth == "/readyz" || strings.HasPrefix(pth, "/.well-known/"):
+				bad(pf, "%q collides with foyer's own paths", pth)
+			case paths[pth] != "":
+				bad(pf, "%q is already protected by room %q", pth, paths[pth])
+			default:
+				paths[pth] = r.Name
+			}
+		}
+		if r.RatePerMinute < 1 || r.RatePerMinute > 1_000_000 {
+			bad(f+".rate_per_minute", "must be between 1 and 1000000, got %d", r.RatePerMinute)
+		}
+		if r.MaxActive < 1 || r.MaxActive > 10_000_000 {
+			bad(f+".max_active", "must be between 1 and 10000000, got %d", r.MaxActive)
+		}
+		if r.Session < 30*time.Second || r.Session > 24*time.Hour {
+			bad(f+".session", "must be between 30s and 24h, got %s", r.Session)
+		}
+		if r.MaxSession < r.Session || r.MaxSession > 72*time.Hour {
+			bad(f+".max_session", "must be at least session and at most 72h, got %s", r.MaxSession)
+		}
+		if _, err := time.LoadLocation(r.TimeZone); err != nil {
+			bad(f+".time_zone", "unknown time zone %q", r.TimeZone)
+		}
+		if r.OnStoreError != "closed" && r.OnStoreError != "open" {
+			bad(f+".on_store_error", "must be closed or open, got %q", r.OnStoreError)
+		}
+		if r.AbsentAfter < 10*time.Second || r.AbsentAfter > time.Hour {
+			bad(f+".absent_after", "must be between 10s and 1h, got %s", r.AbsentAfter)
+		}
+		if r.Grace < 0 || r.Grace > 24*time.Hour {
+			bad(f+".grace", "must be between 0 and 24h, got %s", r.Grace)
+		}
+		if r.WaitingStatus < 200 || r.WaitingStatus > 599 {
+			bad(f+".waiting_status", "must be an HTTP status, got %d", r.WaitingStatus)
+		}
+		if a := r.Adaptive; a.Enabled {
+			if a.MinRate < 1 || a.MinRate > a.MaxRate {
+				bad(f+".adaptive.min_rate", "must be between 1 and adaptive.max_rate")
+			}
+			if a.MaxErrorRate <= 0 || a.MaxErrorRate >= 1 {
+				bad(f+".adaptive.max_error_rate", "must be between 0 and 1")
+			}
+			if r.Mode != "proxy" {
+				bad(f+".adaptive.enabled", "needs proxy mode (foyer must see the backend)")
+			}
+		}
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: p}
+}
