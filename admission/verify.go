@@ -239,7 +239,7 @@ func (v *Verifier) Verify(token, room string, now time.Time) (Claims, error) {
 	// The key decides the algorithm: an HS256 token naming a public key's kid is refused here,
 	// so a public key is never used as an HMAC secret.
 	if string(key.alg) != string(alg) {
-		return Claims{}, fmt.Errorf("%w: %s token for %s key %q", ErrAlgorithm, alg, key.alg, key.id)
+		return Claims{}, fmt.Errorf("%w: %s token for %s key %q", ErrAlgorithm, string(alg), key.alg, key.id)
 	}
 
 	// Signature.
@@ -266,11 +266,11 @@ func (v *Verifier) Verify(token, room string, now time.Time) (Claims, error) {
 	if !ok {
 		return Claims{}, fmt.Errorf("%w: claims are not base64url", ErrMalformed)
 	}
-	var rc rawClaims
-	if err := rc.parse(payload[:pn]); err != nil {
+	rc, err := parseClaims(payload[:pn])
+	if err != nil {
 		return Claims{}, err
 	}
-	return v.check(&rc, key, room, now)
+	return v.check(rc, key, room, now)
 }
 
 func truncate(b []byte) string {
@@ -281,7 +281,7 @@ func truncate(b []byte) string {
 	return string(b)
 }
 
-func (v *Verifier) check(rc *rawClaims, key *Key, room string, now time.Time) (Claims, error) {
+func (v *Verifier) check(rc rawClaims, key *Key, room string, now time.Time) (Claims, error) {
 	if rc.exp < 0 {
 		return Claims{}, fmt.Errorf("%w: no exp", ErrMalformed)
 	}
@@ -376,7 +376,7 @@ func parseHeader(b []byte) (alg, kid []byte, err error) {
 		}
 		if dup != nil {
 			if *dup {
-				return nil, nil, fmt.Errorf("%w: duplicate %q in header", ErrMalformed, name)
+				return nil, nil, fmt.Errorf("%w: duplicate %q in header", ErrMalformed, string(name))
 			}
 			*dup = true
 		}
@@ -407,46 +407,37 @@ func (a *audience) contains(room string) bool {
 	if a.kind == audString {
 		return string(a.one) == room
 	}
-	found := false
-	a.each(func(s []byte) {
-		if string(s) == room {
-			found = true
+	for s, v, ok := a.elems(); ok; v, ok = a.next(&s) {
+		if string(v) == room {
+			return true
 		}
-	})
-	return found
+	}
+	return false
 }
 
 func (a *audience) first() string {
 	if a.kind == audString {
 		return string(a.one)
 	}
-	var f []byte
-	a.each(func(s []byte) {
-		if f == nil {
-			f = s
-		}
-	})
-	return string(f)
+	_, v, _ := a.elems()
+	return string(v)
 }
 
-// each calls fn for every element of an array aud (already validated by parse).
-func (a *audience) each(fn func([]byte)) {
+// elems starts reading the elements of an array aud (already validated by parseAud).
+func (a *audience) elems() (scanner, []byte, bool) {
 	s := scanner{b: a.raw}
 	s.consume('[')
-	if s.consume(']') {
-		return
+	s.ws()
+	v, ok := s.str()
+	return s, v, ok
+}
+
+func (a *audience) next(s *scanner) ([]byte, bool) {
+	if !s.consume(',') {
+		return nil, false
 	}
-	for {
-		s.ws()
-		v, ok := s.str()
-		if !ok {
-			return
-		}
-		fn(v)
-		if !s.consume(',') {
-			return
-		}
-	}
+	s.ws()
+	return s.str()
 }
 
 // rawClaims are the claims as slices of the decoded payload; -1 marks an absent date.
@@ -456,17 +447,19 @@ type rawClaims struct {
 	iat, nbf, exp int64
 }
 
-func (rc *rawClaims) parse(b []byte) error {
-	rc.iat, rc.nbf, rc.exp = -1, -1, -1
+// parseClaims reads the claims object. It returns by value so that the slices into b stay
+// on the caller's stack.
+func parseClaims(b []byte) (rawClaims, error) {
+	rc := rawClaims{iat: -1, nbf: -1, exp: -1}
 	s := scanner{b: b}
 	if !s.openObject() {
-		return fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
+		return rawClaims{}, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
 	}
 	var seen [7]bool // iss aud sub jti iat nbf exp
 	for first := true; ; first = false {
 		name, done, ok := s.member(first)
 		if !ok {
-			return fmt.Errorf("%w: claims are not valid JSON", ErrMalformed)
+			return rawClaims{}, fmt.Errorf("%w: claims are not valid JSON", ErrMalformed)
 		}
 		if done {
 			break
@@ -478,7 +471,7 @@ func (rc *rawClaims) parse(b []byte) error {
 			rc.iss, ok = s.str()
 		case "aud":
 			idx = 1
-			ok = rc.parseAud(&s)
+			rc.aud, ok = parseAud(&s)
 		case "sub":
 			idx = 2
 			rc.sub, ok = s.str()
@@ -499,21 +492,21 @@ func (rc *rawClaims) parse(b []byte) error {
 		}
 		if !ok {
 			if idx >= 0 {
-				return fmt.Errorf("%w: bad %q claim", ErrMalformed, name)
+				return rawClaims{}, fmt.Errorf("%w: bad %q claim", ErrMalformed, string(name))
 			}
-			return fmt.Errorf("%w: claims are not valid JSON", ErrMalformed)
+			return rawClaims{}, fmt.Errorf("%w: claims are not valid JSON", ErrMalformed)
 		}
 		if idx >= 0 {
 			if seen[idx] {
-				return fmt.Errorf("%w: duplicate %q claim", ErrMalformed, name)
+				return rawClaims{}, fmt.Errorf("%w: duplicate %q claim", ErrMalformed, string(name))
 			}
 			seen[idx] = true
 		}
 	}
 	if !s.end() {
-		return fmt.Errorf("%w: data after claims", ErrMalformed)
+		return rawClaims{}, fmt.Errorf("%w: data after claims", ErrMalformed)
 	}
-	return nil
+	return rc, nil
 }
 
 // date reads a NumericDate. iat is rounded down and nbf up, so that neither is moved earlier
@@ -529,15 +522,14 @@ func (s *scanner) date(roundUp bool) (int64, bool) {
 	return numericDate(raw, roundUp)
 }
 
-func (rc *rawClaims) parseAud(s *scanner) bool {
+func parseAud(s *scanner) (audience, bool) {
 	switch s.peek() {
 	case '"':
 		v, ok := s.str()
 		if !ok || len(v) == 0 {
-			return false
+			return audience{}, false
 		}
-		rc.aud = audience{kind: audString, one: v, raw: v}
-		return true
+		return audience{kind: audString, one: v, raw: v}, true
 	case '[':
 		start := s.i
 		s.i++
@@ -547,24 +539,23 @@ func (rc *rawClaims) parseAud(s *scanner) bool {
 				s.ws()
 				v, ok := s.str()
 				if !ok || len(v) == 0 {
-					return false
+					return audience{}, false
 				}
 				n++
 				if s.consume(']') {
 					break
 				}
 				if !s.consume(',') {
-					return false
+					return audience{}, false
 				}
 			}
 		}
 		if n == 0 {
-			return false
+			return audience{}, false
 		}
-		rc.aud = audience{kind: audArray, raw: s.b[start:s.i]}
-		return true
+		return audience{kind: audArray, raw: s.b[start:s.i]}, true
 	}
-	return false
+	return audience{}, false
 }
 
 // peekRoom returns the aud of a token without verifying it, for the release client, which
@@ -579,8 +570,8 @@ func peekRoom(token string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: claims are not base64url", ErrMalformed)
 	}
-	var rc rawClaims
-	if err := rc.parse(payload[:n]); err != nil {
+	rc, err := parseClaims(payload[:n])
+	if err != nil {
 		return "", err
 	}
 	if rc.aud.kind == audNone {
