@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestNewIsolatesAndCleans(t *testing.T) {
@@ -46,5 +48,30 @@ func TestServerRestartLosesData(t *testing.T) {
 	}
 	if n, _ := c.Exists(ctx, "k").Result(); n != 0 {
 		t.Fatal("data survived a restart without persistence")
+	}
+}
+
+func TestStartCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three redis-servers")
+	}
+	c := StartCluster(t, 3)
+	cl := c.Client(t)
+	ctx := context.Background()
+	// keys in different slots land on different masters and all work
+	for _, k := range []string{"a", "b", "c", "{x}1", "{x}2"} {
+		if err := cl.Set(ctx, k, "v", 0).Err(); err != nil {
+			t.Fatalf("set %s: %v", k, err)
+		}
+	}
+	n := 0
+	_ = cl.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+		if k, _ := m.DBSize(ctx).Result(); k > 0 {
+			n++
+		}
+		return nil
+	})
+	if n < 2 {
+		t.Fatalf("keys on %d masters, want spread over several", n)
 	}
 }

@@ -1,0 +1,284 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+)
+
+// Config configures an Engine. Zero fields take the defaults in brackets.
+type Config struct {
+	// Prefix starts every key ["foyer"]; keys look like foyer:{room}:meta.
+	Prefix string
+	// TicketKeys are the HMAC-SHA256 keys for tickets; the first signs, all verify. Required.
+	TicketKeys []TicketKey
+	// CallTimeout is the deadline of every Redis call [500ms].
+	CallTimeout time.Duration
+	// RefreshEvery bounds the age of the in-process room cache [200ms; at most 250ms].
+	RefreshEvery time.Duration
+	// StepEvery is how often Run runs the admission step per room; each step also refreshes the
+	// cache [100ms; at most RefreshEvery].
+	StepEvery time.Duration
+	// FlushEvery is how often seen positions are sent to the liveness bitmaps [1s].
+	FlushEvery time.Duration
+	// RoomTTL is the TTL of a room's keys, refreshed by the step while any gateway runs [7 days].
+	RoomTTL time.Duration
+	// MaxSkipsPerStep bounds absent positions skipped per step [1000].
+	MaxSkipsPerStep int
+	// Logger gets component=queue.
+	Logger zerolog.Logger
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Prefix == "" {
+		c.Prefix = "foyer"
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = 500 * time.Millisecond
+	}
+	if c.RefreshEvery == 0 {
+		c.RefreshEvery = 200 * time.Millisecond
+	}
+	if c.StepEvery == 0 {
+		c.StepEvery = min(100*time.Millisecond, c.RefreshEvery)
+	}
+	if c.FlushEvery == 0 {
+		c.FlushEvery = time.Second
+	}
+	if c.RoomTTL == 0 {
+		c.RoomTTL = 7 * 24 * time.Hour
+	}
+	if c.MaxSkipsPerStep == 0 {
+		c.MaxSkipsPerStep = 1000
+	}
+	var bad []string
+	if c.CallTimeout < 0 {
+		bad = append(bad, "call timeout must be positive")
+	}
+	if c.RefreshEvery < 0 || c.RefreshEvery > 250*time.Millisecond {
+		bad = append(bad, "refresh interval must be at most 250ms")
+	}
+	if c.StepEvery < 0 || c.StepEvery > c.RefreshEvery {
+		bad = append(bad, "step interval must be positive and at most the refresh interval")
+	}
+	if c.FlushEvery < 0 {
+		bad = append(bad, "flush interval must be positive")
+	}
+	if c.RoomTTL < time.Hour {
+		bad = append(bad, "room TTL must be at least an hour")
+	}
+	if c.MaxSkipsPerStep < 1 {
+		bad = append(bad, "max skips per step must be positive")
+	}
+	if len(bad) > 0 {
+		return c, fmt.Errorf("queue: config: %v", bad)
+	}
+	return c, nil
+}
+
+// Engine is the line of every room, shared through Redis by any number of gateway replicas.
+// Safe for concurrent use. Status needs no Redis round trip in the common case: it reads an
+// in-process cache that Run keeps fresh.
+type Engine struct {
+	rdb    redis.UniversalClient
+	cfg    Config
+	log    zerolog.Logger
+	signer *ticketSigner
+
+	mu    sync.RWMutex
+	rooms map[string]*room
+
+	wake   chan string
+	loaded atomic.Bool
+
+	extendMu   sync.Mutex
+	extendMemo map[string]extendMemo
+}
+
+// New returns an Engine over rdb (a single, Sentinel or Cluster client). It does no I/O; call
+// Ready to check Redis and load the scripts, and Run to start the background work.
+func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
+	if rdb == nil {
+		return nil, errors.New("queue: nil redis client")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	signer, err := newTicketSigner(cfg.TicketKeys)
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{
+		rdb:        rdb,
+		cfg:        cfg,
+		log:        cfg.Logger.With().Str("component", "queue").Logger(),
+		signer:     signer,
+		rooms:      map[string]*room{},
+		wake:       make(chan string, 64),
+		extendMemo: map[string]extendMemo{},
+	}, nil
+}
+
+// Ready reports whether Redis answers and the scripts are loaded (loading them if needed).
+func (e *Engine) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout*4)
+	defer cancel()
+	if err := loadScripts(ctx, e.rdb); err != nil {
+		e.loaded.Store(false)
+		return storeErr("queue: load scripts", err)
+	}
+	e.loaded.Store(true)
+	return nil
+}
+
+func (e *Engine) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.cfg.CallTimeout)
+}
+
+// Rooms lists the rooms this engine knows (ensured here or seen through a ticket), sorted.
+func (e *Engine) Rooms() []string {
+	e.mu.RLock()
+	out := make([]string, 0, len(e.rooms))
+	for n := range e.rooms {
+		out = append(out, n)
+	}
+	e.mu.RUnlock()
+	sort.Strings(out)
+	return out
+}
+
+func (e *Engine) allRooms() []*room {
+	e.mu.RLock()
+	out := make([]*room, 0, len(e.rooms))
+	for _, r := range e.rooms {
+		out = append(out, r)
+	}
+	e.mu.RUnlock()
+	return out
+}
+
+func (e *Engine) cached(name string) *room {
+	e.mu.RLock()
+	r := e.rooms[name]
+	e.mu.RUnlock()
+	return r
+}
+
+// roomFor returns a known room, loading it from Redis (one step) the first time.
+func (e *Engine) roomFor(ctx context.Context, name string) (*room, error) {
+	if !ValidRoomName(name) {
+		return nil, fmt.Errorf("queue: room %q: %w", name, ErrInvalidRoomName)
+	}
+	if r := e.cached(name); r != nil && r.snap.Load() != nil {
+		return r, nil
+	}
+	r := e.cached(name)
+	if r == nil {
+		r = newRoom(e.cfg.Prefix, name)
+	}
+	if _, err := e.refresh(ctx, r); err != nil {
+		return nil, err
+	}
+	return e.register(r), nil
+}
+
+func (e *Engine) register(r *room) *room {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old, ok := e.rooms[r.name]; ok {
+		return old
+	}
+	e.rooms[r.name] = r
+	return r
+}
+
+// Run does the background work until ctx is done: the admission step and cache refresh of every
+// known room, the Pub/Sub subscriber for settings changes, and the liveness flush. It returns
+// nil when ctx is cancelled.
+func (e *Engine) Run(ctx context.Context) error {
+	step := time.NewTicker(e.cfg.StepEvery)
+	defer step.Stop()
+	flush := time.NewTicker(e.cfg.FlushEvery)
+	defer flush.Stop()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); e.subscribe(ctx) }()
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), e.cfg.CallTimeout)
+			e.flushAll(fctx, &wg)
+			wg.Wait()
+			cancel()
+			return nil
+		case <-step.C:
+			for _, r := range e.allRooms() {
+				e.stepAsync(ctx, r, &wg)
+			}
+		case name := <-e.wake:
+			if r := e.cached(name); r != nil {
+				e.stepAsync(ctx, r, &wg)
+			}
+		case <-flush.C:
+			e.flushAll(ctx, &wg)
+			e.pruneExtendMemo(time.Now())
+		}
+	}
+}
+
+func (e *Engine) stepAsync(ctx context.Context, r *room, wg *sync.WaitGroup) {
+	if !r.stepping.CompareAndSwap(false, true) {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer r.stepping.Store(false)
+		if _, err := e.refresh(ctx, r); err != nil && ctx.Err() == nil {
+			r.logErr(e.log, "step", err)
+		}
+	}()
+}
+
+func (e *Engine) flushAll(ctx context.Context, wg *sync.WaitGroup) {
+	for _, r := range e.allRooms() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.flush(ctx, r); err != nil && ctx.Err() == nil {
+				r.logErr(e.log, "liveness flush", err)
+			}
+		}()
+	}
+}
+
+func (e *Engine) subscribe(ctx context.Context) {
+	ps := e.rdb.Subscribe(ctx, settingsChannel(e.cfg.Prefix))
+	defer ps.Close()
+	ch := ps.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			if ValidRoomName(m.Payload) {
+				select {
+				case e.wake <- m.Payload:
+				default:
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,60 @@
+package queue
+
+import (
+	"regexp"
+	"strconv"
+)
+
+var roomNameRE = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
+
+// ValidRoomName reports whether s is a valid room name: [a-z0-9-]{1,64}.
+func ValidRoomName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	return roomNameRE.MatchString(s)
+}
+
+// roomKeys are the Redis keys of one room. They are the only place key names are built; every
+// key carries the {room} hash tag so each script touches one Redis Cluster slot. See doc.go for
+// the table of types, writers and TTLs.
+type roomKeys struct {
+	base      string // prefix:{room}:
+	meta      string
+	stats     string
+	offers    string
+	leases    string
+	lease     string
+	skipped   string
+	returning string
+	orphans   string
+}
+
+func newRoomKeys(prefix, room string) roomKeys {
+	b := prefix + ":{" + room + "}:"
+	return roomKeys{
+		base:      b,
+		meta:      b + "meta",
+		stats:     b + "stats",
+		offers:    b + "offers",
+		leases:    b + "leases",
+		lease:     b + "lease",
+		skipped:   b + "skipped",
+		returning: b + "returning",
+		orphans:   b + "orphans",
+	}
+}
+
+// seen is the liveness bitmap of an epoch (epoch = floor(unix ms / AbsentAfter ms)).
+func (k roomKeys) seen(epoch int64) string {
+	return k.base + "seen:" + strconv.FormatInt(epoch, 10)
+}
+
+// all lists the room's fixed keys (not the per-epoch bitmaps).
+func (k roomKeys) all() []string {
+	return []string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans}
+}
+
+// settingsChannel is the Pub/Sub channel announcing settings changes for every room of a prefix.
+// It is a channel, not a key: it has no slot and no TTL.
+func settingsChannel(prefix string) string { return prefix + ":settings" }

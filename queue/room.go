@@ -1,0 +1,418 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// room is one room's in-process state: the cached snapshot and the batching of joins and
+// liveness marks.
+type room struct {
+	name string
+	keys roomKeys
+
+	snap atomic.Pointer[snapshot]
+	// known is the highest ticket number known to have been issued (from joins here and from
+	// validly signed tickets presented here). Redis's counter below it means data was lost.
+	known atomic.Int64
+	// offset is Redis's clock minus the local clock, in ns, from the last step.
+	offset   atomic.Int64
+	stepping atomic.Bool
+	// refreshMu serialises steps of this engine for the room, so replies arrive in order.
+	refreshMu sync.Mutex
+
+	join joiner
+	live liveness
+
+	rateMu  sync.Mutex
+	samples []rateSample
+
+	logMu   sync.Mutex
+	lastLog time.Time
+}
+
+func newRoom(prefix, name string) *room {
+	r := &room{name: name, keys: newRoomKeys(prefix, name)}
+	r.join.r = r
+	return r
+}
+
+// logErr logs background failures at most every 5 seconds per room.
+func (r *room) logErr(log zerolog.Logger, what string, err error) {
+	r.logMu.Lock()
+	now := time.Now()
+	if now.Sub(r.lastLog) < 5*time.Second {
+		r.logMu.Unlock()
+		return
+	}
+	r.lastLog = now
+	r.logMu.Unlock()
+	log.Warn().Str("room", r.name).Str("op", what).Err(err).Msg("queue background call failed")
+}
+
+func (r *room) raiseKnown(n int64) {
+	for {
+		cur := r.known.Load()
+		if n <= cur || r.known.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
+// redisNow estimates Redis's clock.
+func (r *room) redisNow() time.Time { return time.Now().Add(time.Duration(r.offset.Load())) }
+
+// snapshot is an immutable view of a room as of one step.
+type snapshot struct {
+	settings     Settings
+	head, issued int64
+	pq           int64
+	opened       bool
+	openedAt     time.Time
+	created      time.Time
+	seed         []byte
+	commitment   string
+	perm         *prequeuePerm
+	restoredHead int64
+	offers       int64
+	active       int64
+	returning    int64
+	skipped      int64
+	stats        map[string]int64
+	redisNow     time.Time
+	fetched      time.Time
+}
+
+// position is the place in line of ticket n: the shuffle for pre-queue tickets, the number
+// otherwise; 0 before opening.
+func (s *snapshot) position(n int64) int64 {
+	if !s.opened {
+		return 0
+	}
+	if n <= s.pq {
+		return s.perm.position(n)
+	}
+	return n
+}
+
+// state is the state visitors see at time now (Redis clock).
+func (s *snapshot) state(now time.Time) State {
+	switch s.settings.State {
+	case StateClosed:
+		return StateClosed
+	case StatePaused:
+		return StatePaused
+	}
+	if s.opened {
+		return StateOpen
+	}
+	if !s.settings.PrequeueOpensAt.IsZero() && now.Before(s.settings.PrequeueOpensAt) {
+		return StateScheduled
+	}
+	return StatePrequeue
+}
+
+var errNoRoom = errors.New("queue: room missing in store")
+
+// runStep runs step.lua and decodes the snapshot.
+func (e *Engine) runStep(ctx context.Context, r *room) (*snapshot, error) {
+	k := r.keys
+	now := r.redisNow()
+	absent := int64(60000)
+	if s := r.snap.Load(); s != nil && s.settings.AbsentAfter > 0 {
+		absent = s.settings.AbsentAfter.Milliseconds()
+	}
+	epoch := now.UnixMilli() / absent
+	cctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	sent := time.Now()
+	v, err := stepScript.Run(cctx, e.rdb,
+		[]string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans,
+			k.seen(epoch), k.seen(epoch - 1)},
+		e.cfg.MaxSkipsPerStep, e.cfg.RoomTTL.Milliseconds(), 1000).Result()
+	if err != nil {
+		return nil, storeErr("queue: step "+r.name, err)
+	}
+	s, err := decodeStep(v)
+	if err != nil {
+		return nil, fmt.Errorf("queue: step %s: %w", r.name, err)
+	}
+	got := time.Now()
+	s.fetched = got
+	// Redis's clock read mid-call: compare with the local midpoint.
+	r.offset.Store(int64(s.redisNow.Sub(sent.Add(got.Sub(sent) / 2))))
+	return s, nil
+}
+
+func decodeStep(v any) (*snapshot, error) {
+	a, err := asSlice(v, 1)
+	if err != nil {
+		return nil, err
+	}
+	tag, err := tagOf(a)
+	if err != nil {
+		return nil, err
+	}
+	if tag == "NOROOM" {
+		return nil, errNoRoom
+	}
+	if tag != "OK" || len(a) != 8 {
+		return nil, replyErr{"step: " + tag}
+	}
+	now, err := asInt(a[1])
+	if err != nil {
+		return nil, err
+	}
+	meta, err := asMap(a[2])
+	if err != nil {
+		return nil, err
+	}
+	s, err := snapshotFromMeta(meta)
+	if err != nil {
+		return nil, err
+	}
+	s.redisNow = time.UnixMilli(now)
+	for i, p := range []*int64{&s.offers, &s.active, &s.returning, &s.skipped} {
+		if *p, err = asInt(a[3+i]); err != nil {
+			return nil, err
+		}
+	}
+	st, err := asMap(a[7])
+	if err != nil {
+		return nil, err
+	}
+	s.stats = make(map[string]int64, len(st))
+	for k, v := range st {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, replyErr{"stats field " + k}
+		}
+		s.stats[k] = n
+	}
+	return s, nil
+}
+
+func snapshotFromMeta(m map[string]string) (*snapshot, error) {
+	set, err := settingsFromMeta(m)
+	if err != nil {
+		return nil, err
+	}
+	var firstErr error
+	num := func(k string) int64 {
+		n, err := strconv.ParseInt(m[k], 10, 64)
+		if err != nil && firstErr == nil {
+			firstErr = replyErr{fmt.Sprintf("meta field %s=%q", k, m[k])}
+		}
+		return n
+	}
+	s := &snapshot{
+		settings:     set,
+		head:         num("head"),
+		issued:       num("counter"),
+		pq:           num("pq"),
+		opened:       m["opened"] == "1",
+		openedAt:     timeOfMs(num("opened_ms")),
+		created:      timeOfMs(num("created_ms")),
+		commitment:   m["commit"],
+		restoredHead: num("restored_head"),
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	seed, err := hex.DecodeString(m["seed"])
+	if err != nil || len(seed) != SeedLen {
+		return nil, replyErr{"meta seed"}
+	}
+	s.seed = seed
+	return s, nil
+}
+
+// refresh runs one step for the room and installs the snapshot; when the room's data was lost
+// (meta gone, or counter or head behind what this engine knows) it restores it from the cache
+// first.
+func (e *Engine) refresh(ctx context.Context, r *room) (*snapshot, error) {
+	r.refreshMu.Lock()
+	defer r.refreshMu.Unlock()
+	s, err := e.runStep(ctx, r)
+	if err == nil && !e.regressed(r, s) {
+		return e.install(r, s), nil
+	}
+	if err != nil && !errors.Is(err, errNoRoom) {
+		return nil, err
+	}
+	old := r.snap.Load()
+	if old == nil {
+		return nil, fmt.Errorf("queue: room %s: %w", r.name, ErrUnknownRoom)
+	}
+	// A room re-created (by a gateway without a cache) after our copy was made carries a new
+	// seed: ours is the one the visitors' places were computed with.
+	recreated := s != nil && s.created.After(old.created)
+	if rerr := e.restore(ctx, r, old, recreated); rerr != nil {
+		return nil, rerr
+	}
+	if s, err = e.runStep(ctx, r); err != nil {
+		return nil, err
+	}
+	return e.install(r, s), nil
+}
+
+func (e *Engine) regressed(r *room, s *snapshot) bool {
+	if s.issued < r.known.Load() {
+		return true
+	}
+	old := r.snap.Load()
+	return old != nil && (s.head < old.head || (old.opened && !s.opened) ||
+		s.settings.Version < old.settings.Version || s.created.After(old.created))
+}
+
+// restore rebuilds the room in Redis from the snapshot old (see restore.lua).
+func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated bool) error {
+	args := []any{e.cfg.RoomTTL.Milliseconds()}
+	mode := "nx"
+	if recreated {
+		mode = "set"
+	}
+	f := old.settings.fields()
+	for i := 0; i < len(f); i += 2 {
+		args = append(args, mode, f[i], f[i+1])
+	}
+	args = append(args,
+		mode, "seed", hex.EncodeToString(old.seed),
+		mode, "commit", old.commitment,
+		mode, "created_ms", msOf(old.created),
+		"max", "version", old.settings.Version,
+		"max", "counter", max(old.issued, r.known.Load()),
+		"max", "head", old.head,
+		"max", "restored_head", old.restoredHead,
+	)
+	if old.opened {
+		args = append(args, "max", "opened", 1, "max", "pq", old.pq, "max", "opened_ms", msOf(old.openedAt))
+	} else {
+		args = append(args, "nx", "opened", 0, "nx", "pq", 0, "nx", "opened_ms", 0)
+	}
+	for k, v := range old.stats {
+		args = append(args, "smax", k, v)
+	}
+	cctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	v, err := restoreScript.Run(cctx, e.rdb, []string{r.keys.meta, r.keys.stats}, args...).Result()
+	if err != nil {
+		return storeErr("queue: restore "+r.name, err)
+	}
+	a, err := asSlice(v, 3)
+	if err != nil {
+		return fmt.Errorf("queue: restore %s: %w", r.name, err)
+	}
+	existed, _ := asInt(a[0])
+	before, _ := asInt(a[1])
+	after, _ := asInt(a[2])
+	r.live.reset()
+	e.log.Warn().Str("room", r.name).Bool("meta_existed", existed == 1).Int64("head_before", before).
+		Int64("head_after", after).Int64("counter", max(old.issued, r.known.Load())).
+		Msg("room data was lost; restored from the gateway cache")
+	return nil
+}
+
+// install merges a fresh snapshot into the cache (head and issued never go back) and returns it.
+func (e *Engine) install(r *room, s *snapshot) *snapshot {
+	for {
+		old := r.snap.Load()
+		if old != nil {
+			s.head = max(s.head, old.head)
+			s.issued = max(s.issued, old.issued)
+			if old.perm != nil && old.pq == s.pq && bytes.Equal(old.seed, s.seed) {
+				s.perm = old.perm
+			}
+			if old.redisNow.After(s.redisNow) && old.settings.Version > s.settings.Version {
+				return old // a slower, older reply
+			}
+		}
+		if s.perm == nil && s.opened && s.pq > 0 {
+			s.perm = newPrequeuePerm(s.seed, s.pq)
+		}
+		if r.snap.CompareAndSwap(old, s) {
+			r.raiseKnown(s.issued)
+			r.sample(s.redisNow, s.stats["admitted"])
+			return s
+		}
+	}
+}
+
+// bumpHead raises the cached head after a claim saw a newer one.
+func (r *room) bumpHead(head int64) {
+	for {
+		old := r.snap.Load()
+		if old == nil || head <= old.head {
+			return
+		}
+		c := *old
+		c.head = head
+		if r.snap.CompareAndSwap(old, &c) {
+			return
+		}
+	}
+}
+
+type rateSample struct {
+	at       time.Time
+	admitted int64
+}
+
+// sample records (time, admitted) at most once a second, keeping a minute.
+func (r *room) sample(at time.Time, admitted int64) {
+	r.rateMu.Lock()
+	defer r.rateMu.Unlock()
+	n := len(r.samples)
+	if n > 0 {
+		last := r.samples[n-1]
+		if admitted < last.admitted || at.Before(last.at) {
+			r.samples = r.samples[:0] // data loss or clock jump: start over
+		} else if at.Sub(last.at) < time.Second {
+			return
+		}
+	}
+	r.samples = append(r.samples, rateSample{at, admitted})
+	if len(r.samples) > 61 {
+		r.samples = append(r.samples[:0], r.samples[len(r.samples)-61:]...)
+	}
+}
+
+// admitRate is the measured admissions per minute over the last minute (at least 5 s of data);
+// ok is false until there is enough.
+func (r *room) admitRate() (float64, bool) {
+	r.rateMu.Lock()
+	defer r.rateMu.Unlock()
+	if len(r.samples) < 2 {
+		return 0, false
+	}
+	a, b := r.samples[0], r.samples[len(r.samples)-1]
+	d := b.at.Sub(a.at)
+	if d < 5*time.Second {
+		return 0, false
+	}
+	return float64(b.admitted-a.admitted) * float64(time.Minute) / float64(d), true
+}
+
+func parseLeaseData(d string) (pos, ticket int64, claimed, maxUntil time.Time, visitor string, err error) {
+	parts := strings.SplitN(d, "|", 5)
+	if len(parts) != 5 {
+		return 0, 0, time.Time{}, time.Time{}, "", replyErr{"lease data"}
+	}
+	var n [4]int64
+	for i := 0; i < 4; i++ {
+		if n[i], err = strconv.ParseInt(parts[i], 10, 64); err != nil {
+			return 0, 0, time.Time{}, time.Time{}, "", replyErr{"lease data"}
+		}
+	}
+	return n[0], n[1], time.UnixMilli(n[2]), time.UnixMilli(n[3]), parts[4], nil
+}

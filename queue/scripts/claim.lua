@@ -1,0 +1,109 @@
+-- claim.lua: turn an admission into a lease, idempotently per position (two tabs of one visitor
+-- get the same lease). For a position at or behind the head: an existing lease is returned; an
+-- offer becomes a lease; a visitor skipped within grace (or an orphan of a restore) is moved to
+-- the returning set, served first by the next step; anything else is spent. For the position
+-- just after the head (passthrough): when nobody is returning, credit >= 1 and capacity is free,
+-- the head advances by one and the lease is made here, counted against the rate and the cap
+-- exactly like a step's admission.
+-- KEYS[1] meta  KEYS[2] stats  KEYS[3] offers  KEYS[4] leases  KEYS[5] lease  KEYS[6] skipped
+-- KEYS[7] returning  KEYS[8] orphans
+-- ARGV[1] position  ARGV[2] visitor  ARGV[3] new lease id (used if a lease is created)
+-- ARGV[4] passthrough allowed (1 | 0)  ARGV[5] room TTL ms  ARGV[6] ticket number
+-- reply: {"LEASE", jti, lease data "position|ticket|claimed ms|max until ms|visitor", expires ms, head} |
+--        {"WAIT", head} | {"RETURNING", head} | {"SPENT", head} | {"CLOSED"} | {"PAUSED", head} | {"NOROOM"}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return {'NOROOM'}
+end
+local m = redis.call('HMGET', KEYS[1], 'state', 'opened', 'head', 'counter', 'rate', 'max_active',
+  'session_ms', 'max_session_ms', 'grace_ms', 'absent_ms', 'credit', 'last_ms', 'restored_head', 'queue_all')
+local state = m[1]
+local opened = tonumber(m[2]) or 0
+local head = tonumber(m[3]) or 0
+local counter = tonumber(m[4]) or 0
+local rate = tonumber(m[5]) or 0
+local max_active = tonumber(m[6]) or 0
+local session = tonumber(m[7]) or 600000
+local max_session = tonumber(m[8]) or session
+local grace = tonumber(m[9]) or 0
+local credit = tonumber(m[11]) or 0
+local last = tonumber(m[12]) or now
+local restored_head = tonumber(m[13]) or 0
+local queue_all = m[14] == '1'
+local pos = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[5])
+
+local existing = redis.call('HGET', KEYS[5], 'p:' .. ARGV[1])
+if existing then
+  local d = redis.call('HGET', KEYS[5], 'j:' .. existing)
+  local exp = redis.call('ZSCORE', KEYS[4], existing)
+  if d and exp then
+    return {'LEASE', existing, d, tonumber(exp), head}
+  end
+end
+if state == 'closed' then
+  return {'CLOSED'}
+end
+if opened ~= 1 then
+  return {'WAIT', head}
+end
+
+local function lease()
+  local max_until = now + max_session
+  local exp = math.min(now + session, max_until)
+  local d = ARGV[1] .. '|' .. ARGV[6] .. '|' .. now .. '|' .. max_until .. '|' .. ARGV[2]
+  redis.call('HSET', KEYS[5], 'j:' .. ARGV[3], d, 'p:' .. ARGV[1], ARGV[3])
+  redis.call('ZADD', KEYS[4], exp, ARGV[3])
+  redis.call('PEXPIRE', KEYS[4], ttl)
+  redis.call('PEXPIRE', KEYS[5], ttl)
+  return {'LEASE', ARGV[3], d, exp, head}
+end
+
+if pos <= head then
+  if redis.call('ZSCORE', KEYS[3], ARGV[1]) then
+    redis.call('ZREM', KEYS[3], ARGV[1])
+    return lease()
+  end
+  if redis.call('ZSCORE', KEYS[7], ARGV[1]) then
+    return {'RETURNING', head}
+  end
+  local s = redis.call('ZSCORE', KEYS[6], ARGV[1])
+  if s and tonumber(s) >= now - grace then
+    redis.call('ZREM', KEYS[6], ARGV[1])
+    redis.call('ZADD', KEYS[7], now, ARGV[1])
+    redis.call('PEXPIRE', KEYS[7], ttl)
+    redis.call('HINCRBY', KEYS[2], 'returned', 1)
+    return {'RETURNING', head}
+  end
+  if pos <= restored_head and redis.call('GETBIT', KEYS[8], pos) == 0 then
+    redis.call('SETBIT', KEYS[8], pos, 1)
+    redis.call('PEXPIRE', KEYS[8], ttl)
+    redis.call('ZADD', KEYS[7], now, ARGV[1])
+    redis.call('PEXPIRE', KEYS[7], ttl)
+    redis.call('HINCRBY', KEYS[2], 'returned', 1)
+    return {'RETURNING', head}
+  end
+  return {'SPENT', head}
+end
+if state ~= 'open' then
+  return {'PAUSED', head}
+end
+if pos == head + 1 and pos <= counter and ARGV[4] == '1' and not queue_all
+    and redis.call('ZCARD', KEYS[7]) == 0 then
+  if now > last then
+    local burst = math.max(1, rate / 60)
+    credit = math.min(burst, credit + (now - last) * rate / 60000)
+    last = now
+  end
+  local cap = max_active - redis.call('ZCARD', KEYS[3]) - redis.call('ZCARD', KEYS[4])
+  if credit >= 1 and cap > 0 then
+    credit = credit - 1
+    head = pos
+    redis.call('HSET', KEYS[1], 'head', head, 'credit', string.format('%.9f', credit), 'last_ms', last)
+    redis.call('HINCRBY', KEYS[2], 'admitted', 1)
+    return lease()
+  end
+  redis.call('HSET', KEYS[1], 'credit', string.format('%.9f', credit), 'last_ms', last)
+end
+return {'WAIT', head}

@@ -1,0 +1,257 @@
+package queue
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// State is a room's state as visitors see it.
+type State string
+
+// Room states. A room's stored state is one of open, paused, closed (set by the organiser); the
+// state shown is derived from it and the schedule: scheduled before PrequeueOpensAt, prequeue
+// until OpensAt, then open.
+const (
+	StateScheduled State = "scheduled"
+	StatePrequeue  State = "prequeue"
+	StateOpen      State = "open"
+	StatePaused    State = "paused"
+	StateClosed    State = "closed"
+)
+
+// Settings are a room's runtime settings, kept in Redis with a version.
+type Settings struct {
+	// RatePerMinute is the admission pace.
+	RatePerMinute int
+	// MaxActive caps admitted sessions alive at once (offers waiting to be claimed included).
+	MaxActive int
+	// Session is a lease's length; Extend slides it, up to MaxSession after the claim.
+	Session    time.Duration
+	MaxSession time.Duration
+	// AbsentAfter is how long without a poll makes a visitor absent; it is also how long an
+	// admitted visitor has to claim. Visitors should poll at most every AbsentAfter/3.
+	AbsentAfter time.Duration
+	// Grace is how long a skipped visitor may come back and be let in ahead of the line.
+	Grace time.Duration
+	// OpensAt is when the line opens and the pre-queue is shuffled; zero means at creation.
+	OpensAt time.Time
+	// PrequeueOpensAt is when joining starts; zero means at creation.
+	PrequeueOpensAt time.Time
+	// State is the organiser's switch: open (follow the schedule), paused or closed.
+	State State
+	// QueueAll turns off passthrough: every visitor waits for an admission step, even with no line.
+	QueueAll bool
+	// OnStoreError is "closed" (default: no one new is admitted while Redis is down) or "open".
+	OnStoreError string
+	// Version increases with every change.
+	Version int64
+}
+
+// SettingsPatch is a partial settings change; nil fields are kept.
+type SettingsPatch struct {
+	RatePerMinute   *int
+	MaxActive       *int
+	Session         *time.Duration
+	MaxSession      *time.Duration
+	AbsentAfter     *time.Duration
+	Grace           *time.Duration
+	OpensAt         *time.Time
+	PrequeueOpensAt *time.Time
+	State           *State
+	QueueAll        *bool
+	OnStoreError    *string
+}
+
+// Setting bounds.
+const (
+	MaxRatePerMinute = 10_000_000
+	MaxMaxActive     = 10_000_000
+)
+
+// DefaultSettings are used for zero fields of EnsureRoom's settings.
+func DefaultSettings() Settings {
+	return Settings{
+		RatePerMinute: 60,
+		MaxActive:     100,
+		Session:       10 * time.Minute,
+		MaxSession:    30 * time.Minute,
+		AbsentAfter:   60 * time.Second,
+		Grace:         10 * time.Minute,
+		State:         StateOpen,
+		OnStoreError:  "closed",
+	}
+}
+
+func (s Settings) withDefaults() Settings {
+	d := DefaultSettings()
+	if s.RatePerMinute == 0 {
+		s.RatePerMinute = d.RatePerMinute
+	}
+	if s.MaxActive == 0 {
+		s.MaxActive = d.MaxActive
+	}
+	if s.Session == 0 {
+		s.Session = d.Session
+	}
+	if s.MaxSession == 0 {
+		s.MaxSession = max(d.MaxSession, s.Session)
+	}
+	if s.AbsentAfter == 0 {
+		s.AbsentAfter = d.AbsentAfter
+	}
+	if s.Grace == 0 {
+		s.Grace = d.Grace
+	}
+	if s.State == "" || s.State == StateScheduled || s.State == StatePrequeue {
+		s.State = StateOpen
+	}
+	if s.OnStoreError == "" {
+		s.OnStoreError = d.OnStoreError
+	}
+	return s
+}
+
+// Validate reports every invalid field at once as a *ValidationError.
+func (s Settings) Validate() error {
+	var v ValidationError
+	if s.RatePerMinute < 1 || s.RatePerMinute > MaxRatePerMinute {
+		v.add("rate_per_minute", fmt.Sprintf("must be between 1 and %d", MaxRatePerMinute))
+	}
+	if s.MaxActive < 1 || s.MaxActive > MaxMaxActive {
+		v.add("max_active", fmt.Sprintf("must be between 1 and %d", MaxMaxActive))
+	}
+	if s.Session < 10*time.Second || s.Session > 24*time.Hour || s.Session%time.Second != 0 {
+		v.add("session_seconds", "must be whole seconds between 10 and 86400")
+	}
+	if s.MaxSession < s.Session || s.MaxSession > 7*24*time.Hour || s.MaxSession%time.Second != 0 {
+		v.add("max_session_seconds", "must be whole seconds, at least session_seconds and at most 7 days")
+	}
+	if s.AbsentAfter < time.Second || s.AbsentAfter > time.Hour || s.AbsentAfter%time.Millisecond != 0 {
+		v.add("absent_after_seconds", "must be between 1 second and 1 hour")
+	}
+	if s.Grace < 0 || s.Grace > 24*time.Hour {
+		v.add("grace_seconds", "must be between 0 and 24 hours")
+	}
+	if !s.OpensAt.IsZero() && (s.OpensAt.Year() < 2000 || s.OpensAt.Year() > 9999) {
+		v.add("opens_at", "must be a date between 2000 and 9999")
+	}
+	if !s.PrequeueOpensAt.IsZero() {
+		if s.PrequeueOpensAt.Year() < 2000 || s.PrequeueOpensAt.Year() > 9999 {
+			v.add("prequeue_opens_at", "must be a date between 2000 and 9999")
+		} else if !s.OpensAt.IsZero() && s.PrequeueOpensAt.After(s.OpensAt) {
+			v.add("prequeue_opens_at", "must not be after opens_at")
+		}
+	}
+	switch s.State {
+	case StateOpen, StatePaused, StateClosed:
+	default:
+		v.add("state", "must be one of open, paused, closed")
+	}
+	if s.OnStoreError != "closed" && s.OnStoreError != "open" {
+		v.add("on_store_error", "must be closed or open")
+	}
+	return v.orNil()
+}
+
+func (s Settings) apply(p SettingsPatch) Settings {
+	if p.RatePerMinute != nil {
+		s.RatePerMinute = *p.RatePerMinute
+	}
+	if p.MaxActive != nil {
+		s.MaxActive = *p.MaxActive
+	}
+	if p.Session != nil {
+		s.Session = *p.Session
+	}
+	if p.MaxSession != nil {
+		s.MaxSession = *p.MaxSession
+	}
+	if p.AbsentAfter != nil {
+		s.AbsentAfter = *p.AbsentAfter
+	}
+	if p.Grace != nil {
+		s.Grace = *p.Grace
+	}
+	if p.OpensAt != nil {
+		s.OpensAt = *p.OpensAt
+	}
+	if p.PrequeueOpensAt != nil {
+		s.PrequeueOpensAt = *p.PrequeueOpensAt
+	}
+	if p.State != nil {
+		s.State = *p.State
+	}
+	if p.QueueAll != nil {
+		s.QueueAll = *p.QueueAll
+	}
+	if p.OnStoreError != nil {
+		s.OnStoreError = *p.OnStoreError
+	}
+	return s
+}
+
+func msOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func timeOfMs(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+func b01(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// fields is the settings' form in the meta hash (durations and times in ms).
+func (s Settings) fields() []any {
+	return []any{
+		"rate", strconv.Itoa(s.RatePerMinute),
+		"max_active", strconv.Itoa(s.MaxActive),
+		"session_ms", strconv.FormatInt(s.Session.Milliseconds(), 10),
+		"max_session_ms", strconv.FormatInt(s.MaxSession.Milliseconds(), 10),
+		"absent_ms", strconv.FormatInt(s.AbsentAfter.Milliseconds(), 10),
+		"grace_ms", strconv.FormatInt(s.Grace.Milliseconds(), 10),
+		"opens_at_ms", strconv.FormatInt(msOf(s.OpensAt), 10),
+		"prequeue_at_ms", strconv.FormatInt(msOf(s.PrequeueOpensAt), 10),
+		"state", string(s.State),
+		"queue_all", b01(s.QueueAll),
+		"on_store_error", s.OnStoreError,
+	}
+}
+
+// settingsFromMeta reads settings from the meta hash's fields.
+func settingsFromMeta(m map[string]string) (Settings, error) {
+	var firstErr error
+	num := func(k string) int64 {
+		v, err := strconv.ParseInt(m[k], 10, 64)
+		if err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("queue: meta field %s=%q: %w", k, m[k], err)
+		}
+		return v
+	}
+	s := Settings{
+		RatePerMinute:   int(num("rate")),
+		MaxActive:       int(num("max_active")),
+		Session:         time.Duration(num("session_ms")) * time.Millisecond,
+		MaxSession:      time.Duration(num("max_session_ms")) * time.Millisecond,
+		AbsentAfter:     time.Duration(num("absent_ms")) * time.Millisecond,
+		Grace:           time.Duration(num("grace_ms")) * time.Millisecond,
+		OpensAt:         timeOfMs(num("opens_at_ms")),
+		PrequeueOpensAt: timeOfMs(num("prequeue_at_ms")),
+		State:           State(m["state"]),
+		QueueAll:        m["queue_all"] == "1",
+		OnStoreError:    m["on_store_error"],
+		Version:         num("version"),
+	}
+	return s, firstErr
+}
