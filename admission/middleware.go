@@ -1,0 +1,316 @@
+package admission
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Names shared with the gateway.
+const (
+	// CookieName is the cookie that carries the admission token.
+	CookieName = "foyer_admission"
+	// VisitorCookieName is the cookie that carries the visitor id (the token's sub).
+	VisitorCookieName = "foyer_visitor"
+	// HeaderName is the header apps use instead of the cookie (Authorization: Bearer works too).
+	HeaderName = "Foyer-Admission"
+	// HandoffParam is the query parameter with which foyer sends an admitted visitor back to
+	// the site in token mode: "https://shop.example.com/book?foyer_token=<token>".
+	HandoffParam = "foyer_token"
+)
+
+// MiddlewareConfig configures Middleware and EchoMiddleware. Verifier and one of Room or
+// RoomFunc are required.
+type MiddlewareConfig struct {
+	// Skipper, when it returns true, lets the request through unchecked (health checks,
+	// static files, the pages anyone may see).
+	Skipper func(r *http.Request) bool
+	// Verifier checks the tokens: NewVerifier with a KeySet or a RemoteKeys.
+	Verifier *Verifier
+	// Room is the waiting room the protected routes belong to.
+	Room string
+	// RoomFunc, when set, names the room per request instead (a backend selling several
+	// screenings, one room each).
+	RoomFunc func(r *http.Request) string
+	// CookieName is the admission cookie; default CookieName.
+	CookieName string
+	// HandoffParam is the query parameter of token mode's return trip; default HandoffParam;
+	// "-" turns the handoff off. A GET or HEAD with a valid token there gets the admission
+	// cookie and a redirect to the same URL without the parameter, so the token leaves the
+	// address bar, the history and any Referer.
+	HandoffParam string
+	// BindVisitor refuses a token whose sub is not the visitor cookie's value, so that a token
+	// copied to another browser does not work there. At the token-mode handoff a browser that
+	// has no visitor cookie yet gets one with the token's sub.
+	BindVisitor bool
+	// VisitorCookieName is the visitor cookie; default VisitorCookieName.
+	VisitorCookieName string
+	// RedirectURL, when set, sends browsers (GET or HEAD asking for HTML) without a valid
+	// token to the queue page instead of answering 401: "{room}" in it is replaced by the room
+	// and the URL they asked for is added as the ReturnParam query parameter.
+	RedirectURL string
+	// ReturnParam is the query parameter carrying the return URL; default "return".
+	ReturnParam string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// DefaultMiddlewareConfig holds the defaults that zero fields of a MiddlewareConfig take.
+var DefaultMiddlewareConfig = MiddlewareConfig{
+	CookieName:        CookieName,
+	HandoffParam:      HandoffParam,
+	VisitorCookieName: VisitorCookieName,
+	ReturnParam:       "return",
+	Now:               time.Now,
+}
+
+type ctxKey struct{}
+
+type admitted struct {
+	claims Claims
+	token  string
+}
+
+// NewContext returns a copy of ctx carrying claims and the raw token, as the middleware
+// does; for tests of handlers behind the middleware.
+func NewContext(ctx context.Context, claims Claims, token string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, &admitted{claims, token})
+}
+
+// ClaimsFrom returns the claims the middleware verified for this request.
+func ClaimsFrom(ctx context.Context) (Claims, bool) {
+	a, ok := ctx.Value(ctxKey{}).(*admitted)
+	if !ok {
+		return Claims{}, false
+	}
+	return a.claims, true
+}
+
+// TokenFrom returns the raw admission token of this request, for ReleaseClient.Release.
+func TokenFrom(ctx context.Context) (string, bool) {
+	a, ok := ctx.Value(ctxKey{}).(*admitted)
+	if !ok {
+		return "", false
+	}
+	return a.token, true
+}
+
+// guard is the shared core of Middleware and EchoMiddleware.
+type guard struct {
+	cfg      MiddlewareConfig
+	redirect bool // RedirectURL is set
+}
+
+func newGuard(cfg MiddlewareConfig) (*guard, error) {
+	if cfg.Verifier == nil {
+		return nil, errors.New("admission: middleware needs a Verifier")
+	}
+	if cfg.Room == "" && cfg.RoomFunc == nil {
+		return nil, errors.New("admission: middleware needs Room or RoomFunc")
+	}
+	d := DefaultMiddlewareConfig
+	if cfg.CookieName == "" {
+		cfg.CookieName = d.CookieName
+	}
+	if cfg.HandoffParam == "" {
+		cfg.HandoffParam = d.HandoffParam
+	}
+	if cfg.VisitorCookieName == "" {
+		cfg.VisitorCookieName = d.VisitorCookieName
+	}
+	if cfg.ReturnParam == "" {
+		cfg.ReturnParam = d.ReturnParam
+	}
+	if cfg.Now == nil {
+		cfg.Now = d.Now
+	}
+	g := &guard{cfg: cfg}
+	if cfg.RedirectURL != "" {
+		u, err := url.Parse(strings.ReplaceAll(cfg.RedirectURL, "{room}", "room"))
+		if err != nil || !(u.IsAbs() && (u.Scheme == "https" || u.Scheme == "http") || !u.IsAbs() && u.Host == "" && strings.HasPrefix(u.Path, "/")) {
+			return nil, fmt.Errorf("admission: RedirectURL %q is neither an http(s) URL nor an absolute path", cfg.RedirectURL)
+		}
+		g.redirect = true
+	}
+	return g, nil
+}
+
+// Middleware returns net/http middleware that lets a request through only with a valid
+// admission token for the room, from the admission cookie, "Authorization: Bearer", the
+// Foyer-Admission header, or token mode's handoff parameter. The claims and the token are put
+// in the request context (ClaimsFrom, TokenFrom). Refusals are JSON
+// {"error":{"code":"...","message":"..."}} with status 401 (codes from ErrorCode), or, with
+// RedirectURL, a redirect of browsers to the queue page.
+func Middleware(cfg MiddlewareConfig) (func(http.Handler) http.Handler, error) {
+	g, err := newGuard(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r2, ok := g.handle(w, r); ok {
+				next.ServeHTTP(w, r2)
+			}
+		})
+	}, nil
+}
+
+// handle checks r. When it returns true the caller serves r2; otherwise the response (a
+// refusal, or the handoff redirect) has been written.
+func (g *guard) handle(w http.ResponseWriter, r *http.Request) (*http.Request, bool) {
+	if g.cfg.Skipper != nil && g.cfg.Skipper(r) {
+		return r, true
+	}
+	room := g.cfg.Room
+	if g.cfg.RoomFunc != nil {
+		room = g.cfg.RoomFunc(r)
+	}
+	now := g.cfg.Now()
+
+	if handoff := g.handoffToken(r); handoff != "" {
+		claims, err := g.check(r, handoff, room, now, true)
+		if err != nil {
+			g.refuse(w, r, room, err)
+			return nil, false
+		}
+		g.setCookies(w, r, claims, handoff, now)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, r, g.withoutParam(r, g.cfg.HandoffParam).RequestURI(), http.StatusSeeOther)
+		return nil, false
+	}
+
+	token := g.token(r)
+	if token == "" {
+		g.refuse(w, r, room, ErrMissingToken)
+		return nil, false
+	}
+	claims, err := g.check(r, token, room, now, false)
+	if err != nil {
+		g.refuse(w, r, room, err)
+		return nil, false
+	}
+	return r.WithContext(NewContext(r.Context(), claims, token)), true
+}
+
+func (g *guard) check(r *http.Request, token, room string, now time.Time, handoff bool) (Claims, error) {
+	claims, err := g.cfg.Verifier.Verify(token, room, now)
+	if err != nil {
+		return Claims{}, err
+	}
+	if g.cfg.BindVisitor {
+		v := cookie(r, g.cfg.VisitorCookieName)
+		if v != claims.Visitor && !(handoff && v == "") {
+			return Claims{}, ErrVisitorMismatch
+		}
+	}
+	return claims, nil
+}
+
+// token finds the token: Authorization: Bearer, then Foyer-Admission, then the cookie.
+func (g *guard) token(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	if h := r.Header.Get(HeaderName); h != "" {
+		return h
+	}
+	return cookie(r, g.cfg.CookieName)
+}
+
+func (g *guard) handoffToken(r *http.Request) string {
+	if g.cfg.HandoffParam == "-" || (r.Method != http.MethodGet && r.Method != http.MethodHead) ||
+		!strings.Contains(r.URL.RawQuery, g.cfg.HandoffParam) {
+		return ""
+	}
+	return r.URL.Query().Get(g.cfg.HandoffParam)
+}
+
+func cookie(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+func isHTTPS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+func (g *guard) setCookies(w http.ResponseWriter, r *http.Request, c Claims, token string, now time.Time) {
+	secure := isHTTPS(r)
+	maxAge := int(c.ExpiresAt.Sub(now) / time.Second)
+	if maxAge < 1 {
+		maxAge = 1
+	}
+	http.SetCookie(w, &http.Cookie{Name: g.cfg.CookieName, Value: token, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	if g.cfg.BindVisitor && cookie(r, g.cfg.VisitorCookieName) == "" {
+		http.SetCookie(w, &http.Cookie{Name: g.cfg.VisitorCookieName, Value: c.Visitor, Path: "/",
+			MaxAge: 7 * 24 * 3600, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	}
+}
+
+// withoutParam returns r's URL without the query parameter name.
+func (g *guard) withoutParam(r *http.Request, name string) *url.URL {
+	u := *r.URL
+	q := u.Query()
+	q.Del(name)
+	u.RawQuery = q.Encode()
+	return &u
+}
+
+// clientMessages are what a refused client is told; they never echo the token or internals.
+var clientMessages = map[string]string{
+	"admission_required":  "an admission token is required: join the waiting room first",
+	"token_expired":       "your admission has expired",
+	"token_not_yet_valid": "your admission is not valid yet",
+	"token_wrong_room":    "this admission is for another room",
+	"visitor_mismatch":    "this admission belongs to another visitor",
+}
+
+func (g *guard) refuse(w http.ResponseWriter, r *http.Request, room string, err error) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if g.redirect && (r.Method == http.MethodGet || r.Method == http.MethodHead) &&
+		strings.Contains(r.Header.Get("Accept"), "text/html") {
+		http.Redirect(w, r, g.queueURL(r, room), http.StatusSeeOther)
+		return
+	}
+	code := ErrorCode(err)
+	msg, ok := clientMessages[code]
+	if !ok {
+		msg = "the admission token is not valid"
+	}
+	if errors.Is(err, ErrMissingToken) {
+		h.Set("WWW-Authenticate", `Bearer realm="foyer"`)
+	} else {
+		h.Set("WWW-Authenticate", `Bearer realm="foyer", error="invalid_token"`)
+	}
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusUnauthorized)
+	json.NewEncoder(w).Encode(map[string]map[string]string{"error": {"code": code, "message": msg}})
+}
+
+// queueURL is RedirectURL for room with the URL the visitor asked for as return parameter.
+func (g *guard) queueURL(r *http.Request, room string) string {
+	u, err := url.Parse(strings.ReplaceAll(g.cfg.RedirectURL, "{room}", url.PathEscape(room)))
+	if err != nil { // checked by newGuard; a room cannot break it after escaping
+		u = &url.URL{Path: "/"}
+	}
+	back := g.withoutParam(r, g.cfg.HandoffParam)
+	back.Scheme, back.Host = "http", r.Host
+	if isHTTPS(r) {
+		back.Scheme = "https"
+	}
+	q := u.Query()
+	q.Set(g.cfg.ReturnParam, back.String())
+	u.RawQuery = q.Encode()
+	return u.String()
+}
