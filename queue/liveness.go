@@ -21,12 +21,19 @@ type liveness struct {
 	epoch   int64
 	sent    []uint64
 	pending []int64
+	// older holds the pending marks of the previous epoch, still to be sent to its bitmap.
+	older      []int64
+	olderEpoch int64
 }
 
 func (l *liveness) see(pos, epoch int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if epoch != l.epoch {
+		if epoch == l.epoch+1 && len(l.pending) > 0 {
+			l.older, l.olderEpoch = append(l.older, l.pending...), l.epoch
+		}
+		l.pending = nil
 		l.epoch = epoch
 		clear(l.sent)
 	}
@@ -45,20 +52,38 @@ func (l *liveness) see(pos, epoch int64) {
 	}
 }
 
-func (l *liveness) take() []int64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	p := l.pending
-	l.pending = nil
-	return p
+// markBatch is positions seen during one epoch.
+type markBatch struct {
+	epoch int64
+	pos   []int64
 }
 
-// giveBack returns positions whose flush failed; they are retried next time.
-func (l *liveness) giveBack(p []int64) {
+// take returns what is to be sent, by epoch.
+func (l *liveness) take() []markBatch {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.pending)+len(p) < 4*maxMarkBatch*8 {
-		l.pending = append(l.pending, p...)
+	var out []markBatch
+	if len(l.older) > 0 {
+		out = append(out, markBatch{l.olderEpoch, l.older})
+		l.older = nil
+	}
+	if len(l.pending) > 0 {
+		out = append(out, markBatch{l.epoch, l.pending})
+		l.pending = nil
+	}
+	return out
+}
+
+// giveBack returns positions whose flush failed; they are retried next time if their epoch
+// still counts.
+func (l *liveness) giveBack(b markBatch) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case b.epoch == l.epoch && len(l.pending)+len(b.pos) < 4*maxMarkBatch*8:
+		l.pending = append(l.pending, b.pos...)
+	case b.epoch == l.epoch-1 && len(l.older)+len(b.pos) < 4*maxMarkBatch*8:
+		l.older, l.olderEpoch = append(l.older, b.pos...), b.epoch
 	}
 }
 
@@ -84,13 +109,19 @@ func (e *Engine) flush(ctx context.Context, r *room) error {
 	if s == nil {
 		return nil
 	}
-	p := r.live.take()
-	if len(p) == 0 {
-		return nil
-	}
 	absent := s.settings.AbsentAfter.Milliseconds()
-	epoch := r.redisNow().UnixMilli() / absent
-	key := r.keys.seen(epoch)
+	for _, b := range r.live.take() {
+		if err := e.mark(ctx, r, b, absent); err != nil {
+			r.live.giveBack(b)
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) mark(ctx context.Context, r *room, b markBatch, absent int64) error {
+	key := r.keys.seen(b.epoch)
+	p := b.pos
 	for len(p) > 0 {
 		n := min(len(p), maxMarkBatch)
 		args := make([]any, 0, n+1)
@@ -102,7 +133,6 @@ func (e *Engine) flush(ctx context.Context, r *room) error {
 		err := markScript.Run(cctx, e.rdb, []string{key}, args...).Err()
 		cancel()
 		if err != nil {
-			r.live.giveBack(p)
 			return storeErr("queue: mark "+r.name, err)
 		}
 		p = p[n:]
