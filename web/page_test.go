@@ -400,3 +400,57 @@ func TestErrorPage(t *testing.T) {
 		})
 	}
 }
+
+func TestDashboardPage(t *testing.T) {
+	s := newSite(t)
+	for _, tc := range []struct{ lang, signin, controls string }{
+		{"en", "Sign in", "Controls"},
+		{"ko", "로그인", "설정"},
+	} {
+		t.Run(tc.lang, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			if err := s.ServeDashboard(rec, DashboardData{Lang: tc.lang}); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("cache %q", rec.Header().Get("Cache-Control"))
+			}
+			assertNoRawKeys(t, rec.Body.Bytes())
+			doc := parseHTML(t, rec.Body.Bytes())
+			if h := textOf(byID(t, doc, "h-signin")); h != tc.signin {
+				t.Errorf("sign-in heading %q", h)
+			}
+			if h := textOf(byID(t, doc, "h-controls")); h != tc.controls {
+				t.Errorf("controls heading %q", h)
+			}
+			tok := byID(t, doc, "token")
+			if ty, _ := attr(tok, "type"); ty != "password" {
+				t.Errorf("token input type %q", ty)
+			}
+			// Every control input has a label and an error slot it points at.
+			for _, f := range []string{"rate_per_minute", "max_active", "session_seconds", "opens_at"} {
+				in := byID(t, doc, "f-"+f)
+				if len(findAll(doc, withAttr("for", "f-"+f))) != 1 {
+					t.Errorf("%s has no label", f)
+				}
+				if db, _ := attr(in, "aria-describedby"); db != "e-"+f {
+					t.Errorf("%s describedby %q", f, db)
+				}
+				byID(t, doc, "e-"+f)
+			}
+			if n := len(findAll(doc, tag("svg"))); n != 6 {
+				t.Errorf("%d charts, want 6", n)
+			}
+			var boot struct {
+				API  string
+				Msgs map[string]string
+			}
+			if err := json.Unmarshal([]byte(textOf(byID(t, doc, "boot"))), &boot); err != nil {
+				t.Fatal(err)
+			}
+			if boot.API != "/foyer/admin/v1" || boot.Msgs["confirm_state"] == "" {
+				t.Errorf("boot %+v", boot)
+			}
+		})
+	}
+}

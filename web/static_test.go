@@ -162,3 +162,19 @@ func TestErrorPageBudget(t *testing.T) {
 		t.Errorf("error page %d bytes > %d", total, pageBudget)
 	}
 }
+
+func TestDashboardBudget(t *testing.T) {
+	s := newSite(t)
+	for _, lang := range Langs() {
+		var buf bytes.Buffer
+		if err := s.DashboardPage(&buf, DashboardData{Lang: lang}); err != nil {
+			t.Fatal(err)
+		}
+		total, parts := firstLoad(t, s, buf.Bytes(), false)
+		gzTotal, _ := firstLoad(t, s, buf.Bytes(), true)
+		t.Logf("dashboard %s first load: %d bytes uncompressed (%v), %d gzip", lang, total, parts, gzTotal)
+		if total > pageBudget {
+			t.Errorf("dashboard %s first load %d bytes > budget %d", lang, total, pageBudget)
+		}
+	}
+}
