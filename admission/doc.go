@@ -21,6 +21,11 @@
 // ErrNotYetValid, ErrWrongRoom, ErrWrongIssuer, ErrUnknownKey, ErrBadSignature, ErrMalformed or
 // ErrAlgorithm. Verify and Issue take no clock of their own: callers pass the time.
 //
+// Booking backends use Middleware (net/http) or EchoMiddleware with a Verifier over
+// RemoteKeys, which follows foyer's JWKS, and ReleaseClient to free a visitor's slot when they
+// are done; the package example shows the few lines it takes, and docs/backend-integration.md
+// in the repository covers backends in other languages.
+//
 // Signing and signature verification use github.com/golang-jwt/jwt/v5's signing methods. The
 // token envelope is read by a small strict parser of this package instead of jwt.Parser, so
 // that the gateway's hot path allocates little (see the benchmarks); tests check that both
