@@ -134,9 +134,8 @@ func ValidKID(s string) bool {
 // NewKID returns a fresh key id that sorts by creation time: "20260301T140502Z-3fa9c1".
 func NewKID(now time.Time) string {
 	var r [3]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
+	rand.Read(r[:]) // never fails: since Go 1.24 a broken entropy source crashes the program
+
 	return now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(r[:])
 }
 

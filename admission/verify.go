@@ -288,10 +288,10 @@ func (v *Verifier) check(rc rawClaims, key *Key, room string, now time.Time) (Cl
 	if rc.aud.kind == audNone {
 		return Claims{}, fmt.Errorf("%w: no aud", ErrMalformed)
 	}
-	if rc.sub == nil || len(rc.sub) == 0 {
+	if len(rc.sub) == 0 {
 		return Claims{}, fmt.Errorf("%w: no sub", ErrMalformed)
 	}
-	if rc.jti == nil || len(rc.jti) == 0 {
+	if len(rc.jti) == 0 {
 		return Claims{}, fmt.Errorf("%w: no jti", ErrMalformed)
 	}
 	if rc.iss == nil || string(rc.iss) != v.issuer {
