@@ -96,6 +96,7 @@ func TestReleaseFreesCapacityAtOnce(t *testing.T) {
 }
 
 func TestExtendSlidesUpToMax(t *testing.T) {
+	t.Parallel() // mostly sleeping
 	b := singleBackend(t)
 	ctx := context.Background()
 	e := newTestEngine(t, b)

@@ -11,6 +11,7 @@ import (
 // TestSkipAbsentAndReturn: absent visitors are skipped without using credit or capacity, and
 // one back within grace is served before the line.
 func TestSkipAbsentAndReturn(t *testing.T) {
+	t.Parallel() // mostly sleeping
 	forEachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		e := newTestEngine(t, b)
@@ -97,6 +98,7 @@ func TestSkipAbsentAndReturn(t *testing.T) {
 }
 
 func TestNoSkipRightAfterOpening(t *testing.T) {
+	t.Parallel() // mostly sleeping
 	b := singleBackend(t)
 	e := newTestEngine(t, b)
 	ensure(t, e, "fresh", Settings{RatePerMinute: 60000, MaxActive: 1, AbsentAfter: time.Second, QueueAll: true})

@@ -6,10 +6,7 @@ import (
 )
 
 func TestPrequeuePermutationIsBijection(t *testing.T) {
-	sizes := []int64{1, 2, 3, 4, 5, 7, 16, 17, 100, 255, 256, 257, 1000, 4097, 65537}
-	if !testing.Short() {
-		sizes = append(sizes, 300001)
-	}
+	sizes := []int64{1, 2, 3, 4, 5, 7, 16, 17, 100, 255, 256, 257, 1000, 4097, 20001}
 	for _, p := range sizes {
 		for trial := 0; trial < 3; trial++ {
 			seed := make([]byte, SeedLen)
