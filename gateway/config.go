@@ -167,9 +167,14 @@ type RoomConfig struct {
 
 // ThemeConfig styles a room's queue page.
 type ThemeConfig struct {
-	LogoURL    string `yaml:"logo_url"`
-	Primary    string `yaml:"primary_color"`
+	// LogoURL is shown beside the room's name (relative or https).
+	LogoURL string `yaml:"logo_url"`
+	// Primary colours links, buttons and the progress bar ("#rgb" or "#rrggbb").
+	Primary string `yaml:"primary_color"`
+	// Background is the page background.
 	Background string `yaml:"background_color"`
+	// Text is the body text colour.
+	Text string `yaml:"text_color"`
 }
 
 // AdaptiveConfig bounds the automatic rate control.

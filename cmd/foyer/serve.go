@@ -1,0 +1,280 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/mattn/go-isatty"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/foyerhq/foyer/admission"
+	"github.com/foyerhq/foyer/gateway"
+	"github.com/foyerhq/foyer/queue"
+	"github.com/foyerhq/foyer/web"
+)
+
+func init() {
+	register("serve", command{summary: "run the gateway", run: runServe})
+	register("check-config", command{summary: "validate a configuration file and print every problem", run: runCheckConfig})
+}
+
+func runCheckConfig(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: foyer check-config FILE")
+		return 2
+	}
+	cfg, err := gateway.LoadConfig(fs.Arg(0), os.Getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d rooms, listen %s)\n", fs.Arg(0), len(cfg.Rooms), cfg.Listen)
+	return 0
+}
+
+// serveFlags are the flags shared by serve and demo.
+type serveFlags struct {
+	config string
+	listen string
+}
+
+func (f *serveFlags) bind(fs *flag.FlagSet, defConfig string) {
+	def := os.Getenv("FOYER_CONFIG")
+	if def == "" {
+		def = defConfig
+	}
+	fs.StringVar(&f.config, "config", def, "configuration file (env FOYER_CONFIG)")
+	fs.StringVar(&f.listen, "listen", "", "listen address, overrides the file and FOYER_LISTEN")
+}
+
+func (f *serveFlags) load() (gateway.Config, error) {
+	cfg, err := gateway.LoadConfig(f.config, os.Getenv)
+	if err != nil {
+		return cfg, err
+	}
+	if f.listen != "" {
+		cfg.Listen = f.listen
+		cfg.PublicURL = ""
+		cfg.Tokens.Issuer = ""
+		cfg.FillDefaults()
+	}
+	return cfg, cfg.Validate()
+}
+
+func runServe(args []string, _, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf serveFlags
+	sf.bind(fs, "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if sf.config == "" {
+		fmt.Fprintln(stderr, "foyer serve: --config FILE is required (or FOYER_CONFIG)")
+		return 2
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rdb, closeStore, err := openStore(ctx, cfg.Redis, log)
+	if err != nil {
+		log.Error().Err(err).Msg("store")
+		return 1
+	}
+	defer closeStore()
+	if err := serve(ctx, cfg, rdb, log, nil); err != nil {
+		log.Error().Err(err).Msg("gateway stopped")
+		return 1
+	}
+	return 0
+}
+
+// newLogger builds the root logger: pretty on a terminal, JSON otherwise.
+func newLogger(c gateway.LogConfig, w io.Writer) zerolog.Logger {
+	lvl, err := zerolog.ParseLevel(c.Level)
+	if err != nil {
+		lvl = zerolog.InfoLevel
+	}
+	out := w
+	pretty := c.Format == "console"
+	if c.Format == "auto" {
+		if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+			pretty = true
+		}
+	}
+	if pretty {
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
+	}
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
+}
+
+// openStore connects to Redis as configured: a URL, a cluster (addrs), Sentinel (addrs +
+// master_name), or an embedded single-node server for demos.
+func openStore(ctx context.Context, c gateway.RedisConfig, log zerolog.Logger) (redis.UniversalClient, func(), error) {
+	if c.Embedded {
+		mr, err := miniredis.Run()
+		if err != nil {
+			return nil, nil, fmt.Errorf("embedded redis: %w", err)
+		}
+		log.Warn().Str("addr", mr.Addr()).Msg("using the embedded Redis-compatible server: single node, in memory, not durable; for demos only")
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
+	}
+	var rdb redis.UniversalClient
+	if len(c.Addrs) > 0 {
+		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: c.Addrs, MasterName: c.MasterName, Password: c.Password,
+			DialTimeout: 2 * time.Second, ReadTimeout: c.Timeout, WriteTimeout: c.Timeout})
+	} else {
+		opt, err := redis.ParseURL(c.URL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis.url: %w", err)
+		}
+		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, c.Timeout, c.Timeout
+		opt.PoolSize = 64
+		rdb = redis.NewClient(opt)
+	}
+	return rdb, func() { _ = rdb.Close() }, nil
+}
+
+// ticketKeys returns the configured ticket secrets, or a secret generated once and kept in the
+// key directory (every replica must share it: configure tickets.secrets in production).
+func ticketKeys(cfg gateway.Config, log zerolog.Logger) ([]queue.TicketKey, error) {
+	var keys []queue.TicketKey
+	for _, s := range cfg.Tickets.Secrets {
+		keys = append(keys, queue.TicketKey{ID: byte(s.ID), Secret: []byte(s.Secret)})
+	}
+	if len(keys) > 0 {
+		return keys, nil
+	}
+	path := filepath.Join(cfg.Tokens.KeyDir, "ticket.secret")
+	if b, err := os.ReadFile(path); err == nil {
+		sec := strings.TrimSpace(string(b))
+		if len(sec) < 32 {
+			return nil, fmt.Errorf("%s: secret shorter than 32 characters", path)
+		}
+		return []queue.TicketKey{{ID: 1, Secret: []byte(sec)}}, nil
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	sec := hex.EncodeToString(b[:])
+	if err := os.MkdirAll(cfg.Tokens.KeyDir, 0o700); err != nil {
+		return nil, fmt.Errorf("ticket secret: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(sec+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("ticket secret: %w", err)
+	}
+	log.Warn().Str("path", path).Msg("generated a ticket secret; set tickets.secrets when running several gateways")
+	return []queue.TicketKey{{ID: 1, Secret: []byte(sec)}}, nil
+}
+
+// serve wires the parts and runs until ctx ends; ready, if set, receives the bound address.
+func serve(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, log zerolog.Logger, ready chan<- string) error {
+	tk, err := ticketKeys(cfg, log)
+	if err != nil {
+		return err
+	}
+	engine, err := queue.New(rdb, queue.Config{
+		Prefix:      cfg.Redis.Prefix,
+		TicketKeys:  tk,
+		CallTimeout: cfg.Redis.Timeout,
+		Logger:      log.With().Str("component", "queue").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+	keys, err := admission.LoadOrGenerate(cfg.Tokens.KeyDir, admission.Algorithm(cfg.Tokens.Algorithm), log.With().Str("component", "admission").Logger())
+	if err != nil {
+		return err
+	}
+	site, err := web.New(web.Config{OverrideDir: cfg.Web.OverrideDir})
+	if err != nil {
+		return err
+	}
+	gw, err := gateway.New(cfg, gateway.Deps{Engine: engine, Keys: keys, Site: site, Logger: log})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// Rooms are created as soon as Redis answers; until then the gateway still serves (waiting
+	// visitors see "reconnecting") instead of refusing to start.
+	go func() {
+		for {
+			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+			err := gw.EnsureRooms(cctx)
+			ccancel()
+			if err == nil {
+				log.Info().Int("rooms", len(cfg.Rooms)).Msg("rooms ready")
+				return
+			}
+			log.Warn().Err(err).Msg("cannot set up rooms yet; retrying")
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}()
+	go func() {
+		if err := engine.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error().Err(err).Msg("engine stopped")
+		}
+	}()
+	go func() { _ = gw.Run(ctx) }()
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           gw.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Str("version", version).Msg("foyer is serving")
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info().Msg("shutting down: draining in-flight requests")
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	err = srv.Shutdown(sctx)
+	_ = gw.Drain(sctx)
+	return err
+}

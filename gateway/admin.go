@@ -1,0 +1,388 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/foyerhq/foyer/queue"
+)
+
+// adminCredential is an admin token kept as its SHA-256, so comparisons are constant-time and
+// independent of the token's length.
+type adminCredential struct {
+	name   string
+	digest [32]byte
+}
+
+func newAdminCredential(t AdminToken) adminCredential {
+	return adminCredential{name: t.Name, digest: sha256.Sum256([]byte(t.Token))}
+}
+
+type actorKey struct{}
+
+// requireAdmin checks the bearer admin token. Every configured token is compared, each in
+// constant time, so timing says nothing about which one nearly matched. The admin API takes no
+// cookies, so a cross-site request cannot ride on a browser's credentials (CSRF-safe).
+func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		tok, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" || len(tok) > 512 {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="foyer-admin"`)
+			return httpError(http.StatusUnauthorized, "unauthorized", "an admin token is required: Authorization: Bearer <token>")
+		}
+		d := sha256.Sum256([]byte(tok))
+		actor := ""
+		for _, a := range s.admins {
+			if subtle.ConstantTimeCompare(d[:], a.digest[:]) == 1 {
+				actor = a.name
+			}
+		}
+		if actor == "" {
+			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="foyer-admin", error="invalid_token"`)
+			return httpError(http.StatusUnauthorized, "unauthorized", "the admin token is not valid")
+		}
+		c.Set("actor", actor)
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return next(c)
+	}
+}
+
+// adminRoom is one room in the admin API.
+type adminRoom struct {
+	Name            string          `json:"name"`
+	DisplayName     string          `json:"display_name"`
+	State           string          `json:"state"`
+	Mode            string          `json:"mode"`
+	Paths           []string        `json:"paths"`
+	Settings        adminSettings   `json:"settings"`
+	Live            adminLive       `json:"live"`
+	Backend         *BackendSummary `json:"backend"`
+	ETAClearSeconds int64           `json:"eta_clear_seconds"`
+	Adaptive        *adaptiveView   `json:"adaptive,omitempty"`
+}
+
+type adminSettings struct {
+	RatePerMinute  int    `json:"rate_per_minute"`
+	MaxActive      int    `json:"max_active"`
+	SessionSeconds int64  `json:"session_seconds"`
+	OpensAt        string `json:"opens_at"`
+	State          string `json:"state"`
+	Version        int64  `json:"version"`
+}
+
+type adminLive struct {
+	Waiting           int64            `json:"waiting"`
+	Joined            int64            `json:"joined"`
+	Admitted          int64            `json:"admitted"`
+	Active            int64            `json:"active"`
+	Offers            int64            `json:"offers"`
+	Skipped           int64            `json:"skipped"`
+	Returned          int64            `json:"returned"`
+	Released          map[string]int64 `json:"released"`
+	AdmittedPerMinute float64          `json:"admitted_per_minute"`
+	JoinsPerMinute    float64          `json:"joins_per_minute"`
+	StoreOK           bool             `json:"store_ok"`
+}
+
+func toAdminSettings(st queue.Settings, loc *time.Location) adminSettings {
+	a := adminSettings{RatePerMinute: st.RatePerMinute, MaxActive: st.MaxActive,
+		SessionSeconds: int64(st.Session / time.Second), State: string(st.State), Version: st.Version}
+	if !st.OpensAt.IsZero() {
+		a.OpensAt = st.OpensAt.In(loc).Format(time.RFC3339)
+	}
+	return a
+}
+
+func (s *Server) adminRoomView(ctx context.Context, name string, rm *room) (adminRoom, error) {
+	st, err := s.engine.Settings(ctx, name)
+	if err != nil {
+		return adminRoom{}, s.storeErr("settings", err)
+	}
+	a := adminRoom{Name: name, DisplayName: rm.cfg.DisplayName, State: string(st.State), Mode: rm.cfg.Mode,
+		Paths: rm.cfg.Paths, Settings: toAdminSettings(st, rm.loc)}
+	if a.Paths == nil {
+		a.Paths = []string{}
+	}
+	stats, err := s.engine.Stats(ctx, name)
+	a.Live.StoreOK = err == nil
+	a.Live.Released = map[string]int64{"booked": 0, "abandoned": 0, "failed": 0}
+	if err == nil {
+		a.Live.Waiting, a.Live.Joined, a.Live.Admitted = stats.Waiting, stats.Joined, stats.Admitted
+		a.Live.Active, a.Live.Offers, a.Live.Skipped, a.Live.Returned = stats.Active, stats.Offers, stats.Skipped, stats.Returned
+		for k, v := range stats.Released {
+			a.Live.Released[string(k)] = v
+		}
+	}
+	if last, ok := rm.history.last(); ok {
+		a.Live.AdmittedPerMinute, a.Live.JoinsPerMinute = last.AdmittedPerMinute, last.JoinsPerMinute
+	}
+	if rm.proxy != nil {
+		b := rm.window.summary(s.now(), 30)
+		a.Backend = &b
+	}
+	if st.RatePerMinute > 0 {
+		a.ETAClearSeconds = a.Live.Waiting * 60 / int64(st.RatePerMinute)
+	}
+	if rm.adaptive != nil {
+		v := rm.adaptive.view(rm.cfg.Adaptive)
+		a.Adaptive = &v
+	}
+	return a, nil
+}
+
+func (s *Server) handleAdminRooms(c echo.Context) error {
+	names := make([]string, 0, len(s.rooms))
+	for n := range s.rooms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := struct {
+		Rooms []adminRoom `json:"rooms"`
+	}{Rooms: []adminRoom{}}
+	for _, n := range names {
+		a, err := s.adminRoomView(c.Request().Context(), n, s.rooms[n])
+		if err != nil {
+			return err
+		}
+		out.Rooms = append(out.Rooms, a)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) handleAdminRoom(c echo.Context) error {
+	rm, err := s.roomParam(c)
+	if err != nil {
+		return err
+	}
+	a, err := s.adminRoomView(c.Request().Context(), rm.cfg.Name, rm)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a)
+}
+
+// patchBody is the admin PATCH body; every field is optional. Raw messages let each field be
+// checked on its own so the 400 names every bad one.
+type patchBody struct {
+	RatePerMinute  json.RawMessage `json:"rate_per_minute"`
+	MaxActive      json.RawMessage `json:"max_active"`
+	SessionSeconds json.RawMessage `json:"session_seconds"`
+	OpensAt        json.RawMessage `json:"opens_at"`
+	State          json.RawMessage `json:"state"`
+}
+
+// parsePatch decodes and checks a PATCH body, naming each bad field.
+func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
+	var p queue.SettingsPatch
+	bad := map[string]string{}
+	var body patchBody
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil {
+		msg := err.Error()
+		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			bad[strings.Trim(f, `"`)] = "unknown field; allowed: rate_per_minute, max_active, session_seconds, opens_at, state"
+			return p, bad, nil
+		}
+		return p, nil, errors.New("the body must be a JSON object")
+	}
+	if dec.More() {
+		return p, nil, errors.New("the body must be one JSON object")
+	}
+	intField := func(name string, raw json.RawMessage, lo, hi int64) *int64 {
+		if raw == nil {
+			return nil
+		}
+		var v int64
+		if err := json.Unmarshal(raw, &v); err != nil {
+			bad[name] = "must be a whole number"
+			return nil
+		}
+		if v < lo || v > hi {
+			bad[name] = "must be between " + strconv.FormatInt(lo, 10) + " and " + strconv.FormatInt(hi, 10)
+			return nil
+		}
+		return &v
+	}
+	if v := intField("rate_per_minute", body.RatePerMinute, 1, 1_000_000); v != nil {
+		n := int(*v)
+		p.RatePerMinute = &n
+	}
+	if v := intField("max_active", body.MaxActive, 1, 10_000_000); v != nil {
+		n := int(*v)
+		p.MaxActive = &n
+	}
+	if v := intField("session_seconds", body.SessionSeconds, 30, 86_400); v != nil {
+		d := time.Duration(*v) * time.Second
+		p.Session = &d
+	}
+	if body.OpensAt != nil {
+		var s string
+		if err := json.Unmarshal(body.OpensAt, &s); err != nil {
+			bad["opens_at"] = "must be an RFC 3339 time string, e.g. 2026-10-02T14:00:00+09:00"
+		} else if t, err := time.Parse(time.RFC3339, s); err != nil {
+			bad["opens_at"] = "must be an RFC 3339 time string, e.g. 2026-10-02T14:00:00+09:00"
+		} else {
+			p.OpensAt = &t
+		}
+	}
+	if body.State != nil {
+		var s string
+		_ = json.Unmarshal(body.State, &s)
+		switch queue.State(s) {
+		case queue.StateOpen, queue.StatePaused, queue.StateClosed:
+			st := queue.State(s)
+			p.State = &st
+		default:
+			bad["state"] = "must be open, paused or closed"
+		}
+	}
+	if len(bad) == 0 && p.RatePerMinute == nil && p.MaxActive == nil && p.Session == nil && p.OpensAt == nil && p.State == nil {
+		return p, nil, errors.New("nothing to change: send any of rate_per_minute, max_active, session_seconds, opens_at, state")
+	}
+	return p, bad, nil
+}
+
+// handleAdminPatch: PATCH /foyer/admin/v1/rooms/{room}. All or nothing: any bad field changes
+// nothing. If-Match carries the settings version for optimistic concurrency.
+func (s *Server) handleAdminPatch(c echo.Context) error {
+	rm, err := s.roomParam(c)
+	if err != nil {
+		return err
+	}
+	r := c.Request()
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return httpError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.Limits.MaxBodyBytes+1))
+	if err != nil {
+		return httpError(http.StatusBadRequest, "invalid", "could not read the body")
+	}
+	if int64(len(data)) > s.cfg.Limits.MaxBodyBytes {
+		return httpError(http.StatusRequestEntityTooLarge, "too_large", "the body is too large")
+	}
+	patch, bad, err := parsePatch(data)
+	if err != nil {
+		return httpError(http.StatusBadRequest, "invalid", err.Error())
+	}
+	if len(bad) > 0 {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed", Fields: bad}
+	}
+	var ifVersion int64
+	if im := strings.Trim(r.Header.Get("If-Match"), `" W/`); im != "" {
+		if ifVersion, err = strconv.ParseInt(im, 10, 64); err != nil || ifVersion < 1 {
+			return httpError(http.StatusBadRequest, "invalid", "If-Match must be the settings version, e.g. \"7\"")
+		}
+	}
+	actor, _ := c.Get("actor").(string)
+	if _, err := s.applyPatch(r.Context(), rm, patch, ifVersion, actor, ""); err != nil {
+		return err
+	}
+	a, err := s.adminRoomView(r.Context(), rm.cfg.Name, rm)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("ETag", `"`+strconv.FormatInt(a.Settings.Version, 10)+`"`)
+	return c.JSON(http.StatusOK, a)
+}
+
+// applyPatch changes a room's settings and writes the audit entry.
+func (s *Server) applyPatch(ctx context.Context, rm *room, p queue.SettingsPatch, ifVersion int64, actor, reason string) (queue.Settings, error) {
+	before, err := s.engine.Settings(ctx, rm.cfg.Name)
+	if err != nil {
+		return before, s.storeErr("settings", err)
+	}
+	after, err := s.engine.UpdateSettings(ctx, rm.cfg.Name, p, ifVersion)
+	if err != nil {
+		var ve *queue.ValidationError
+		switch {
+		case errors.Is(err, queue.ErrVersionConflict):
+			return after, httpError(http.StatusConflict, "version_conflict",
+				"the settings changed since you read them; reload and try again")
+		case errors.As(err, &ve):
+			return after, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed", Fields: ve.Fields}
+		default:
+			return after, s.storeErr("update_settings", err)
+		}
+	}
+	entry := auditEntry{At: s.now().UTC(), Actor: actor, Room: rm.cfg.Name, Reason: reason,
+		Before: toAdminSettings(before, rm.loc), After: toAdminSettings(after, rm.loc)}
+	if err := s.appendAudit(ctx, entry); err != nil {
+		s.log.Error().Err(err).Str("room", rm.cfg.Name).Msg("audit write failed")
+	}
+	s.log.Info().Str("room", rm.cfg.Name).Str("actor", actor).Str("reason", reason).
+		Int("rate_per_minute", after.RatePerMinute).Int("max_active", after.MaxActive).
+		Str("state", string(after.State)).Int64("version", after.Version).Msg("room settings changed")
+	return after, nil
+}
+
+// auditEntry is one change in the audit log.
+type auditEntry struct {
+	At     time.Time     `json:"at"`
+	Actor  string        `json:"actor"`
+	Room   string        `json:"room"`
+	Reason string        `json:"reason,omitempty"`
+	Before adminSettings `json:"before"`
+	After  adminSettings `json:"after"`
+}
+
+func (s *Server) appendAudit(ctx context.Context, e auditEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	return s.engine.AppendAudit(ctx, b)
+}
+
+func (s *Server) handleAdminAudit(c echo.Context) error {
+	limit := 100
+	if l := c.QueryParam("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "limit must be 1..1000", Fields: map[string]string{"limit": "must be 1..1000"}}
+		}
+		limit = n
+	}
+	raw, err := s.engine.Audit(c.Request().Context(), limit)
+	if err != nil {
+		return s.storeErr("audit", err)
+	}
+	out := struct {
+		Entries []json.RawMessage `json:"entries"`
+	}{Entries: make([]json.RawMessage, 0, len(raw))}
+	for _, r := range raw {
+		if json.Valid(r) {
+			out.Entries = append(out.Entries, r)
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) handleAdminHistory(c echo.Context) error {
+	rm, err := s.roomParam(c)
+	if err != nil {
+		return err
+	}
+	var since int64
+	if v := c.QueryParam("since"); v != "" {
+		if since, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "since must be unix seconds", Fields: map[string]string{"since": "must be unix seconds"}}
+		}
+	}
+	out := struct {
+		Samples []Sample `json:"samples"`
+	}{Samples: rm.history.since(since)}
+	return c.JSON(http.StatusOK, out)
+}

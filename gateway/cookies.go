@@ -1,0 +1,99 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Cookie names. The ticket cookie is per room so one visitor can wait in several rooms.
+const (
+	visitorCookie   = "foyer_visitor"
+	admissionCookie = "foyer_admission"
+	ticketPrefix    = "foyer_ticket_"
+	// ticketHeader carries the ticket for apps that keep no cookies.
+	ticketHeader = "Foyer-Ticket"
+	// maxCookieValue bounds every cookie value foyer reads.
+	maxCookieValue = 4096
+)
+
+// newVisitorID returns a 128-bit random id, hex encoded.
+func newVisitorID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // the platform is broken; nothing sane to do
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// validVisitorID accepts exactly what newVisitorID makes.
+func validVisitorID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// cookieValue reads a bounded cookie; an oversized one counts as absent.
+func cookieValue(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil || len(c.Value) > maxCookieValue {
+		return ""
+	}
+	return c.Value
+}
+
+// visitorFrom returns the visitor id from the cookie, if valid.
+func visitorFrom(r *http.Request) string {
+	v := cookieValue(r, visitorCookie)
+	if validVisitorID(v) {
+		return v
+	}
+	return ""
+}
+
+// secureCookies reports whether cookies need the Secure flag: always, except on plain-HTTP
+// loopback listeners used for development and tests.
+func secureCookies(publicURL string) bool {
+	if !strings.HasPrefix(publicURL, "http://") {
+		return true
+	}
+	host := strings.TrimPrefix(publicURL, "http://")
+	if i := strings.IndexAny(host, "/"); i >= 0 {
+		host = host[:i]
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     "/",
+		MaxAge:   int(maxAge / time.Second),
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (s *Server) clearCookie(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+}

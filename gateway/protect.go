@@ -1,0 +1,195 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/foyerhq/foyer/admission"
+	"github.com/foyerhq/foyer/queue"
+)
+
+// admissionHeader carries the admission token for apps that keep no cookies.
+const admissionHeader = "Foyer-Admission"
+
+// handleProtected serves every path that is not foyer's own: with a valid admission for the
+// room it is proxied to the backend; without one the visitor is in the waiting room.
+func (s *Server) handleProtected(c echo.Context) error {
+	r := c.Request()
+	rm := s.match(r.URL.Path)
+	if rm == nil || rm.proxy == nil {
+		return httpError(http.StatusNotFound, "not_found", "nothing here")
+	}
+	visitor := visitorFrom(r)
+	if claims, ok := s.admitted(c, rm, visitor); ok {
+		return s.proxyTo(c, rm, claims)
+	}
+	return s.waitingRoom(c, rm, visitor)
+}
+
+// admitted checks the admission token: signature, room, expiry, and that it belongs to this
+// visitor. While the visitor is active the session slides, up to the room's maximum.
+func (s *Server) admitted(c echo.Context, rm *room, visitor string) (admission.Claims, bool) {
+	r := c.Request()
+	tok := cookieValue(r, admissionCookie)
+	fromHeader := false
+	if tok == "" {
+		if h := r.Header.Get(admissionHeader); h != "" && len(h) <= maxCookieValue {
+			tok, fromHeader = h, true
+		}
+	}
+	if tok == "" {
+		return admission.Claims{}, false
+	}
+	now := s.now()
+	claims, err := s.verifier.Verify(tok, rm.cfg.Name, now)
+	if err != nil {
+		s.m.refused.WithLabelValues(rm.cfg.Name, refusalCode(err)).Inc()
+		return admission.Claims{}, false
+	}
+	if visitor == "" && fromHeader {
+		visitor = r.Header.Get("Foyer-Visitor")
+	}
+	if claims.Visitor != visitor {
+		s.m.refused.WithLabelValues(rm.cfg.Name, "other_visitor").Inc()
+		return admission.Claims{}, false
+	}
+	if left := claims.ExpiresAt.Sub(now); left < rm.cfg.Session/2 && !strings.HasPrefix(claims.JTI, "open-") {
+		s.extend(c, rm, &claims, now)
+	}
+	return claims, true
+}
+
+// extend slides the session: once per half session, so it costs Redis rarely.
+func (s *Server) extend(c echo.Context, rm *room, claims *admission.Claims, now time.Time) {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.Redis.Timeout)
+	defer cancel()
+	lease, err := s.engine.Extend(ctx, rm.cfg.Name, claims.JTI, now)
+	if err != nil {
+		if !errors.Is(err, queue.ErrUnknownLease) {
+			s.m.redisErrors.WithLabelValues("extend").Inc()
+		}
+		return // the current token stays valid until it expires
+	}
+	if !lease.ExpiresAt.After(claims.ExpiresAt) {
+		return
+	}
+	nc := *claims
+	nc.IssuedAt, nc.NotBefore, nc.ExpiresAt = now, now, lease.ExpiresAt
+	tok, err := s.issuer.Issue(nc)
+	if err != nil {
+		return
+	}
+	*claims = nc
+	s.setCookie(c.Response(), admissionCookie, tok, time.Until(nc.ExpiresAt)+time.Minute)
+}
+
+func refusalCode(err error) string {
+	switch {
+	case errors.Is(err, admission.ErrExpired):
+		return "expired"
+	case errors.Is(err, admission.ErrWrongRoom):
+		return "other_room"
+	case errors.Is(err, admission.ErrBadSignature), errors.Is(err, admission.ErrUnknownKey):
+		return "forged"
+	default:
+		return "malformed"
+	}
+}
+
+// waitingRoom answers a request without admission: it joins the visitor if needed and serves
+// the queue page in place (or the status JSON). When there is no line and the room does not
+// queue everyone, the visitor goes straight through, having taken a ticket, a slot of the pace
+// and a lease like everybody else.
+func (s *Server) waitingRoom(c echo.Context, rm *room, visitor string) error {
+	r := c.Request()
+	dest := destination{}
+	if p, ok := localPath(r.URL.RequestURI()); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		dest.next = p
+	}
+	if visitor == "" {
+		visitor = s.ensureVisitor(c)
+	}
+	t, raw, ok := s.ticketFrom(r, rm, visitor)
+	joined := false
+	if !ok {
+		var err error
+		if t, raw, err = s.join(c, rm, visitor); err != nil {
+			return err
+		}
+		joined = true
+	}
+	b, adm, err := s.statusFor(c, rm, t, dest)
+	var he *Error
+	if errors.As(err, &he) && he.Code == "bad_ticket" && !joined {
+		// the ticket was used up (its session ended) or its place lapsed: back of the line
+		if t, raw, err = s.join(c, rm, visitor); err != nil {
+			return err
+		}
+		joined = true
+		b, adm, err = s.statusFor(c, rm, t, dest)
+	}
+	if err != nil {
+		return err
+	}
+	if adm != nil && !rm.cfg.QueueAll {
+		return s.proxyTo(c, rm, adm.claims)
+	}
+	if joined {
+		b.Ticket = raw
+		if b.Place != nil {
+			b.JoinedPlace = *b.Place
+		}
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Accept, Cookie")
+	if !wantsHTML(r) {
+		return c.JSON(rm.cfg.WaitingStatus, b)
+	}
+	return s.renderQueuePage(c, rm, b, dest)
+}
+
+// handleRoomPage: GET /foyer/rooms/{room}[?return=URL]: the queue page reached directly (token
+// mode, or a link from the site). Joins the visitor if needed.
+func (s *Server) handleRoomPage(c echo.Context) error {
+	rm, err := s.roomParam(c)
+	if err != nil {
+		return err
+	}
+	dest, err := s.destinationFrom(c.Request(), rm)
+	if err != nil {
+		return err
+	}
+	if rm.cfg.Mode == "token" && dest.returnURL == "" {
+		return httpError(http.StatusBadRequest, "bad_return_url", "this room needs a return URL: ?return=https://...")
+	}
+	visitor := s.ensureVisitor(c)
+	t, raw, ok := s.ticketFrom(c.Request(), rm, visitor)
+	joined := false
+	if !ok {
+		if t, raw, err = s.join(c, rm, visitor); err != nil {
+			return err
+		}
+		joined = true
+	}
+	b, _, err := s.statusFor(c, rm, t, dest)
+	if err != nil {
+		return err
+	}
+	if joined {
+		b.Ticket = raw
+		if b.Place != nil {
+			b.JoinedPlace = *b.Place
+		}
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if !wantsHTML(c.Request()) {
+		return c.JSON(http.StatusOK, b)
+	}
+	return s.renderQueuePage(c, rm, b, dest)
+}

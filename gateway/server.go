@@ -1,0 +1,325 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/foyerhq/foyer/admission"
+	"github.com/foyerhq/foyer/queue"
+	"github.com/foyerhq/foyer/web"
+)
+
+// Deps are the parts main builds and hands to the gateway.
+type Deps struct {
+	// Engine is the line in Redis; its Run loop is started by main.
+	Engine *queue.Engine
+	// Keys signs admission tokens and publishes the JWKS.
+	Keys *admission.KeySet
+	// Site renders the queue page, error pages and the dashboard.
+	Site *web.Site
+	// Logger is the root logger; the gateway tags it component=gateway.
+	Logger zerolog.Logger
+	// Registry receives the gateway's metrics; nil makes a new one.
+	Registry *prometheus.Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the gateway: an http.Handler plus the background loops (history sampling, the
+// adaptive rate controller) started by Run.
+type Server struct {
+	cfg      Config
+	log      zerolog.Logger
+	engine   *queue.Engine
+	keys     *admission.KeySet
+	issuer   *admission.Issuer
+	verifier *admission.Verifier
+	site     *web.Site
+	reg      *prometheus.Registry
+	m        *metrics
+	now      func() time.Time
+	secure   bool
+	admins   []adminCredential
+	trusted  []*net.IPNet
+	joins    *clientLimiter
+
+	rooms  map[string]*room
+	routes []route // protected path prefixes, longest first
+	e      *echo.Echo
+
+	inflight sync.WaitGroup // proxied requests, drained on shutdown
+}
+
+// room is the gateway's runtime state for one configured room.
+type room struct {
+	cfg      RoomConfig
+	loc      *time.Location
+	backend  *url.URL
+	proxy    *httputil.ReverseProxy
+	returns  *ReturnURLValidator
+	window   backendWindow
+	history  *history
+	adaptive *adaptiveState
+}
+
+type route struct {
+	prefix string
+	room   *room
+}
+
+// New builds the gateway from a validated configuration.
+func New(cfg Config, d Deps) (*Server, error) {
+	if d.Engine == nil || d.Keys == nil || d.Site == nil {
+		return nil, errors.New("gateway: engine, keys and site are required")
+	}
+	s := &Server{
+		cfg:    cfg,
+		log:    d.Logger.With().Str("component", "gateway").Logger(),
+		engine: d.Engine,
+		keys:   d.Keys,
+		site:   d.Site,
+		reg:    d.Registry,
+		now:    d.Now,
+		secure: secureCookies(cfg.PublicURL),
+		joins:  newClientLimiter(cfg.Limits.JoinsPerMinute, 10),
+		rooms:  map[string]*room{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+	}
+	var err error
+	if s.issuer, err = admission.NewIssuer(d.Keys, cfg.Tokens.Issuer); err != nil {
+		return nil, fmt.Errorf("gateway: issuer: %w", err)
+	}
+	if s.verifier, err = admission.NewVerifier(d.Keys, admission.VerifierOptions{Issuer: cfg.Tokens.Issuer}); err != nil {
+		return nil, fmt.Errorf("gateway: verifier: %w", err)
+	}
+	for _, t := range cfg.Admin.Tokens {
+		s.admins = append(s.admins, newAdminCredential(t))
+	}
+	for _, cidr := range cfg.TrustedProxies {
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: trusted_proxies: %w", err)
+		}
+		s.trusted = append(s.trusted, n)
+	}
+	for _, rc := range cfg.Rooms {
+		rm, err := s.newRoom(rc)
+		if err != nil {
+			return nil, err
+		}
+		s.rooms[rc.Name] = rm
+		for _, p := range rc.Paths {
+			s.routes = append(s.routes, route{prefix: p, room: rm})
+		}
+	}
+	sort.Slice(s.routes, func(i, j int) bool { return len(s.routes[i].prefix) > len(s.routes[j].prefix) })
+	s.m = newMetrics(s.reg)
+	s.reg.MustRegister(&roomCollector{s: s})
+	s.e = s.routesEcho()
+	return s, nil
+}
+
+func (s *Server) newRoom(rc RoomConfig) (*room, error) {
+	loc, err := time.LoadLocation(rc.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: room %s: %w", rc.Name, err)
+	}
+	rm := &room{cfg: rc, loc: loc, history: newHistory(historySamples)}
+	if rc.Mode == "proxy" {
+		if rm.backend, err = url.Parse(rc.Backend); err != nil {
+			return nil, fmt.Errorf("gateway: room %s backend: %w", rc.Name, err)
+		}
+		rm.proxy = s.newProxy(rm)
+	}
+	if len(rc.ReturnURLs) > 0 {
+		if rm.returns, err = NewReturnURLValidator(rc.ReturnURLs); err != nil {
+			return nil, fmt.Errorf("gateway: room %s: %w", rc.Name, err)
+		}
+	}
+	if rc.Adaptive.Enabled {
+		rm.adaptive = &adaptiveState{}
+	}
+	return rm, nil
+}
+
+// EnsureRooms creates each configured room in Redis if it is not there yet (stored settings
+// win, so an organiser's live change survives a restart).
+func (s *Server) EnsureRooms(ctx context.Context) error {
+	for _, rc := range s.cfg.Rooms {
+		if _, err := s.engine.EnsureRoom(ctx, rc.Name, roomSettings(rc, s.now())); err != nil {
+			return fmt.Errorf("gateway: room %s: %w", rc.Name, err)
+		}
+	}
+	return nil
+}
+
+// roomSettings turns a room's configuration into the engine's settings.
+func roomSettings(rc RoomConfig, now time.Time) queue.Settings {
+	opens := rc.OpensAt
+	if opens.IsZero() && rc.OpensIn > 0 {
+		opens = now.Add(rc.OpensIn).Truncate(time.Second)
+	}
+	// The organiser's switch is open; the engine derives prequeue from OpensAt.
+	state := queue.StateOpen
+	return queue.Settings{
+		RatePerMinute: rc.RatePerMinute,
+		MaxActive:     rc.MaxActive,
+		Session:       rc.Session,
+		MaxSession:    rc.MaxSession,
+		AbsentAfter:   rc.AbsentAfter,
+		Grace:         rc.Grace,
+		OpensAt:       opens,
+		State:         state,
+		QueueAll:      rc.QueueAll,
+		OnStoreError:  rc.OnStoreError,
+	}
+}
+
+// Handler is the gateway's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.e }
+
+// Run starts the background loops (history sampling, adaptive rate control) and returns when
+// ctx is cancelled.
+func (s *Server) Run(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			now := s.now()
+			for name, rm := range s.rooms {
+				s.sample(ctx, name, rm, now)
+				if rm.adaptive != nil {
+					s.adapt(ctx, name, rm, now)
+				}
+			}
+		}
+	}
+}
+
+// Drain waits for in-flight proxied requests, up to ctx's deadline.
+func (s *Server) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) routesEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = s.clientIP
+	e.Use(s.requestLog)
+
+	p := s.cfg.Prefix
+	v1 := e.Group(p + "/v1/rooms/:room")
+	v1.POST("/join", s.handleJoin)
+	v1.GET("/status", s.handleStatus)
+	v1.POST("/release", s.handleRelease)
+	v1.GET("/fairness", s.handleFairness)
+	e.GET(p+"/rooms/:room", s.handleRoomPage) // token mode entry, and a direct link to any room's page
+	e.GET("/.well-known/jwks.json", s.handleJWKS)
+	e.GET(p+"/static/*", echo.WrapHandler(http.StripPrefix(p+"/static", s.site.Static())))
+
+	admin := e.Group(p+"/admin/v1", s.requireAdmin)
+	admin.GET("/rooms", s.handleAdminRooms)
+	admin.GET("/rooms/:room", s.handleAdminRoom)
+	admin.PATCH("/rooms/:room", s.handleAdminPatch)
+	admin.GET("/rooms/:room/history", s.handleAdminHistory)
+	admin.GET("/audit", s.handleAdminAudit)
+	e.GET(p+"/admin", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, p+"/admin/") })
+	e.GET(p+"/admin/", s.handleDashboard)
+
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+
+	e.Any("/*", s.handleProtected)
+	return e
+}
+
+// match finds the room protecting path, longest prefix first.
+func (s *Server) match(path string) *room {
+	for _, r := range s.routes {
+		if strings.HasPrefix(path, r.prefix) || path+"/" == r.prefix {
+			return r.room
+		}
+	}
+	return nil
+}
+
+// roomParam resolves the :room path parameter.
+func (s *Server) roomParam(c echo.Context) (*room, error) {
+	name := c.Param("room")
+	if !queue.ValidRoomName(name) {
+		return nil, httpError(http.StatusBadRequest, "bad_room", "room names are 1 to 64 characters of a-z, 0-9 and -")
+	}
+	rm, ok := s.rooms[name]
+	if !ok {
+		return nil, httpError(http.StatusNotFound, "unknown_room", "there is no room with that name")
+	}
+	return rm, nil
+}
+
+// clientIP is the remote address, or the first untrusted hop of X-Forwarded-For when the
+// direct peer is a trusted proxy.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	if len(s.trusted) == 0 || !s.isTrusted(host) {
+		return host
+	}
+	xff := r.Header.Get("X-Forwarded-For")
+	if len(xff) > 1024 {
+		return host
+	}
+	hops := strings.Split(xff, ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if net.ParseIP(h) == nil {
+			return host
+		}
+		if !s.isTrusted(h) {
+			return h
+		}
+	}
+	return host
+}
+
+func (s *Server) isTrusted(ip string) bool {
+	p := net.ParseIP(ip)
+	for _, n := range s.trusted {
+		if p != nil && n.Contains(p) {
+			return true
+		}
+	}
+	return false
+}
