@@ -32,7 +32,9 @@ func (rc *roomCollector) Collect(ch chan<- prometheus.Metric) {
 		if !ok {
 			continue
 		}
-		g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, name) }
+		g := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, name)
+		}
 		g(descWaiting, float64(smp.Waiting))
 		g(descActive, float64(smp.Active))
 		g(descMax, float64(smp.MaxActive))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
 )
 
 // historySamples is 30 minutes at one sample a second.
@@ -137,4 +136,3 @@ func (s *Server) sample(ctx context.Context, name string, rm *room, now time.Tim
 	}
 	rm.history.add(smp)
 }
-
