@@ -27,6 +27,7 @@
     if (a === b) return a === 1 ? t('eta_' + n + '_one') : t('eta_' + n + 's', {n: num(a)});
     return t('eta_' + n + 's_range', {low: num(a), high: num(b)});
   }
+  const etaOf = s => { const e = s.eta_seconds || {}; return eta(+e.low || 0, +e.high || 0); };
   function countdown(ms) {
     let s = Math.max(0, Math.round(ms / 1000));
     const days = Math.floor(s / 86400);
@@ -49,7 +50,7 @@
   try { ticket = sessionStorage.getItem(key); } catch (e) { /* storage off */ }
 
   const live = m => { const el = $('live'); el.textContent = ''; setTimeout(() => { el.textContent = m; }, 50); };
-  const placeMsg = s => t('live_place', {place: num(s.place), eta: eta(s.eta_seconds.low, s.eta_seconds.high)});
+  const placeMsg = s => t('live_place', {place: num(s.place), eta: etaOf(s)});
 
   function apply(s) {
     if (s.reconnecting && !(s.place > 0) && last.place > 0) {
@@ -67,7 +68,7 @@
     if (s.place > 0) {
       set('place', num(s.place));
       set('ahead', num(s.ahead));
-      set('eta', eta(s.eta_seconds.low, s.eta_seconds.high));
+      set('eta', etaOf(s));
       const j = Math.max(s.joined_place || 0, s.place), tot = Math.max(1, j - 1), done = j - 1 < 1 ? 1 : j - s.place;
       const pr = $('prog');
       pr.max = tot; pr.value = done; pr.textContent = Math.floor(done * 100 / tot) + '%';
