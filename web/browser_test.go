@@ -102,7 +102,7 @@ func newTab(t *testing.T, allowNetworkErrors bool) *tabT {
 		if err := chromedp.Do(ctx); err != nil { // starts the browser, no deadline
 			cancelCtx()
 			cancelAlloc()
-			browser.err = fmt.Errorf("start chromium at %s: %w", path, err)
+			browser.err = fmt.Errorf("start chromium at %s: %w (install it with apt-get install -y chromium, or point FOYER_CHROMIUM at a working Chrome/Chromium)", path, err)
 			return
 		}
 		browser.ctx = ctx
