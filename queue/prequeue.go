@@ -52,18 +52,20 @@ func newPrequeuePerm(seed []byte, p int64) *prequeuePerm {
 	return &prequeuePerm{block: block, p: uint64(p), half: half, mask: 1<<half - 1}
 }
 
-func (q *prequeuePerm) round(i int, r uint64) uint64 {
-	var in, out [16]byte
+// round is F(i, r); buf is 32 bytes of scratch (one allocation per position, not per round).
+func (q *prequeuePerm) round(buf []byte, i int, r uint64) uint64 {
+	in, out := buf[:16], buf[16:32]
+	clear(in)
 	in[0] = byte(i)
 	binary.BigEndian.PutUint64(in[8:], r)
-	q.block.Encrypt(out[:], in[:])
+	q.block.Encrypt(out, in)
 	return binary.BigEndian.Uint64(out[:8]) & q.mask
 }
 
-func (q *prequeuePerm) pass(x uint64) uint64 {
+func (q *prequeuePerm) pass(buf []byte, x uint64) uint64 {
 	l, r := x>>q.half, x&q.mask
 	for i := 0; i < feistelRounds; i++ {
-		l, r = r, l^q.round(i, r)
+		l, r = r, l^q.round(buf, i, r)
 	}
 	return l<<q.half | r
 }
@@ -73,9 +75,10 @@ func (q *prequeuePerm) position(n int64) int64 {
 	if q == nil || n < 1 || uint64(n) > q.p {
 		return 0
 	}
+	buf := make([]byte, 32)
 	x := uint64(n - 1)
 	for {
-		x = q.pass(x)
+		x = q.pass(buf, x)
 		if x < q.p {
 			return int64(x + 1)
 		}
