@@ -95,8 +95,9 @@ type Engine struct {
 	mu    sync.RWMutex
 	rooms map[string]*room
 
-	wake   chan string
-	loaded atomic.Bool
+	wake     chan string
+	loaded   atomic.Bool
+	restores atomic.Int64 // rooms restored after data loss, for tests and logs
 
 	extendMu   sync.Mutex
 	extendMemo map[string]extendMemo

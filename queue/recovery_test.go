@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -58,6 +59,9 @@ func TestRecoveryAfterKeysDeleted(t *testing.T) {
 				t.Fatalf("ticket %d: before %+v, after %+v", j.t.Number, was, st)
 			}
 		}
+		if e1.restores.Load()+e2.restores.Load() == 0 {
+			t.Fatal("no restore recorded")
+		}
 		if f, _ := e1.Fairness("lost"); f.Commitment != fair.Commitment {
 			t.Fatal("seed commitment changed in the restore")
 		}
@@ -105,5 +109,33 @@ func TestRecoveryBeyondIssued(t *testing.T) {
 	}
 	if tk.Number != 4 {
 		t.Fatalf("next number %d, want 4 (3 were issued before the loss)", tk.Number)
+	}
+}
+
+// TestNoFalseRestore: joins racing with steps (a join's number known before the step's reply
+// shows it) must not be taken for data loss.
+func TestNoFalseRestore(t *testing.T) {
+	b := singleBackend(t)
+	ctx := context.Background()
+	e := newTestEngine(t, b, func(c *Config) { c.StepEvery = 2 * time.Millisecond })
+	ensure(t, e, "race", Settings{RatePerMinute: 6000, MaxActive: 10})
+	runEngine(t, e)
+	deadline := time.Now().Add(time.Second)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, _, err := e.Join(ctx, "race", NewVisitorID()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.restores.Load(); n != 0 {
+		t.Fatalf("%d restores without any data loss", n)
 	}
 }

@@ -243,14 +243,16 @@ func snapshotFromMeta(m map[string]string) (*snapshot, error) {
 func (e *Engine) refresh(ctx context.Context, r *room) (*snapshot, error) {
 	r.refreshMu.Lock()
 	defer r.refreshMu.Unlock()
+	// What this engine knew before the step was sent is certainly in Redis unless data was
+	// lost; what it learns while the step is in flight (a join's reply) may not be in the reply.
+	old, known := r.snap.Load(), r.known.Load()
 	s, err := e.runStep(ctx, r)
-	if err == nil && !e.regressed(r, s) {
+	if err == nil && !regressed(old, known, s) {
 		return e.install(r, s), nil
 	}
 	if err != nil && !errors.Is(err, errNoRoom) {
 		return nil, err
 	}
-	old := r.snap.Load()
 	if old == nil {
 		return nil, fmt.Errorf("queue: room %s: %w", r.name, ErrUnknownRoom)
 	}
@@ -266,11 +268,11 @@ func (e *Engine) refresh(ctx context.Context, r *room) (*snapshot, error) {
 	return e.install(r, s), nil
 }
 
-func (e *Engine) regressed(r *room, s *snapshot) bool {
-	if s.issued < r.known.Load() {
+// regressed reports whether Redis's room s is behind what was known before the step: data loss.
+func regressed(old *snapshot, known int64, s *snapshot) bool {
+	if s.issued < known {
 		return true
 	}
-	old := r.snap.Load()
 	return old != nil && (s.head < old.head || (old.opened && !s.opened) ||
 		s.settings.Version < old.settings.Version || s.created.After(old.created))
 }
@@ -313,6 +315,7 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 	if err != nil {
 		return fmt.Errorf("queue: restore %s: %w", r.name, err)
 	}
+	e.restores.Add(1)
 	existed, _ := asInt(a[0])
 	before, _ := asInt(a[1])
 	after, _ := asInt(a[2])
