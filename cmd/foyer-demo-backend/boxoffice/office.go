@@ -42,7 +42,9 @@ type screening struct {
 	left  atomic.Int64
 }
 
-// New validates cfg (zero fields take DefaultConfig's values) and builds the office.
+// New validates cfg and builds the office. Zero fields that may not be zero (workers, timeout,
+// speed, sizes, paths) take DefaultConfig's values; service times are taken as given, so start
+// from DefaultConfig to change a few.
 func New(cfg Config) (*Office, error) {
 	cfg = withDefaults(cfg)
 	if err := cfg.Validate(); err != nil {
@@ -67,12 +69,6 @@ func withDefaults(c Config) Config {
 	}
 	if c.MaxQueue == 0 {
 		c.MaxQueue = d.MaxQueue
-	}
-	if c.StepBase == 0 {
-		c.StepBase = d.StepBase
-	}
-	if c.StepPerInflight == 0 {
-		c.StepPerInflight = d.StepPerInflight
 	}
 	if c.Timeout == 0 {
 		c.Timeout = d.Timeout
@@ -188,6 +184,8 @@ func (o *Office) routes() http.Handler {
 type request struct {
 	ctx     context.Context
 	arrival time.Time
+	granted time.Time // when it got its worker
+	due     time.Time // when its last step was planned to end
 	out     outcome
 }
 
@@ -207,6 +205,7 @@ func (o *Office) admit(r *http.Request) (*request, context.CancelFunc, bool) {
 		}
 		return req, cancel, false
 	}
+	req.granted = time.Now()
 	return req, cancel, true
 }
 
@@ -222,19 +221,35 @@ func timeoutStatus(ctx context.Context) int {
 	return 499 // the client went away
 }
 
-// step spends one step's service time, which grows with the requests in progress. It returns
-// false when the request's deadline struck first.
-func (o *Office) step(ctx context.Context) bool {
+// step spends one step's service time, which grows with the requests in progress, plus extra
+// (the payment provider's part). Steps follow a planned timeline: each starts when the last
+// was due to end, not when its timer happened to fire, so a coarse OS timer delays a request
+// once rather than at every step. It returns false when the request's deadline struck first.
+func (o *Office) step(req *request, extra time.Duration) bool {
 	d := o.cfg.StepBase + time.Duration(o.pool.inflight())*o.cfg.StepPerInflight
 	if o.cfg.Jitter > 0 {
 		d = time.Duration(float64(d) * (1 + o.cfg.Jitter*(2*rand.Float64()-1)))
 	}
-	t := time.NewTimer(o.cfg.wall(d))
+	now := time.Now()
+	start := req.due
+	if start.IsZero() || start.Before(req.granted) {
+		start = now
+	}
+	req.due = start.Add(o.cfg.wall(d + extra))
+	if deadline, ok := req.ctx.Deadline(); ok && req.due.After(deadline) {
+		<-req.ctx.Done()
+		return false
+	}
+	wait := req.due.Sub(now)
+	if wait <= 0 {
+		return req.ctx.Err() == nil
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
-	case <-ctx.Done():
+	case <-req.ctx.Done():
 		return false
 	}
 }
@@ -248,7 +263,7 @@ func (o *Office) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer o.pool.release()
-	if !o.step(req.ctx) {
+	if !o.step(req, 0) {
 		req.out.status, req.out.stage = timeoutStatus(req.ctx), "list"
 		writeFailure(w, req.out)
 		return
@@ -334,7 +349,7 @@ func (o *Office) book(r *http.Request, br BookingRequest) (Booking, outcome) {
 	s := &o.screenings[br.Screening-1]
 
 	// Reserve: hold the seats.
-	if !o.step(req.ctx) {
+	if !o.step(req, 0) {
 		req.out.status, req.out.stage = timeoutStatus(req.ctx), "reserve"
 		return Booking{}, req.out
 	}
@@ -343,7 +358,7 @@ func (o *Office) book(r *http.Request, br BookingRequest) (Booking, outcome) {
 		return Booking{}, req.out
 	}
 	// Pay: the payment provider charges when this step completes.
-	if !o.step(req.ctx) {
+	if !o.step(req, o.cfg.PaymentTime) {
 		s.left.Add(int64(br.Seats))
 		req.out.status, req.out.stage = timeoutStatus(req.ctx), "payment"
 		return Booking{}, req.out
@@ -351,7 +366,7 @@ func (o *Office) book(r *http.Request, br BookingRequest) (Booking, outcome) {
 	req.out.charged = true
 	// Confirm: write the booking. A deadline here is the festival's failure: the money is
 	// taken, the seats go back, the visitor sees an error.
-	if !o.step(req.ctx) {
+	if !o.step(req, 0) {
 		s.left.Add(int64(br.Seats))
 		req.out.status, req.out.stage = timeoutStatus(req.ctx), "confirm"
 		o.release(r, "failed")

@@ -53,6 +53,7 @@ func fastConfig() Config {
 	c.Workers = 4
 	c.StepBase = 4 * time.Millisecond
 	c.StepPerInflight = time.Millisecond
+	c.PaymentTime = 0
 	c.Jitter = 0
 	c.Timeout = 2 * time.Second
 	c.Screenings = 10
@@ -290,7 +291,7 @@ func TestCheckGuardsVisitorRoutesOnly(t *testing.T) {
 
 func TestSpeedScalesTimeAndReportsSaleTime(t *testing.T) {
 	cfg := fastConfig()
-	cfg.StepBase, cfg.StepPerInflight = 200*time.Millisecond, 0
+	cfg.StepBase, cfg.StepPerInflight, cfg.PaymentTime = 200*time.Millisecond, 0, 300*time.Millisecond
 	cfg.Speed = 100 // a step is 2 ms of wall time and reported as 200 ms
 	o, srv := newOffice(t, cfg)
 	start := time.Now()
@@ -303,9 +304,10 @@ func TestSpeedScalesTimeAndReportsSaleTime(t *testing.T) {
 		t.Fatalf("5 bookings of 600 ms sale time took %v of wall time", wall)
 	}
 	s := o.Stats()
-	// Timers never fire early, so three 200 ms steps are at least 600 ms (less the histogram's 5%).
-	if s.BookingLatency.P50 < 570 || s.BookingLatency.Count != 5 {
-		t.Fatalf("booking latency %+v, want p50 >= 600 ms of sale time", s.BookingLatency)
+	// Timers never fire early, so three 200 ms steps and the 300 ms payment are at least
+	// 900 ms (less the histogram's 5%).
+	if s.BookingLatency.P50 < 855 || s.BookingLatency.Count != 5 {
+		t.Fatalf("booking latency %+v, want p50 >= 900 ms of sale time", s.BookingLatency)
 	}
 }
 

@@ -64,7 +64,7 @@ func (o *Office) handlePage(w http.ResponseWriter, r *http.Request) {
 	req, cancel, ok := o.admit(r)
 	defer cancel()
 	defer o.finish(req)
-	if !ok || !o.step(req.ctx) {
+	if !ok || !o.step(req, 0) {
 		if ok {
 			req.out.status, req.out.stage = timeoutStatus(req.ctx), "page"
 		}

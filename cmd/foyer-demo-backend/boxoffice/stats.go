@@ -54,6 +54,7 @@ type Capacity struct {
 	TimeoutMs     float64 `json:"timeout_ms"`
 	StepBaseMs    float64 `json:"step_base_ms"`
 	StepPerInflMs float64 `json:"step_per_inflight_ms"`
+	PaymentMs     float64 `json:"payment_ms"`
 	Speed         float64 `json:"speed"`
 	SeriesEveryMs float64 `json:"series_every_ms"`
 	Seats         int64   `json:"seats"`
@@ -301,6 +302,7 @@ func (r *recorder) snapshot(seatsLeft int64) Stats {
 		TimeoutMs:     ms(r.cfg.Timeout),
 		StepBaseMs:    ms(r.cfg.StepBase),
 		StepPerInflMs: ms(r.cfg.StepPerInflight),
+		PaymentMs:     ms(r.cfg.PaymentTime),
 		Speed:         r.cfg.Speed,
 		SeriesEveryMs: ms(r.cfg.SeriesEvery),
 		Seats:         int64(r.cfg.Screenings) * int64(r.cfg.Seats),

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package sim
+
+// processCPU is not measured on this platform.
+func processCPU() cpuTimes { return cpuTimes{} }

@@ -1,0 +1,71 @@
+package sim
+
+import (
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+)
+
+// overheadMeter samples the process while a run goes on.
+type overheadMeter struct {
+	cpu0     cpuTimes
+	stop_    chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	maxG     int
+	peakHeap uint64
+}
+
+func startOverhead() *overheadMeter {
+	m := &overheadMeter{cpu0: processCPU(), stop_: make(chan struct{})}
+	m.sample()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				m.sample()
+			case <-m.stop_:
+				return
+			}
+		}
+	}()
+	return m
+}
+
+func (m *overheadMeter) sample() {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	g := runtime.NumGoroutine()
+	m.mu.Lock()
+	m.maxG = max(m.maxG, g)
+	m.peakHeap = max(m.peakHeap, ms.HeapInuse)
+	m.mu.Unlock()
+}
+
+func (m *overheadMeter) stop(e *engine) Overhead {
+	m.sample()
+	close(m.stop_)
+	m.wg.Wait()
+	cpu := processCPU()
+	o := Overhead{
+		UserSeconds:   cpu.user - m.cpu0.user,
+		SysSeconds:    cpu.sys - m.cpu0.sys,
+		MaxGoroutines: m.maxG,
+		PeakHeapMB:    float64(m.peakHeap) / (1 << 20),
+	}
+	o.CPUSeconds = o.UserSeconds + o.SysSeconds
+	e.lagMu.Lock()
+	lags := append([]float64(nil), e.lags...)
+	o.Steps = int64(e.nLag)
+	e.lagMu.Unlock()
+	sort.Float64s(lags)
+	o.LagP50Ms, o.LagP99Ms = Quantile(lags, 0.5), Quantile(lags, 0.99)
+	return o
+}
+
+type cpuTimes struct{ user, sys float64 }

@@ -1,0 +1,257 @@
+package sim
+
+import (
+	"math"
+	"sort"
+	"time"
+
+	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+)
+
+// Result is what one run measured. Times are sale seconds from the opening unless named
+// otherwise.
+type Result struct {
+	Label    string  `json:"label"`
+	Mode     Mode    `json:"mode"`
+	Scenario string  `json:"scenario"`
+	Visitors int     `json:"visitors"`
+	Speed    float64 `json:"speed"`
+	// WallSeconds is how long the run took; SaleSeconds the sale time it covered.
+	WallSeconds float64 `json:"wall_seconds"`
+	SaleStart   float64 `json:"sale_start"`
+	SaleEnd     float64 `json:"sale_end"`
+	// Outcomes counts visitors by how their visit ended.
+	Outcomes map[string]int `json:"outcomes"`
+	// GotIn counts visitors who got in: admitted by the waiting room, or (Direct) served the
+	// programme page.
+	GotIn    int              `json:"got_in"`
+	Requests map[string]int64 `json:"requests"`
+	// Errors counts the errors visitors saw, by kind; VisitorsWithErrors how many saw any.
+	Errors             map[string]int64 `json:"errors"`
+	ErrorsTotal        int64            `json:"errors_total"`
+	VisitorsWithErrors int              `json:"visitors_with_errors"`
+	// SentBack counts protected requests answered with the line instead (session gone).
+	SentBack   int64 `json:"sent_back"`
+	SecondTabs int   `json:"second_tabs"`
+	StepsAway  int   `json:"steps_away"`
+	// Wait is from arrival (or the opening, for early arrivals) to getting in, for those who
+	// got in, in sale seconds.
+	Wait     Summary          `json:"wait_seconds"`
+	Fairness Fairness         `json:"fairness"`
+	Backend  *boxoffice.Stats `json:"backend,omitempty"`
+	// Series is the run over time, one Point per SeriesStep sale seconds.
+	Series     []Point  `json:"series"`
+	SeriesStep float64  `json:"series_step"`
+	Overhead   Overhead `json:"overhead"`
+	Notes      []string `json:"notes,omitempty"`
+}
+
+// Fairness is how closely getting in followed arriving.
+type Fairness struct {
+	// LateN visitors arrived after the opening and got in. Of their pairs (LatePairs), the
+	// share surely let in out of arrival order is LateCertain; LatePossible adds the pairs
+	// whose order the polls could not tell apart.
+	LateN int `json:"late_n"`
+	// Tolerance (sale seconds): visitors who arrived closer together are not a pair.
+	Tolerance    float64 `json:"tolerance"`
+	LatePairs    int64   `json:"late_pairs"`
+	LateCertain  float64 `json:"late_out_of_order"`
+	LatePossible float64 `json:"late_out_of_order_possible"`
+	// PreN visitors arrived before the opening and got in. A fair shuffle makes their order of
+	// getting in independent of their order of arriving: Spearman near 0, and a chi-square
+	// test of independence (arrival decile × admission decile) that does not reject.
+	PreN        int     `json:"pre_n"`
+	PreSpearman float64 `json:"pre_spearman"`
+	PreChi2     float64 `json:"pre_chi2"`
+	PreDF       int     `json:"pre_df"`
+	PreP        float64 `json:"pre_p"`
+}
+
+// Point is one step of the run's series.
+type Point struct {
+	T              float64 `json:"t"`
+	Waiting        int     `json:"waiting"`
+	GotInPerMin    float64 `json:"got_in_per_min"`
+	BookedPerMin   float64 `json:"booked_per_min"`
+	ErrorsPerMin   float64 `json:"errors_per_min"`
+	BackendBusy    int     `json:"backend_in_flight"`
+	BackendQueued  int     `json:"backend_queued"`
+	BackendP95Ms   float64 `json:"backend_p95_ms"`
+	ChargedNoBook  int64   `json:"charged_not_booked"`
+	BackendSamples int     `json:"-"`
+}
+
+// Overhead is what the simulator itself cost.
+type Overhead struct {
+	CPUSeconds  float64 `json:"cpu_seconds"`
+	UserSeconds float64 `json:"user_seconds"`
+	SysSeconds  float64 `json:"sys_seconds"`
+	// CPUPerVisitorMs is CPU milliseconds per simulated visitor.
+	CPUPerVisitorMs float64 `json:"cpu_per_visitor_ms"`
+	MaxGoroutines   int     `json:"max_goroutines"`
+	PeakHeapMB      float64 `json:"peak_heap_mb"`
+	Steps           int64   `json:"steps"`
+	// LagP50Ms and LagP99Ms are how late (wall ms) steps ran against their schedule: the
+	// simulator keeping up, or not.
+	LagP50Ms float64 `json:"lag_p50_ms"`
+	LagP99Ms float64 `json:"lag_p99_ms"`
+	// InProcess names what else ran in the process and so counts in the CPU time.
+	InProcess string `json:"in_process,omitempty"`
+}
+
+// BackendPeak is the most requests the backend held at once and its capacity, when known.
+func (res *Result) BackendPeak() (peak, capacity int, ok bool) {
+	if res.Backend == nil {
+		return 0, 0, false
+	}
+	return res.Backend.PeakConcurrency, res.Backend.Capacity.Workers, true
+}
+
+func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhead) *Result {
+	res := &Result{
+		Label: r.opt.Label, Mode: r.tgt.Mode, Scenario: r.sc.Name, Visitors: len(r.visitors), Speed: r.sc.Speed,
+		WallSeconds: wallEnd.Sub(r.clock.wall0).Seconds(), SaleStart: r.clock.sale0, SaleEnd: r.clock.sale(wallEnd),
+		Outcomes: map[string]int{}, Requests: map[string]int64{}, Errors: map[string]int64{},
+		Backend: backend, Overhead: over, SentBack: r.count.sentBack.Load(),
+	}
+	res.Overhead.InProcess = r.opt.InProcess
+	res.Overhead.CPUPerVisitorMs = over.CPUSeconds * 1000 / float64(len(r.visitors))
+	for i, n := range actionNames {
+		if c := r.count.requests[i].Load(); c > 0 {
+			res.Requests[n] = c
+		}
+	}
+	r.errMu.Lock()
+	for _, e := range r.errRecs {
+		res.Errors[errKindNames[e.kind]]++
+		res.ErrorsTotal++
+	}
+	r.errMu.Unlock()
+
+	var waits []float64
+	type lateOne struct {
+		joined float64
+		adm    Interval
+	}
+	var late []lateOne
+	var preArr, preAdm []float64
+	for i := range r.visitors {
+		v := &r.visitors[i]
+		v.mu.Lock()
+		if v.ph != phDone {
+			v.out = Unfinished
+		}
+		res.Outcomes[v.out.String()]++
+		if v.errs > 0 {
+			res.VisitorsWithErrors++
+		}
+		if !math.IsInf(v.tab2At, 1) && v.tab2At < res.SaleEnd {
+			res.SecondTabs++
+		}
+		if !math.IsInf(v.awayAt, 1) && v.awayAt < res.SaleEnd {
+			res.StepsAway++
+		}
+		if v.admitted {
+			res.GotIn++
+			waits = append(waits, v.adm.Hi-math.Max(v.arrival, 0))
+			if v.prequeue {
+				preArr = append(preArr, v.arrival)
+				preAdm = append(preAdm, (v.adm.Lo+v.adm.Hi)/2)
+			} else {
+				late = append(late, lateOne{v.joined, v.adm})
+			}
+		}
+		v.mu.Unlock()
+	}
+	res.Wait = Summarize(waits)
+	f := &res.Fairness
+	f.LateN = len(late)
+	f.Tolerance = r.sc.FairnessTolerance.Seconds()
+	sort.Slice(late, func(i, j int) bool { return late[i].joined < late[j].joined })
+	joined := make([]float64, len(late))
+	adm := make([]Interval, len(late))
+	for i, l := range late {
+		joined[i], adm[i] = l.joined, l.adm
+	}
+	c, p, pairs := Inversions(joined, adm, f.Tolerance)
+	f.LatePairs = pairs
+	if pairs > 0 {
+		f.LateCertain, f.LatePossible = float64(c)/float64(pairs), float64(p)/float64(pairs)
+	}
+	f.PreN = len(preArr)
+	if f.PreN >= 2 {
+		f.PreSpearman = Spearman(preArr, preAdm)
+		f.PreChi2, f.PreDF, f.PreP = ChiSquare(preArr, preAdm, 10)
+	}
+	r.series(res)
+	return res
+}
+
+// series builds res.Series from the visitors' times, the errors and the backend's samples.
+func (r *runner) series(res *Result) {
+	start := math.Min(r.clock.sale0, r.visitors[0].arrival)
+	end := res.SaleEnd
+	span := math.Max(end-start, 1)
+	step := 10.0
+	for _, s := range []float64{10, 15, 30, 60, 120, 300, 600} {
+		step = s
+		if span/s <= 150 {
+			break
+		}
+	}
+	res.SeriesStep = step
+	n := int(math.Ceil(span / step))
+	pts := make([]Point, n)
+	for i := range pts {
+		pts[i].T = start + float64(i+1)*step
+	}
+	idx := func(t float64) int {
+		i := int((t - start) / step)
+		return min(max(i, 0), n-1)
+	}
+	perMin := 60 / step
+	var ins, outs []float64
+	for i := range r.visitors {
+		v := &r.visitors[i]
+		ins = append(ins, v.arrival)
+		leave := math.Inf(1)
+		if v.admitted {
+			leave = v.adm.Hi
+			pts[idx(v.adm.Hi)].GotInPerMin += perMin
+		} else if v.ph == phDone {
+			leave = v.doneAt
+		}
+		outs = append(outs, leave)
+		if v.out == Booked {
+			pts[idx(v.doneAt)].BookedPerMin += perMin
+		}
+	}
+	sort.Float64s(ins)
+	sort.Float64s(outs)
+	for i := range pts {
+		t := pts[i].T
+		in := sort.SearchFloat64s(ins, t+1e-9)
+		out := sort.SearchFloat64s(outs, t+1e-9)
+		pts[i].Waiting = in - out
+	}
+	r.errMu.Lock()
+	for _, e := range r.errRecs {
+		pts[idx(float64(e.t))].ErrorsPerMin += perMin
+	}
+	r.errMu.Unlock()
+	if res.Backend != nil {
+		for _, s := range res.Backend.Series {
+			t := r.clock.sale(time.UnixMilli(s.T))
+			if t < start || t > end+step {
+				continue
+			}
+			p := &pts[idx(t)]
+			p.BackendBusy = max(p.BackendBusy, s.InFlightPeak)
+			p.BackendQueued = max(p.BackendQueued, s.QueuedPeak)
+			p.BackendP95Ms = math.Max(p.BackendP95Ms, s.P95Ms)
+			p.ChargedNoBook += s.ChargedNotBooked
+			p.BackendSamples++
+		}
+	}
+	res.Series = pts
+}
