@@ -139,3 +139,66 @@ func TestNoFalseRestore(t *testing.T) {
 		t.Fatalf("%d restores without any data loss", n)
 	}
 }
+
+// TestRedisRestart: while Redis is down, Status still answers from the cache (and says so)
+// and Join fails fast with ErrStoreUnavailable; after Redis comes back empty, the room is
+// restored and numbering continues.
+func TestRedisRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a private redis-server")
+	}
+	t.Parallel() // mostly waiting
+	srv := redistest.StartServer(t)
+	c := srv.Client(t)
+	c.Options().MaxRetries = 0
+	b := backend{name: "private", rdb: c, prefix: "restart"}
+	ctx := context.Background()
+	e := newTestEngine(t, b, func(c *Config) { c.CallTimeout = 200 * time.Millisecond })
+	ensure(t, e, "rs", Settings{RatePerMinute: 60, MaxActive: 10, QueueAll: true})
+	js := join(t, e, "rs", 10)
+	runEngine(t, e)
+	time.Sleep(300 * time.Millisecond)
+	before := status(t, e, js[7].t)
+
+	srv.Stop()
+	start := time.Now()
+	if _, _, err := e.Join(ctx, "rs", NewVisitorID()); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("join with Redis down: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("join with Redis down took %v", d)
+	}
+	for {
+		st := status(t, e, js[7].t)
+		if st.Position != before.Position || st.Place > before.Place {
+			t.Fatalf("status while down: %+v, before %+v", st, before)
+		}
+		if st.StoreDown {
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("Status never reported the store down")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for e.restores.Load() == 0 {
+		if time.Since(start) > 15*time.Second {
+			t.Fatal("the room was not restored after Redis came back empty")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tk, _, err := e.Join(ctx, "rs", NewVisitorID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Number != 11 {
+		t.Fatalf("first number after the restart: %d, want 11", tk.Number)
+	}
+	if st := status(t, e, js[7].t); st.StoreDown || st.Position != before.Position || st.Place > before.Place {
+		t.Fatalf("status after the restart: %+v, before %+v", st, before)
+	}
+}
