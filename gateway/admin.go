@@ -110,7 +110,11 @@ func (s *Server) adminRoomView(ctx context.Context, name string, rm *room) (admi
 	if err != nil {
 		return adminRoom{}, s.storeErr("settings", err)
 	}
-	a := adminRoom{Name: name, DisplayName: rm.cfg.DisplayName, State: string(st.State), Mode: rm.cfg.Mode,
+	state := st.State
+	if v, ok := s.engine.View(name); ok && v.State != "" {
+		state = v.State // what visitors see now: prequeue before the opening, for example
+	}
+	a := adminRoom{Name: name, DisplayName: rm.cfg.DisplayName, State: string(state), Mode: rm.cfg.Mode,
 		Paths: rm.cfg.Paths, Settings: toAdminSettings(st, rm.loc)}
 	if a.Paths == nil {
 		a.Paths = []string{}

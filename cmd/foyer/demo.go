@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/foyerhq/foyer/admission"
+	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+	"github.com/foyerhq/foyer/gateway"
+)
+
+func init() {
+	register("demo", command{summary: "run foyer with the demo room in front of the demo box office (make run)", run: runDemo})
+}
+
+// runDemo starts everything a first-time user needs on one machine: a Redis (the configured
+// one, else a redis-server it starts, else an embedded in-memory server), the gateway, and the
+// demo box office behind it, then prints where to look.
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var sf serveFlags
+	sf.bind(fs, "configs/demo.yaml")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	redisNote, cleanup, err := demoStore(ctx, &cfg, log)
+	if err != nil {
+		log.Error().Err(err).Msg("no store for the demo")
+		return 1
+	}
+	defer cleanup()
+	rdb, closeStore, err := openStore(ctx, cfg.Redis, log)
+	if err != nil {
+		log.Error().Err(err).Msg("store")
+		return 1
+	}
+	defer closeStore()
+	if cfg.Redis.Embedded {
+		redisNote = "embedded in-memory server (single node, not durable: install redis-server or set FOYER_REDIS_URL for the real thing)"
+	}
+
+	// The box office first: if its configured port is taken it moves to a free one, and the
+	// room's backend follows it before the gateway starts.
+	base := cfg.PublicURL
+	room := &cfg.Rooms[0]
+	backendAddr, err := startBoxOffice(ctx, room, base, log)
+	if err != nil {
+		log.Error().Err(err).Msg("demo box office did not start")
+		return 1
+	}
+	ready := make(chan string, 1)
+	errc := make(chan error, 2)
+	go func() { errc <- serve(ctx, cfg, rdb, log, ready) }()
+	select {
+	case <-ready:
+	case err := <-errc:
+		log.Error().Err(err).Msg("gateway did not start")
+		return 1
+	}
+	admin := ""
+	if len(cfg.Admin.Tokens) > 0 {
+		admin = cfg.Admin.Tokens[0].Token
+	}
+	fmt.Fprintf(stdout, `
+foyer demo is running (Ctrl-C to stop)
+
+  queue page      %s%s
+  dashboard       %s%s/admin/   (admin token: %s)
+  fairness        %s%s/v1/rooms/%s/fairness
+  JWKS            %s/.well-known/jwks.json
+  metrics         %s/metrics
+  box office      http://%s%s (behind foyer; straight access needs a token)
+  redis           %s
+
+The room %q opens %s after start: visitors who arrive before get a random place.
+Play a crowd against it:  go run ./cmd/foyer-sim run --foyer %s --visitors 300
+
+`, base, room.Paths[0], base, cfg.Prefix, admin, base, cfg.Prefix, room.Name, base, base, backendAddr, room.Paths[0],
+		redisNote, room.Name, room.OpensIn, base)
+
+	select {
+	case <-ctx.Done():
+		return 0
+	case err := <-errc:
+		if err != nil {
+			log.Error().Err(err).Msg("gateway stopped")
+			return 1
+		}
+		return 0
+	}
+}
+
+// demoStore picks the demo's Redis: FOYER_REDIS_URL or the configured URL when it answers, else
+// a redis-server on PATH started on a free loopback port (stopped on exit), else the embedded
+// server.
+func demoStore(ctx context.Context, cfg *gateway.Config, log zerolog.Logger) (string, func(), error) {
+	nop := func() {}
+	if cfg.Redis.Embedded || len(cfg.Redis.Addrs) > 0 {
+		return "configured", nop, nil
+	}
+	if pingURL(ctx, cfg.Redis.URL) == nil {
+		return cfg.Redis.URL, nop, nil
+	}
+	if os.Getenv("FOYER_REDIS_URL") != "" {
+		return "", nop, fmt.Errorf("FOYER_REDIS_URL=%s does not answer", cfg.Redis.URL)
+	}
+	if bin, err := exec.LookPath("redis-server"); err == nil {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err == nil {
+			port := l.Addr().(*net.TCPAddr).Port
+			_ = l.Close()
+			dir, _ := os.MkdirTemp("", "foyer-demo-redis-")
+			cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
+				"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+			if err := cmd.Start(); err == nil {
+				u := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+				for i := 0; i < 100 && pingURL(ctx, u) != nil; i++ {
+					time.Sleep(50 * time.Millisecond)
+				}
+				cfg.Redis.URL = u
+				log.Info().Str("url", u).Msg("started a private redis-server for the demo")
+				return u + " (a redis-server started for this demo)", func() {
+					_ = cmd.Process.Signal(syscall.SIGTERM)
+					_, _ = cmd.Process.Wait()
+					_ = os.RemoveAll(dir)
+				}, nil
+			}
+		}
+	}
+	cfg.Redis.Embedded = true
+	return "embedded", nop, nil
+}
+
+func pingURL(ctx context.Context, u string) error {
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		return err
+	}
+	opt.DialTimeout = 500 * time.Millisecond
+	c := redis.NewClient(opt)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
+}
+
+// startBoxOffice runs the demo box office at the room's backend address; it verifies admission
+// tokens through foyer's JWKS (as a backend in another process would) and releases each
+// visitor's slot when the booking ends.
+func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase string, log zerolog.Logger) (string, error) {
+	u, err := url.Parse(room.Backend)
+	if err != nil {
+		return "", err
+	}
+	rk, err := admission.NewRemoteKeys(admission.RemoteKeysConfig{URL: foyerBase + "/.well-known/jwks.json"})
+	if err != nil {
+		return "", err
+	}
+	go rk.Run(ctx)
+	ver, err := admission.NewVerifier(rk, admission.VerifierOptions{Issuer: foyerBase})
+	if err != nil {
+		return "", err
+	}
+	check, err := admission.Middleware(admission.MiddlewareConfig{Verifier: ver, Room: room.Name, BindVisitor: true})
+	if err != nil {
+		return "", err
+	}
+	rc, err := admission.NewReleaseClient(admission.ReleaseConfig{BaseURL: foyerBase})
+	if err != nil {
+		return "", err
+	}
+	bc := boxoffice.DefaultConfig()
+	bc.Check = check
+	bc.Release = func(ctx context.Context, token, outcome string) error {
+		return rc.Release(ctx, token, admission.Outcome(outcome))
+	}
+	bc.Logger = log
+	office, err := boxoffice.New(bc)
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return "", fmt.Errorf("box office: %w", err)
+		}
+		log.Warn().Str("wanted", u.Host).Str("addr", ln.Addr().String()).Msg("box office port taken; using a free one")
+		u.Host = ln.Addr().String()
+		room.Backend = u.String()
+	}
+	srv := &http.Server{Handler: office.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("box office stopped")
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	return ln.Addr().String(), nil
+}
