@@ -56,6 +56,9 @@
 //	                               bit per position let in once after its admission was lost
 //	P:{R}:seen:<epoch>     bitmap  mark (liveness flush)              3 x AbsentAfter
 //	                               bit per position seen polling, epoch = unix ms / AbsentAfter ms
+//	P:audit                list    AppendAudit (LPUSH + LTRIM)        none: the organisers' record, bounded
+//	                               newest first                       to AuditMax entries; global, no room
+//	                                                                  tag, never touched by a script
 //	P:settings             channel update (PUBLISH room name)         none: a Pub/Sub channel, not a key
 //
 // Memory per waiting visitor is the two live liveness bitmaps: 2 bits per position.
