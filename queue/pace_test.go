@@ -107,4 +107,8 @@ func TestPaceAccuracy(t *testing.T) {
 	if mid.Admitted < 45 || mid.Admitted > 55 {
 		t.Fatalf("admitted %d at half time: not smooth", mid.Admitted)
 	}
+	// the measured rate, from once-a-second samples over the run
+	if v, _ := engines[2].View("pace"); v.AdmitRatePerMinute < 540 || v.AdmitRatePerMinute > 660 {
+		t.Fatalf("measured rate %.1f/min, configured 600", v.AdmitRatePerMinute)
+	}
 }
