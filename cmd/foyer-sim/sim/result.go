@@ -27,9 +27,11 @@ type Result struct {
 	GotIn    int              `json:"got_in"`
 	Requests map[string]int64 `json:"requests"`
 	// Errors counts the errors visitors saw, by kind; VisitorsWithErrors how many saw any.
-	Errors             map[string]int64 `json:"errors"`
-	ErrorsTotal        int64            `json:"errors_total"`
-	VisitorsWithErrors int              `json:"visitors_with_errors"`
+	Errors map[string]int64 `json:"errors"`
+	// ErrorSamples holds the first answer seen for each "request kind", e.g. "join 503".
+	ErrorSamples       map[string]string `json:"error_samples,omitempty"`
+	ErrorsTotal        int64             `json:"errors_total"`
+	VisitorsWithErrors int               `json:"visitors_with_errors"`
 	// SentBack counts protected requests answered with the line instead (session gone).
 	SentBack   int64 `json:"sent_back"`
 	SecondTabs int   `json:"second_tabs"`
@@ -48,15 +50,25 @@ type Result struct {
 
 // Fairness is how closely getting in followed arriving.
 type Fairness struct {
+	// Basis says what "order of getting in" means: "places" (the places in line foyer
+	// reported, after its pre-queue shuffle: the order it lets visitors in) or "moments" (when
+	// each visitor got in, as far as its polls or its requests could tell).
+	Basis string `json:"basis"`
+	// Tolerance (sale seconds): visitors whose first requests went out closer together than
+	// this are not a pair.
+	Tolerance float64 `json:"tolerance"`
 	// LateN visitors arrived after the opening and got in. Of their pairs (LatePairs), the
 	// share surely let in out of arrival order is LateCertain; LatePossible adds the pairs
-	// whose order the polls could not tell apart.
-	LateN int `json:"late_n"`
-	// Tolerance (sale seconds): visitors who arrived closer together are not a pair.
-	Tolerance    float64 `json:"tolerance"`
+	// whose order could not be told apart.
+	LateN        int     `json:"late_n"`
 	LatePairs    int64   `json:"late_pairs"`
 	LateCertain  float64 `json:"late_out_of_order"`
 	LatePossible float64 `json:"late_out_of_order_possible"`
+	// SeenCertain is, with basis "places", the same share judged from the moments of getting
+	// in instead, beyond the measurement's resolution (SeenResolution sale seconds: a few
+	// polls' worth of caching and coalescing on foyer's wall clock).
+	SeenCertain    float64 `json:"seen_out_of_order,omitempty"`
+	SeenResolution float64 `json:"seen_resolution,omitempty"`
 	// PreN visitors arrived before the opening and got in. A fair shuffle makes their order of
 	// getting in independent of their order of arriving: Spearman near 0, and a chi-square
 	// test of independence (arrival decile × admission decile) that does not reject.
@@ -129,12 +141,14 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 	r.errMu.Unlock()
 
 	var waits []float64
-	type lateOne struct {
-		joined float64
-		adm    Interval
+	type got struct {
+		joined, arrival float64
+		adm             Interval
+		position        int64
+		pre             bool
 	}
-	var late []lateOne
-	var preArr, preAdm []float64
+	var all []got
+	withPos := 0
 	for i := range r.visitors {
 		v := &r.visitors[i]
 		v.mu.Lock()
@@ -154,35 +168,72 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 		if v.admitted {
 			res.GotIn++
 			waits = append(waits, v.adm.Hi-math.Max(v.arrival, 0))
-			if v.prequeue {
-				preArr = append(preArr, v.arrival)
-				preAdm = append(preAdm, (v.adm.Lo+v.adm.Hi)/2)
-			} else {
-				late = append(late, lateOne{v.joined, v.adm})
+			all = append(all, got{v.joined, v.arrival, v.adm, v.position, v.prequeue})
+			if v.position > 0 {
+				withPos++
 			}
 		}
 		v.mu.Unlock()
 	}
 	res.Wait = Summarize(waits)
 	f := &res.Fairness
-	f.LateN = len(late)
 	f.Tolerance = r.sc.FairnessTolerance.Seconds()
+	usePlaces := len(all) > 0 && withPos >= len(all)*9/10
+	f.Basis = "moments"
+	if usePlaces {
+		f.Basis = "places"
+	}
+	var late []got
+	var preArr, preAdm []float64
+	for _, g := range all {
+		switch {
+		case usePlaces && g.position == 0:
+		case g.pre:
+			preArr = append(preArr, g.arrival)
+			if usePlaces {
+				preAdm = append(preAdm, float64(g.position))
+			} else {
+				preAdm = append(preAdm, (g.adm.Lo+g.adm.Hi)/2)
+			}
+		default:
+			late = append(late, g)
+		}
+	}
 	sort.Slice(late, func(i, j int) bool { return late[i].joined < late[j].joined })
 	joined := make([]float64, len(late))
-	adm := make([]Interval, len(late))
+	order := make([]Interval, len(late))
+	seen := make([]Interval, len(late))
 	for i, l := range late {
-		joined[i], adm[i] = l.joined, l.adm
+		joined[i], seen[i] = l.joined, l.adm
+		order[i] = l.adm
+		if usePlaces {
+			order[i] = Interval{float64(l.position), float64(l.position)}
+		}
 	}
-	c, p, pairs := Inversions(joined, adm, f.Tolerance)
+	f.LateN = len(late)
+	c, p, pairs := Inversions(joined, order, f.Tolerance)
 	f.LatePairs = pairs
 	if pairs > 0 {
 		f.LateCertain, f.LatePossible = float64(c)/float64(pairs), float64(p)/float64(pairs)
+	}
+	if usePlaces {
+		// foyer caches the head (~0.2 s) and coalesces joins: on its wall clock, 0.5 s is
+		// below what the polls can resolve.
+		f.SeenResolution = math.Max(f.Tolerance, 0.5*r.sc.Speed)
+		for i := range seen {
+			seen[i].Lo -= f.SeenResolution
+		}
+		c, _, pairs := Inversions(joined, seen, f.SeenResolution)
+		if pairs > 0 {
+			f.SeenCertain = float64(c) / float64(pairs)
+		}
 	}
 	f.PreN = len(preArr)
 	if f.PreN >= 2 {
 		f.PreSpearman = Spearman(preArr, preAdm)
 		f.PreChi2, f.PreDF, f.PreP = ChiSquare(preArr, preAdm, 10)
 	}
+	res.ErrorSamples = r.errSamples
 	r.series(res)
 	return res
 }

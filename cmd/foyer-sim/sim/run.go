@@ -98,8 +98,9 @@ type runner struct {
 		requests                                  [len(actionNames)]atomic.Int64
 		finished, gotIn, bookings, sentBack, errs atomic.Int64
 	}
-	errMu   sync.Mutex
-	errRecs []errRec
+	errMu      sync.Mutex
+	errRecs    []errRec
+	errSamples map[string]string // "action kind" -> first body seen
 }
 
 type errRec struct {
@@ -134,7 +135,7 @@ func Run(ctx context.Context, sc Scenario, tgt Target, opt Options) (*Result, er
 	if opt.Label == "" {
 		opt.Label = string(tgt.Mode)
 	}
-	r := &runner{sc: sc, tgt: tgt, opt: opt, base: strings.TrimRight(tgt.URL, "/")}
+	r := &runner{sc: sc, tgt: tgt, opt: opt, base: strings.TrimRight(tgt.URL, "/"), errSamples: map[string]string{}}
 	r.roomPath = tgt.Prefix + "/v1/rooms/" + tgt.Room
 	// A browser gives up after ClientTimeout of sale time; the floor keeps a moment of the
 	// simulator's own CPU starvation (the opening spike, compressed) from passing for one.
@@ -315,10 +316,17 @@ func (r *runner) schedule() {
 	}
 }
 
-func (r *runner) recordError(k errKind, now float64) {
+func (r *runner) recordError(k errKind, act action, body []byte, now float64) {
 	r.count.errs.Add(1)
 	r.errMu.Lock()
 	r.errRecs = append(r.errRecs, errRec{float32(now), k})
+	key := actionNames[act] + " " + errKindNames[k]
+	if _, seen := r.errSamples[key]; !seen {
+		if len(body) > 160 {
+			body = body[:160]
+		}
+		r.errSamples[key] = string(body)
+	}
 	r.errMu.Unlock()
 }
 

@@ -65,6 +65,7 @@ type visitor struct {
 	tab2At    float64 // +Inf for one tab
 	lastWait  float64 // last moment told to wait
 	adm       Interval
+	position  int64 // the place in the room's order foyer reported (after the shuffle)
 	doneAt    float64
 	jar       jar
 	token     string
@@ -125,6 +126,7 @@ type statusReply struct {
 	Admitted    bool    `json:"admitted"`
 	Token       string  `json:"token"`
 	Redirect    string  `json:"redirect"`
+	Position    int64   `json:"position"`
 }
 
 var pollAfterKey = []byte(`"poll_after_ms"`)
@@ -338,7 +340,7 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 		return 0, false
 	}
 	if rep.err != errNone {
-		return r.onError(v, rep, now)
+		return r.onError(v, act, rep, now)
 	}
 	switch act {
 	case actJoin, actPoll:
@@ -351,7 +353,7 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 				r.finish(v, Refused, now)
 				return 0, false
 			}
-			return r.onError(v, reply{err: errBadReply}, now)
+			return r.onError(v, act, reply{err: errBadReply, body: rep.body}, now)
 		}
 		if st.State == "closed" {
 			r.finish(v, Refused, now)
@@ -360,6 +362,9 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 		if v.ph == phArrive {
 			v.ph = phWait
 			v.lastWait = v.arrival
+		}
+		if st.Position > 0 && st.State != "prequeue" && st.State != "scheduled" {
+			v.position = st.Position
 		}
 		if st.Admitted {
 			v.admitted = true
@@ -386,7 +391,7 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 			return r.sentBack(v, now)
 		}
 		if rep.status != http.StatusOK {
-			return r.onError(v, reply{err: errClient}, now)
+			return r.onError(v, act, reply{err: errClient, body: rep.body}, now)
 		}
 		if !v.admitted { // straight at the backend: getting the page is getting in
 			v.admitted = true
@@ -412,7 +417,7 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 		case bytes.Contains(rep.body, pollAfterKey):
 			return r.sentBack(v, now)
 		default:
-			return r.onError(v, reply{err: errClient}, now)
+			return r.onError(v, act, reply{err: errClient, body: rep.body}, now)
 		}
 	}
 	return 0, false
@@ -424,7 +429,7 @@ func (r *runner) sentBack(v *visitor, now float64) (float64, bool) {
 	v.sentBack++
 	r.count.sentBack.Add(1)
 	if v.sentBack > 3 {
-		return r.onError(v, reply{err: errDenied}, now)
+		return r.onError(v, actList, reply{err: errDenied}, now)
 	}
 	v.ph = phWait
 	v.owner = nil
@@ -433,8 +438,8 @@ func (r *runner) sentBack(v *visitor, now float64) (float64, bool) {
 }
 
 // onError counts an error and schedules the impatient retry, or gives up. Caller holds v.mu.
-func (r *runner) onError(v *visitor, rep reply, now float64) (float64, bool) {
-	r.recordError(rep.err, now)
+func (r *runner) onError(v *visitor, act action, rep reply, now float64) (float64, bool) {
+	r.recordError(rep.err, act, rep.body, now)
 	v.errs++
 	if int(v.errs) > r.sc.Retries {
 		r.finish(v, GaveUp, now)

@@ -1,0 +1,46 @@
+package stack
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+	"github.com/foyerhq/foyer/cmd/foyer-sim/sim"
+)
+
+// TestCrowdThroughRealFoyer plays a small crowd through a real gateway, queue and Redis in
+// front of the box office: the whole path the festival demo takes.
+func TestCrowdThroughRealFoyer(t *testing.T) {
+	const speed = 30
+	oc := boxoffice.DefaultConfig()
+	oc.Workers, oc.Screenings, oc.Seats = 8, 20, 1000
+	oc.Timeout = 60 * time.Second
+	st, err := Start(context.Background(), Config{Speed: speed, RatePerMinute: 240, MaxActive: 40, Office: oc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sc := sim.Festival(300)
+	sc.Speed = speed
+	sc.PrequeueWindow = 2 * time.Minute
+	sc.TailMean, sc.TailMax = 30*time.Second, 2*time.Minute
+	sc.Screenings = 20
+	sc.MaxSaleTime = 20 * time.Minute
+	res, err := sim.Run(context.Background(), sc, sim.Target{Mode: sim.Foyer, URL: st.FoyerURL, Room: st.Room,
+		BackendURL: st.BackendURL, ResetBackend: true, ForwardedFor: true,
+		Prepare: st.SetOpening}, sim.Options{Label: "through foyer", Workers: 128})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("outcomes %v requests %v errors %v %v wait %+v fairness %+v sent back %d", res.Outcomes, res.Requests, res.Errors, res.ErrorSamples,
+		res.Wait, res.Fairness, res.SentBack)
+	b := res.Backend
+	t.Logf("backend peak %d bookings %d cbnb %d lat %+v", b.PeakConcurrency, b.Bookings, b.ChargedNotBooked, b.Latency)
+	if res.Outcomes["booked"] < 250 || b.ChargedNotBooked != 0 || res.ErrorsTotal != 0 {
+		t.Fatalf("outcomes %v, charged_not_booked %d, errors %v", res.Outcomes, b.ChargedNotBooked, res.Errors)
+	}
+	if b.PeakInFlight > 8 || res.Outcomes["unfinished"] != 0 {
+		t.Fatalf("peak in flight %d, unfinished %d", b.PeakInFlight, res.Outcomes["unfinished"])
+	}
+}
