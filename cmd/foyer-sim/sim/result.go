@@ -72,11 +72,13 @@ type Fairness struct {
 	// PreN visitors arrived before the opening and got in. A fair shuffle makes their order of
 	// getting in independent of their order of arriving: Spearman near 0, and a chi-square
 	// test of independence (arrival decile × admission decile) that does not reject.
-	PreN        int     `json:"pre_n"`
-	PreSpearman float64 `json:"pre_spearman"`
-	PreChi2     float64 `json:"pre_chi2"`
-	PreDF       int     `json:"pre_df"`
-	PreP        float64 `json:"pre_p"`
+	PreN int `json:"pre_n"`
+	// PrequeueSize is the pre-queue's size by foyer's fairness record, when known.
+	PrequeueSize int64   `json:"prequeue_size,omitempty"`
+	PreSpearman  float64 `json:"pre_spearman"`
+	PreChi2      float64 `json:"pre_chi2"`
+	PreDF        int     `json:"pre_df"`
+	PreP         float64 `json:"pre_p"`
 }
 
 // Point is one step of the run's series.
@@ -182,6 +184,14 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 	f.Basis = "moments"
 	if usePlaces {
 		f.Basis = "places"
+	}
+	if usePlaces && r.prequeueSize > 0 {
+		// foyer's own record says which places were the pre-queue's: its clock, not ours,
+		// decided who joined before the opening.
+		f.PrequeueSize = r.prequeueSize
+		for i := range all {
+			all[i].pre = all[i].position > 0 && all[i].position <= r.prequeueSize
+		}
 	}
 	var late []got
 	var preArr, preAdm []float64

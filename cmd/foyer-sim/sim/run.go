@@ -98,6 +98,10 @@ type runner struct {
 		requests                                  [len(actionNames)]atomic.Int64
 		finished, gotIn, bookings, sentBack, errs atomic.Int64
 	}
+	// prequeueSize is how many tickets foyer shuffled at the opening (its fairness record):
+	// places 1..prequeueSize are the pre-queue's. 0 when unknown.
+	prequeueSize int64
+
 	errMu      sync.Mutex
 	errRecs    []errRec
 	errSamples map[string]string // "action kind" -> first body seen
@@ -185,6 +189,9 @@ func Run(ctx context.Context, sc Scenario, tgt Target, opt Options) (*Result, er
 	over := ov.stop(r.eng)
 	<-progressDone
 
+	if tgt.Mode == Foyer {
+		r.prequeueSize = r.fetchPrequeueSize(ctx)
+	}
 	backend, berr := r.backendStats(ctx)
 	res := r.result(wallEnd, backend, over)
 	if berr != nil {
@@ -341,6 +348,24 @@ func (r *runner) resetBackend(ctx context.Context) error {
 		return fmt.Errorf("sim: reset backend: status %d (start it with --allow-reset)", resp.StatusCode)
 	}
 	return nil
+}
+
+// fetchPrequeueSize reads the room's public fairness record; 0 when it cannot.
+func (r *runner) fetchPrequeueSize(ctx context.Context) int64 {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.base+r.roomPath+"/fairness", nil)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	var f struct {
+		Opened       bool  `json:"opened"`
+		PrequeueSize int64 `json:"prequeue_size"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&f) != nil || !f.Opened {
+		return 0
+	}
+	return f.PrequeueSize
 }
 
 // backendStats reads the box office's figures once its requests in progress have drained.

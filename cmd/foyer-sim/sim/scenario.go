@@ -65,7 +65,7 @@ type Scenario struct {
 }
 
 // Festival is the 14:00 rush of a film festival's general sale, scaled to n visitors: about a
-// third arrive in the half hour before the opening, 45% in the opening seconds, the rest over
+// third arrive in the ten minutes before the opening, 45% in the opening seconds, the rest over
 // the next twenty minutes; Speed 30 plays the thirty-minute sale in about a minute.
 func Festival(n int) Scenario {
 	return Scenario{
@@ -74,7 +74,7 @@ func Festival(n int) Scenario {
 		Speed:          30,
 		Seed:           2026,
 		PrequeueShare:  0.35,
-		PrequeueWindow: 30 * time.Minute,
+		PrequeueWindow: 10 * time.Minute,
 		SpikeShare:     0.45,
 		SpikeMean:      3 * time.Second,
 		TailMean:       5 * time.Minute,

@@ -362,6 +362,8 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 		if v.ph == phArrive {
 			v.ph = phWait
 			v.lastWait = v.arrival
+			// foyer decides who is in the pre-queue, on its own clock.
+			v.prequeue = st.State == "prequeue" || st.State == "scheduled"
 		}
 		if st.Position > 0 && st.State != "prequeue" && st.State != "scheduled" {
 			v.position = st.Position

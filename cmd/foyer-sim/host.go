@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+	"github.com/foyerhq/foyer/cmd/foyer-sim/stack"
+)
+
+// serveOffice serves a box office on a free loopback port.
+func serveOffice(oc boxoffice.Config) (*boxoffice.Office, string, func(), error) {
+	oc.AllowReset = true
+	o, err := boxoffice.New(oc)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", nil, err
+	}
+	srv := &http.Server{Handler: o.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	stop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+	return o, "http://" + ln.Addr().String(), stop, nil
+}
+
+// runStack is the child process side of startHost: it serves what was asked, prints one JSON
+// line with the addresses, and stops when its stdin closes (the parent is done or gone).
+func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("stack", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	speed := fs.Float64("speed", 30, "sale seconds per wall second")
+	rate := fs.Int("rate", 1000, "room rate per minute (sale time)")
+	maxActive := fs.Int("max-active", 1000, "room active cap")
+	workers := fs.Int("backend-workers", 32, "box office workers")
+	seats := fs.Int("seats", 200, "seats per screening")
+	backendOnly := fs.Bool("backend-only", false, "serve only a box office")
+	redisURL := fs.String("redis", "", "Redis URL for foyer (default: a private redis-server, else embedded)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	z := sizing{Rate: *rate, MaxActive: *maxActive, Workers: *workers, Seats: *seats, Screenings: 270}
+	oc := officeConfig(z, *speed)
+	var info stackInfo
+	var stop func()
+	if *backendOnly {
+		_, url, s, err := serveOffice(oc)
+		if err != nil {
+			fmt.Fprintf(stderr, "foyer-sim stack: %v\n", err)
+			return 1
+		}
+		info.BackendURL, stop = url, s
+	} else {
+		log := zerolog.New(stderr).Level(zerolog.ErrorLevel).With().Timestamp().Logger()
+		st, err := stack.Start(ctx, stack.Config{Speed: *speed, RatePerMinute: z.Rate, MaxActive: z.MaxActive, Office: oc,
+			RedisURL: *redisURL, Logger: log})
+		if err != nil {
+			fmt.Fprintf(stderr, "foyer-sim stack: %v\n", err)
+			return 1
+		}
+		info = stackInfo{FoyerURL: st.FoyerURL, BackendURL: st.BackendURL, Room: st.Room, AdminToken: st.AdminToken, Redis: st.Redis}
+		stop = st.Close
+	}
+	defer stop()
+	if err := json.NewEncoder(stdout).Encode(info); err != nil {
+		return 1
+	}
+	// Wait for the parent: stdin closing (or a signal) ends the child.
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return 0
+}

@@ -1,0 +1,589 @@
+// Command foyer-sim replays a festival's opening rush against the demo box office, straight and
+// through foyer, and reports what each did to the backend and to the visitors.
+//
+//	foyer-sim festival [--visitors 20000] [--speed 30] [--report bin/report.html]
+//	foyer-sim run --mode foyer --foyer http://127.0.0.1:8080 --room biff-demo --visitors 300
+//	foyer-sim rehearse [--target-p95 2s] [--via paced|foyer]
+//
+// festival starts what it needs itself (a box office, and foyer with Redis in front of another
+// one) in child processes, so that the simulator's own CPU time can be told apart from theirs.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+	"github.com/foyerhq/foyer/cmd/foyer-sim/sim"
+	"github.com/foyerhq/foyer/cmd/foyer-sim/stack"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+var commands = map[string]struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) int
+}{
+	"festival": {"replay the festival rush straight at the backend and through foyer; print the comparison", runFestival},
+	"run":      {"play one crowd against a target (direct, paced or foyer)", runOne},
+	"rehearse": {"find the highest admission rate the backend takes within a p95 target", runRehearse},
+	"stack":    {"serve a box office (and foyer in front of another) for a parent foyer-sim; internal", runStack},
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, "usage: foyer-sim <command> [flags]\n\ncommands:")
+		names := make([]string, 0, len(commands))
+		for n := range commands {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(stderr, "  %-9s %s\n", n, commands[n].summary)
+		}
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "foyer-sim: unknown command %q\n", args[0])
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return c.run(ctx, args[1:], stdout, stderr)
+}
+
+// sizing is the festival's backend and room, derived from the crowd so that any size plays
+// in about the same sale time.
+type sizing struct {
+	Rate, MaxActive, Workers, Seats, Screenings int
+}
+
+func sizeFor(visitors int) sizing {
+	rate := max(60, visitors/15) // the line drains in about fifteen minutes of sale time
+	return sizing{
+		Rate:       rate,
+		MaxActive:  max(20, rate),               // about 40 s of think and booking per visitor, with room to spare
+		Workers:    max(8, (rate+29)/30),        // the rate uses about 75% of the backend
+		Seats:      max(20, visitors*245/27000), // about as many seats as the crowd wants
+		Screenings: 270,
+	}
+}
+
+func officeConfig(z sizing, speed float64) boxoffice.Config {
+	oc := boxoffice.DefaultConfig()
+	oc.Workers, oc.Seats, oc.Screenings, oc.Speed = z.Workers, z.Seats, z.Screenings, speed
+	oc.StepPerInflight = 150 * time.Millisecond / time.Duration(z.Workers) // full load adds 150 ms a step
+	oc.MaxQueue = 4096
+	return oc
+}
+
+type commonFlags struct {
+	visitors   int
+	speed      float64
+	seed       uint64
+	workers    int
+	inProcess  bool
+	cpuProfile string
+	jsonOut    string
+	foyerURL   string
+	backendURL string
+	room       string
+	adminToken string
+	rate       int
+	maxActive  int
+}
+
+func (c *commonFlags) bind(fs *flag.FlagSet, defVisitors int) {
+	fs.IntVar(&c.visitors, "visitors", defVisitors, "crowd size")
+	fs.Float64Var(&c.speed, "speed", 30, "sale seconds per wall second")
+	fs.Uint64Var(&c.seed, "seed", 2026, "crowd seed")
+	fs.IntVar(&c.workers, "workers", 1024, "requests the crowd may have in progress at once")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write the simulator's CPU profile to this file")
+	fs.BoolVar(&c.inProcess, "in-process", false, "run the box office and foyer in this process (their CPU then counts as the simulator's)")
+	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&c.foyerURL, "foyer", "", "an already running foyer to go through (proxy mode) instead of starting one")
+	fs.StringVar(&c.backendURL, "backend", "", "an already running box office (with --allow-reset) instead of starting one")
+	fs.StringVar(&c.room, "room", "festival", "foyer room (with --foyer)")
+	fs.StringVar(&c.adminToken, "admin-token", os.Getenv("FOYER_ADMIN_TOKEN"), "foyer admin token, to set the room's opening (with --foyer)")
+	fs.IntVar(&c.rate, "rate", 0, "admission rate per minute of sale time (default: sized from the crowd)")
+	fs.IntVar(&c.maxActive, "max-active", 0, "active-session cap (default: sized from the crowd)")
+}
+
+// profile starts the CPU profile when asked; the returned func stops it.
+func (c *commonFlags) profile(stderr io.Writer) func() {
+	if c.cpuProfile == "" {
+		return func() {}
+	}
+	f, err := os.Create(c.cpuProfile)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "foyer-sim: cpuprofile: %v\n", err)
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }
+}
+
+func (c *commonFlags) scenario() sim.Scenario {
+	sc := sim.Festival(c.visitors)
+	sc.Speed, sc.Seed = c.speed, c.seed
+	return sc
+}
+
+func (c *commonFlags) sizing() sizing {
+	z := sizeFor(c.visitors)
+	if c.rate > 0 {
+		z.Rate = c.rate
+	}
+	if c.maxActive > 0 {
+		z.MaxActive = c.maxActive
+	}
+	return z
+}
+
+func progressOpts(stderr io.Writer, label string, workers int, inProcess string) sim.Options {
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = isatty.IsTerminal(f.Fd())
+	}
+	return sim.Options{Label: label, Workers: workers, Progress: stderr, ProgressTTY: tty, InProcess: inProcess}
+}
+
+// host is a box office (and maybe foyer) the simulator started, in a child process or here.
+type host struct {
+	info  stackInfo
+	close func()
+	cpu   func() float64 // the child's CPU seconds, once closed
+	note  string
+}
+
+type stackInfo struct {
+	FoyerURL   string `json:"foyer_url"`
+	BackendURL string `json:"backend_url"`
+	Room       string `json:"room"`
+	AdminToken string `json:"admin_token"`
+	Redis      string `json:"redis"`
+}
+
+// startHost starts a box office, with foyer in front when withFoyer.
+func startHost(ctx context.Context, c *commonFlags, z sizing, withFoyer bool, stderr io.Writer) (*host, error) {
+	if c.inProcess {
+		return startInProcess(ctx, c, z, withFoyer)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"stack", "--speed", fmt.Sprint(c.speed), "--rate", fmt.Sprint(z.Rate), "--max-active", fmt.Sprint(z.MaxActive),
+		"--backend-workers", fmt.Sprint(z.Workers), "--seats", fmt.Sprint(z.Seats)}
+	if !withFoyer {
+		args = append(args, "--backend-only")
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	var info stackInfo
+	line, err := bufio.NewReader(out).ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, &info)
+	}
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("stack child process: %w", err)
+	}
+	h := &host{info: info, note: "child process"}
+	var waited bool
+	h.close = func() {
+		if waited {
+			return
+		}
+		waited = true
+		_ = in.Close() // the child stops when its stdin closes
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+	h.cpu = func() float64 {
+		if cmd.ProcessState == nil {
+			return 0
+		}
+		return (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	}
+	return h, nil
+}
+
+func startInProcess(ctx context.Context, c *commonFlags, z sizing, withFoyer bool) (*host, error) {
+	oc := officeConfig(z, c.speed)
+	if !withFoyer {
+		o, url, stop, err := serveOffice(oc)
+		if err != nil {
+			return nil, err
+		}
+		_ = o
+		return &host{info: stackInfo{BackendURL: url}, close: stop, cpu: func() float64 { return 0 }, note: "in process"}, nil
+	}
+	st, err := stack.Start(ctx, stack.Config{Speed: c.speed, RatePerMinute: z.Rate, MaxActive: z.MaxActive, Office: oc,
+		Room: "festival", Logger: zerolog.Nop()})
+	if err != nil {
+		return nil, err
+	}
+	return &host{info: stackInfo{FoyerURL: st.FoyerURL, BackendURL: st.BackendURL, Room: st.Room, AdminToken: st.AdminToken,
+		Redis: st.Redis}, close: st.Close, cpu: func() float64 { return 0 }, note: "in process"}, nil
+}
+
+func runFestival(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("festival", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c commonFlags
+	c.bind(fs, 20000)
+	report := fs.String("report", "", "write the HTML report to this file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	sc := c.scenario()
+	if err := sc.Validate(); err != nil {
+		fmt.Fprintf(stderr, "foyer-sim: %v\n", err)
+		return 2
+	}
+	defer c.profile(stderr)()
+	z := c.sizing()
+	fmt.Fprintf(stderr, "festival: %s visitors at %gx; box office of %d workers; foyer room at %d/min, cap %d\n",
+		fmtInt(c.visitors), c.speed, z.Workers, z.Rate, z.MaxActive)
+
+	var runs []*sim.Result
+	var notes []string
+	// 1. Straight at the backend.
+	direct, err := c.directRun(ctx, sc, z, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "foyer-sim: straight run: %v\n", err)
+		return 1
+	}
+	runs = append(runs, direct)
+	// 2. Through foyer.
+	through, note, err := c.foyerRun(ctx, sc, z, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "foyer-sim: foyer run: %v\n", err)
+		return 1
+	}
+	runs = append(runs, through)
+	notes = append(notes, note)
+
+	fmt.Fprintln(stdout)
+	_ = sim.WriteTable(stdout, runs)
+	notes = append(notes, readingNotes(sc, z)...)
+	if *report != "" {
+		if err := writeReport(*report, sim.Report{Title: "foyer-sim: the festival's opening rush",
+			Subtitle: fmt.Sprintf("%s visitors, a %s-worker box office, foyer at %d/min (cap %d); time compressed %gx",
+				fmtInt(c.visitors), fmtInt(z.Workers), z.Rate, z.MaxActive, c.speed), Runs: runs, Notes: notes}); err != nil {
+			fmt.Fprintf(stderr, "foyer-sim: report: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "\nreport: %s\n", *report)
+	}
+	if c.jsonOut != "" {
+		if err := writeJSON(c.jsonOut, runs); err != nil {
+			fmt.Fprintf(stderr, "foyer-sim: json: %v\n", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func (c *commonFlags) directRun(ctx context.Context, sc sim.Scenario, z sizing, stderr io.Writer) (*sim.Result, error) {
+	backend := c.backendURL
+	var h *host
+	if backend == "" {
+		var err error
+		if h, err = startHost(ctx, c, z, false, stderr); err != nil {
+			return nil, err
+		}
+		defer h.close()
+		backend = h.info.BackendURL
+	}
+	res, err := sim.Run(ctx, sc, sim.Target{Mode: sim.Direct, URL: backend, ResetBackend: true},
+		progressOpts(stderr, "straight at the backend", c.workers, inProcessNote(c)))
+	if err != nil {
+		return nil, err
+	}
+	res.Label = "straight at the backend"
+	if h != nil {
+		h.close()
+		res.Notes = append(res.Notes, fmt.Sprintf("box office CPU (%s): %.1f s", h.note, h.cpu()))
+	}
+	return res, nil
+}
+
+func (c *commonFlags) foyerRun(ctx context.Context, sc sim.Scenario, z sizing, stderr io.Writer) (*sim.Result, string, error) {
+	info := stackInfo{FoyerURL: c.foyerURL, BackendURL: c.backendURL, Room: c.room, AdminToken: c.adminToken}
+	var h *host
+	if c.foyerURL == "" {
+		var err error
+		if h, err = startHost(ctx, c, z, true, stderr); err != nil {
+			return nil, "", err
+		}
+		defer h.close()
+		info = h.info
+	}
+	tgt := sim.Target{Mode: sim.Foyer, URL: info.FoyerURL, Room: info.Room, BackendURL: info.BackendURL,
+		ResetBackend: info.BackendURL != "", ForwardedFor: true}
+	if info.AdminToken != "" {
+		tgt.Prepare = func(ctx context.Context, at time.Time) error {
+			return stack.SetOpening(ctx, info.FoyerURL, "/foyer", info.Room, info.AdminToken, at)
+		}
+	}
+	res, err := sim.Run(ctx, sc, tgt, progressOpts(stderr, "through foyer", c.workers, inProcessNote(c)))
+	if err != nil {
+		return nil, "", err
+	}
+	note := fmt.Sprintf("Through foyer: the gateway at %s with Redis (%s), room %q.", info.FoyerURL, orDash(info.Redis), info.Room)
+	if h != nil {
+		h.close()
+		res.Notes = append(res.Notes, fmt.Sprintf("foyer + box office CPU (%s): %.1f s", h.note, h.cpu()))
+		note += fmt.Sprintf(" foyer, its Redis client and the box office used %.1f s of CPU in their %s.", h.cpu(), h.note)
+	}
+	return res, note, nil
+}
+
+func inProcessNote(c *commonFlags) string {
+	if c.inProcess {
+		return "box office and foyer"
+	}
+	return ""
+}
+
+func readingNotes(sc sim.Scenario, z sizing) []string {
+	return []string{
+		fmt.Sprintf("Time is compressed %gx: every duration here is sale time. foyer runs on the wall clock, so its rate is set to %d/min × %g and its poll intervals (wall time) look %gx longer in sale time.", sc.Speed, z.Rate, sc.Speed, sc.Speed),
+		"Backend peak concurrency is the most requests inside the box office at once, processed or waiting for one of its workers; capacity is its number of workers.",
+		"Charged but not booked: the payment went through, then the booking timed out (the festival's failure). Counted by the box office per attempt, and per customer left without any booking.",
+		"Wait is from arrival (early arrivals: from the opening) to getting in: admitted by foyer, or, straight at the backend, served the programme page.",
+		fmt.Sprintf("Out of order: of the pairs of visitors who arrived after the opening at least %v apart, the share let in in the opposite order. Through foyer it is judged on the places foyer gave (its order of admission), and, as seen, on the moments the visitors' polls saw they were in, beyond what the polls can resolve.", sc.FairnessTolerance),
+		"Pre-queue: visitors who arrived before the opening should get in in an order unrelated to their arrival (foyer shuffles them): Spearman's rank correlation near 0 and a chi-square test of independence (10×10 deciles) with a p-value that is not small.",
+		"Simulator lag is how late the simulator ran visitors' steps against their schedule: when it grows, the crowd arrived later than drawn (the simulator, not the target, was the limit).",
+	}
+}
+
+func runOne(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c commonFlags
+	c.bind(fs, 2000)
+	mode := fs.String("mode", "foyer", "direct, paced or foyer")
+	report := fs.String("report", "", "write the HTML report to this file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	sc := c.scenario()
+	z := c.sizing()
+	defer c.profile(stderr)()
+	var res *sim.Result
+	var err error
+	switch sim.Mode(*mode) {
+	case sim.Direct:
+		res, err = c.directRun(ctx, sc, z, stderr)
+	case sim.Foyer:
+		res, _, err = c.foyerRun(ctx, sc, z, stderr)
+	case sim.Paced:
+		res, err = c.pacedRun(ctx, sc, z, float64(z.Rate), stderr)
+	default:
+		fmt.Fprintf(stderr, "foyer-sim: unknown mode %q\n", *mode)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "foyer-sim: %v\n", err)
+		return 1
+	}
+	fmt.Fprintln(stdout)
+	_ = sim.WriteTable(stdout, []*sim.Result{res})
+	if *report != "" {
+		if err := writeReport(*report, sim.Report{Title: "foyer-sim: " + res.Label, Runs: []*sim.Result{res},
+			Notes: readingNotes(sc, z)}); err != nil {
+			fmt.Fprintf(stderr, "foyer-sim: report: %v\n", err)
+			return 1
+		}
+	}
+	if c.jsonOut != "" {
+		if err := writeJSON(c.jsonOut, []*sim.Result{res}); err != nil {
+			fmt.Fprintf(stderr, "foyer-sim: json: %v\n", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+func (c *commonFlags) pacedRun(ctx context.Context, sc sim.Scenario, z sizing, rate float64, stderr io.Writer) (*sim.Result, error) {
+	backend := c.backendURL
+	if backend == "" {
+		h, err := startHost(ctx, c, z, false, stderr)
+		if err != nil {
+			return nil, err
+		}
+		defer h.close()
+		backend = h.info.BackendURL
+	}
+	return sim.Run(ctx, sc, sim.Target{Mode: sim.Paced, URL: backend, ResetBackend: true, RatePerMinute: rate,
+		MaxActive: z.MaxActive}, progressOpts(stderr, fmt.Sprintf("paced %d/min", int(rate)), c.workers, inProcessNote(c)))
+}
+
+func runRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rehearse", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c commonFlags
+	c.bind(fs, 20000)
+	target := fs.Duration("target-p95", 2*time.Second, "backend p95 latency not to exceed (sale time)")
+	via := fs.String("via", "paced", "paced (the simulator's ideal waiting room) or foyer (a fresh foyer per trial)")
+	minRate := fs.Float64("min-rate", 250, "lowest rate to try (per minute)")
+	maxRate := fs.Float64("max-rate", 64000, "highest rate to try (per minute)")
+	minutes := fs.Float64("trial-minutes", 4, "sale minutes each trial keeps the line busy")
+	report := fs.String("report", "", "write the HTML report to this file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	// The backend is the one the festival would have for this crowd (or --backend).
+	z := c.sizing()
+	sc := c.scenario()
+	var shared *host
+	if c.backendURL == "" && *via == "paced" {
+		h, err := startHost(ctx, &c, z, false, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "foyer-sim: %v\n", err)
+			return 1
+		}
+		defer h.close()
+		shared = h
+	}
+	cfg := sim.RehearseConfig{TargetP95: *target, MinRate: *minRate, MaxRate: *maxRate, TrialMinutes: *minutes, Log: stderr,
+		Options: progressOpts(stderr, "", c.workers, inProcessNote(&c))}
+	cfg.Options.Progress = nil
+	cfg.Target = func(ctx context.Context, rate float64) (sim.Target, func(), error) {
+		switch *via {
+		case "paced":
+			url := c.backendURL
+			if shared != nil {
+				url = shared.info.BackendURL
+			}
+			return sim.Target{Mode: sim.Paced, URL: url, ResetBackend: true, RatePerMinute: rate,
+				MaxActive: max(z.MaxActive, int(rate))}, func() {}, nil
+		case "foyer":
+			zz := z
+			zz.Rate, zz.MaxActive = int(rate), max(z.MaxActive, int(rate))
+			h, err := startHost(ctx, &c, zz, true, stderr)
+			if err != nil {
+				return sim.Target{}, nil, err
+			}
+			info := h.info
+			return sim.Target{Mode: sim.Foyer, URL: info.FoyerURL, Room: info.Room, BackendURL: info.BackendURL, ResetBackend: true,
+				ForwardedFor: true, Prepare: func(ctx context.Context, at time.Time) error {
+					return stack.SetOpening(ctx, info.FoyerURL, "/foyer", info.Room, info.AdminToken, at)
+				}}, h.close, nil
+		}
+		return sim.Target{}, nil, fmt.Errorf("--via must be paced or foyer")
+	}
+	fmt.Fprintf(stderr, "rehearse: box office of %d workers, backend p95 target %v, via %s\n", z.Workers, *target, *via)
+	reh, err := sim.Rehearse(ctx, sc, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "foyer-sim: rehearse: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "\n%s\n", reh.Summary)
+	if *report != "" {
+		var runs []*sim.Result
+		for _, t := range reh.Trials {
+			if t.Result != nil && (t.Rate == reh.Recommended || !t.Pass && len(runs) < 2) {
+				runs = append(runs, t.Result)
+			}
+		}
+		if err := writeReport(*report, sim.Report{Title: "foyer-sim rehearsal", Subtitle: reh.Summary, Runs: runs,
+			Rehearsal: reh, Notes: readingNotes(sc, z)}); err != nil {
+			fmt.Fprintf(stderr, "foyer-sim: report: %v\n", err)
+			return 1
+		}
+	}
+	if c.jsonOut != "" {
+		if err := writeJSON(c.jsonOut, reh); err != nil {
+			fmt.Fprintf(stderr, "foyer-sim: json: %v\n", err)
+			return 1
+		}
+	}
+	if reh.Recommended == 0 {
+		return 1
+	}
+	return 0
+}
+
+func writeReport(path string, rep sim.Report) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := sim.WriteHTML(f, rep); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+func fmtInt(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
