@@ -55,7 +55,7 @@ func comparisonRows(runs []*Result) []row {
 		if f.LatePairs == 0 {
 			return "n/a"
 		}
-		s := fmt.Sprintf("%s of %s pairs", pct(f.LateCertain), short(f.LatePairs))
+		s := fmt.Sprintf("%s of %s pairs ≥%s apart", pct(f.LateCertain), short(f.LatePairs), dur(f.Tolerance))
 		if f.Basis == "places" {
 			s += fmt.Sprintf(" (seen: %s)", pct(f.SeenCertain))
 		}

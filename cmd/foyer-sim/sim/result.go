@@ -179,7 +179,7 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 	}
 	res.Wait = Summarize(waits)
 	f := &res.Fairness
-	f.Tolerance = r.sc.FairnessTolerance.Seconds()
+	f.Tolerance = r.sc.fairnessTolerance()
 	usePlaces := len(all) > 0 && withPos >= len(all)*9/10
 	f.Basis = "moments"
 	if usePlaces {
@@ -227,9 +227,9 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 		f.LateCertain, f.LatePossible = float64(c)/float64(pairs), float64(p)/float64(pairs)
 	}
 	if usePlaces {
-		// foyer caches the head (~0.2 s) and coalesces joins: on its wall clock, 0.5 s is
-		// below what the polls can resolve.
-		f.SeenResolution = math.Max(f.Tolerance, 0.5*r.sc.Speed)
+		// Beyond the polls' own uncertainty (the intervals), foyer's cached head and coalesced
+		// joins blur the moments by a fraction of a second of wall time: within the tolerance.
+		f.SeenResolution = f.Tolerance
 		for i := range seen {
 			seen[i].Lo -= f.SeenResolution
 		}
