@@ -2,14 +2,42 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/rs/zerolog"
+
+	"github.com/foyerhq/foyer/admission"
 )
 
-// foyerHooks builds the admission check and the release call against the foyer at base.
-func foyerHooks(_ context.Context, base, room string, _ zerolog.Logger) (func(http.Handler) http.Handler, func(context.Context, string, string) error, error) {
-	_, _ = base, room
-	return nil, nil, errors.New("--foyer: the admission package is not wired in yet")
+// foyerHooks builds the admission check (tokens verified locally with the keys from foyer's
+// JWKS, bound to the visitor cookie) and the release call against the foyer at base. The key
+// refresh runs until ctx ends.
+func foyerHooks(ctx context.Context, base, room, issuer string, log zerolog.Logger) (func(http.Handler) http.Handler, func(context.Context, string, string) error, error) {
+	base = strings.TrimRight(base, "/")
+	rk, err := admission.NewRemoteKeys(admission.RemoteKeysConfig{URL: base + "/.well-known/jwks.json",
+		Logger: log.With().Str("component", "jwks").Logger()})
+	if err != nil {
+		return nil, nil, err
+	}
+	go func() { _ = rk.Run(ctx) }()
+	if issuer == "" {
+		issuer = base // foyer's default issuer is its public URL
+	}
+	ver, err := admission.NewVerifier(rk, admission.VerifierOptions{Issuer: issuer})
+	if err != nil {
+		return nil, nil, err
+	}
+	check, err := admission.Middleware(admission.MiddlewareConfig{Verifier: ver, Room: room, BindVisitor: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := admission.NewReleaseClient(admission.ReleaseConfig{BaseURL: base})
+	if err != nil {
+		return nil, nil, err
+	}
+	release := func(ctx context.Context, token, outcome string) error {
+		return rc.Release(ctx, token, admission.Outcome(outcome))
+	}
+	return check, release, nil
 }

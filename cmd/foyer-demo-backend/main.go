@@ -39,6 +39,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.IntVar(&cfg.MaxQueue, "max-queue", d.MaxQueue, "requests that may wait for a worker before 503")
 	fs.DurationVar(&cfg.StepBase, "step", d.StepBase, "service time of one step when idle")
 	fs.DurationVar(&cfg.StepPerInflight, "step-per-inflight", d.StepPerInflight, "added to a step per request in progress")
+	fs.DurationVar(&cfg.PaymentTime, "payment", d.PaymentTime, "the payment provider's answer time")
 	fs.DurationVar(&cfg.Timeout, "timeout", d.Timeout, "a request's deadline from its arrival")
 	fs.Float64Var(&cfg.Speed, "speed", d.Speed, "time compression factor")
 	fs.IntVar(&cfg.Screenings, "screenings", d.Screenings, "number of screenings")
@@ -47,6 +48,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.BoolVar(&cfg.AllowReset, "allow-reset", false, "enable POST /boxoffice/reset")
 	foyerURL := fs.String("foyer", "", "foyer's base URL: require admission tokens (JWKS) and release outcomes")
 	room := fs.String("room", "biff-demo", "foyer room whose tokens are accepted (with --foyer)")
+	issuer := fs.String("issuer", "", "the tokens' iss (default: the --foyer URL, foyer's default)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -59,7 +61,7 @@ func run(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *foyerURL != "" {
-		check, release, err := foyerHooks(ctx, *foyerURL, *room, log)
+		check, release, err := foyerHooks(ctx, *foyerURL, *room, *issuer, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "foyer-demo-backend: %v\n", err)
 			return 2
