@@ -7,8 +7,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +40,8 @@ type actorKey struct{}
 // cookies, so a cross-site request cannot ride on a browser's credentials (CSRF-safe).
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		tok, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		scheme, tok, ok := strings.Cut(c.Request().Header.Get("Authorization"), " ")
+		ok = ok && strings.EqualFold(scheme, "Bearer") // the scheme is case-insensitive (RFC 9110)
 		if !ok || tok == "" || len(tok) > 512 {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="foyer-admin"`)
 			return httpError(http.StatusUnauthorized, "unauthorized", "an admin token is required: Authorization: Bearer <token>")
@@ -177,33 +181,26 @@ func (s *Server) handleAdminRoom(c echo.Context) error {
 	return c.JSON(http.StatusOK, a)
 }
 
-// patchBody is the admin PATCH body; every field is optional. Raw messages let each field be
-// checked on its own so the 400 names every bad one.
-type patchBody struct {
-	RatePerMinute  json.RawMessage `json:"rate_per_minute"`
-	MaxActive      json.RawMessage `json:"max_active"`
-	SessionSeconds json.RawMessage `json:"session_seconds"`
-	OpensAt        json.RawMessage `json:"opens_at"`
-	State          json.RawMessage `json:"state"`
-}
+// patchFields are the fields a PATCH may carry.
+var patchFields = []string{"rate_per_minute", "max_active", "session_seconds", "opens_at", "state"}
 
-// parsePatch decodes and checks a PATCH body, naming each bad field.
+// parsePatch decodes and checks a PATCH body, naming each bad field, unknown ones included.
+// Each field is a raw message checked on its own so the 400 names every bad one at once.
 func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 	var p queue.SettingsPatch
 	bad := map[string]string{}
-	var body patchBody
+	var body map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		msg := err.Error()
-		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			bad[strings.Trim(f, `"`)] = "unknown field; allowed: rate_per_minute, max_active, session_seconds, opens_at, state"
-			return p, bad, nil
-		}
+	if err := dec.Decode(&body); err != nil || body == nil {
 		return p, nil, errors.New("the body must be a JSON object")
 	}
 	if dec.More() {
 		return p, nil, errors.New("the body must be one JSON object")
+	}
+	for k := range body {
+		if !slices.Contains(patchFields, k) {
+			bad[k] = "unknown field; allowed: " + strings.Join(patchFields, ", ")
+		}
 	}
 	intField := func(name string, raw json.RawMessage, lo, hi int64) *int64 {
 		if raw == nil {
@@ -220,21 +217,21 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 		}
 		return &v
 	}
-	if v := intField("rate_per_minute", body.RatePerMinute, 1, 1_000_000); v != nil {
+	if v := intField("rate_per_minute", body["rate_per_minute"], 1, 1_000_000); v != nil {
 		n := int(*v)
 		p.RatePerMinute = &n
 	}
-	if v := intField("max_active", body.MaxActive, 1, 10_000_000); v != nil {
+	if v := intField("max_active", body["max_active"], 1, 10_000_000); v != nil {
 		n := int(*v)
 		p.MaxActive = &n
 	}
-	if v := intField("session_seconds", body.SessionSeconds, 30, 86_400); v != nil {
+	if v := intField("session_seconds", body["session_seconds"], 30, 86_400); v != nil {
 		d := time.Duration(*v) * time.Second
 		p.Session = &d
 	}
-	if body.OpensAt != nil {
+	if raw := body["opens_at"]; raw != nil {
 		var s string
-		if err := json.Unmarshal(body.OpensAt, &s); err != nil {
+		if err := json.Unmarshal(raw, &s); err != nil {
 			bad["opens_at"] = "must be an RFC 3339 time string, e.g. 2026-10-02T14:00:00+09:00"
 		} else if t, err := time.Parse(time.RFC3339, s); err != nil {
 			bad["opens_at"] = "must be an RFC 3339 time string, e.g. 2026-10-02T14:00:00+09:00"
@@ -242,9 +239,9 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 			p.OpensAt = &t
 		}
 	}
-	if body.State != nil {
+	if raw := body["state"]; raw != nil {
 		var s string
-		_ = json.Unmarshal(body.State, &s)
+		_ = json.Unmarshal(raw, &s)
 		switch queue.State(s) {
 		case queue.StateOpen, queue.StatePaused, queue.StateClosed:
 			st := queue.State(s)
@@ -284,8 +281,8 @@ func (s *Server) handleAdminPatch(c echo.Context) error {
 	if len(bad) > 0 {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed", Fields: bad}
 	}
-	var ifVersion int64
-	if im := strings.Trim(r.Header.Get("If-Match"), `" W/`); im != "" {
+	var ifVersion int64 // 0: any version, as with no If-Match or If-Match: *
+	if im := strings.Trim(r.Header.Get("If-Match"), `" W/`); im != "" && im != "*" {
 		if ifVersion, err = strconv.ParseInt(im, 10, 64); err != nil || ifVersion < 1 {
 			return httpError(http.StatusBadRequest, "invalid", "If-Match must be the settings version, e.g. \"7\"")
 		}
@@ -316,7 +313,14 @@ func (s *Server) applyPatch(ctx context.Context, rm *room, p queue.SettingsPatch
 			return after, httpError(http.StatusConflict, "version_conflict",
 				"the settings changed since you read them; reload and try again")
 		case errors.As(err, &ve):
-			return after, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed", Fields: ve.Fields}
+			fields := maps.Clone(ve.Fields)
+			if _, ok := fields["max_session_seconds"]; ok && p.Session != nil {
+				// max_session is set in the configuration, not through this API: name the
+				// field the organiser sent, with the bound they hit
+				delete(fields, "max_session_seconds")
+				fields["session_seconds"] = fmt.Sprintf("must be at most the room's max session, %d seconds", int64(before.MaxSession/time.Second))
+			}
+			return after, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed", Fields: fields}
 		default:
 			return after, s.storeErr("update_settings", err)
 		}
