@@ -369,8 +369,11 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 			v.position = st.Position
 		}
 		if st.Admitted {
-			v.admitted = true
-			v.adm = Interval{Lo: math.Max(v.lastWait, 0), Hi: now}
+			if !v.admitted { // the first time counts (a visitor sent back may get in again)
+				v.admitted = true
+				v.adm = Interval{Lo: math.Max(v.lastWait, 0), Hi: now}
+				r.count.gotIn.Add(1)
+			}
 			if st.Token != "" {
 				v.token = st.Token
 			} else if tok := v.jar.get("foyer_admission"); tok != "" {
@@ -378,7 +381,6 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 			}
 			v.ph = phBrowse
 			v.owner = t
-			r.count.gotIn.Add(1)
 			return now, true
 		}
 		v.lastWait = now
