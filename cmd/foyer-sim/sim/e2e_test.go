@@ -56,6 +56,9 @@ func checkAccounted(t *testing.T, res *Result) {
 }
 
 func TestStraightAtTheBackendOverloadsIt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a crowd for seconds; not in -short")
+	}
 	const speed = 60
 	_, srv := smallOffice(t, speed)
 	res, err := Run(context.Background(), smallCrowd(600, speed), Target{Mode: Direct, URL: srv.URL}, Options{Label: "direct", Workers: 256})
@@ -77,6 +80,9 @@ func TestStraightAtTheBackendOverloadsIt(t *testing.T) {
 }
 
 func TestPacedCrowdStaysWithinCapacity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a crowd for seconds; not in -short")
+	}
 	const speed = 60
 	_, srv := smallOffice(t, speed)
 	sc := smallCrowd(600, speed)
@@ -108,6 +114,9 @@ func TestPacedCrowdStaysWithinCapacity(t *testing.T) {
 }
 
 func TestThroughAFakeFoyer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a crowd for seconds; not in -short")
+	}
 	const speed = 60
 	_, backend := smallOffice(t, speed)
 	sc := smallCrowd(240, speed)

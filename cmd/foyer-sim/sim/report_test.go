@@ -51,6 +51,9 @@ func TestReportTableAndHTML(t *testing.T) {
 }
 
 func TestRehearsalFindsTheBackendsLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a crowd for seconds; not in -short")
+	}
 	const speed = 60
 	_, srv := smallOffice(t, speed) // about 300 visitors a minute at most
 	sc := smallCrowd(100, speed)

@@ -12,6 +12,9 @@ import (
 // TestCrowdThroughRealFoyer plays a small crowd through a real gateway, queue and Redis in
 // front of the box office: the whole path the festival demo takes.
 func TestCrowdThroughRealFoyer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays a crowd for seconds; not in -short")
+	}
 	const speed = 30
 	oc := boxoffice.DefaultConfig()
 	oc.Workers, oc.Screenings, oc.Seats = 8, 20, 1000
