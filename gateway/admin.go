@@ -279,6 +279,7 @@ func (s *Server) handleAdminPatch(c echo.Context) error {
 		return httpError(http.StatusBadRequest, "invalid", err.Error())
 	}
 	if len(bad) > 0 {
+		s.settingsBad(r.Context(), rm, patch, bad)
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed", Fields: bad}
 	}
 	var ifVersion int64 // 0: any version, as with no If-Match or If-Match: *
@@ -313,14 +314,8 @@ func (s *Server) applyPatch(ctx context.Context, rm *room, p queue.SettingsPatch
 			return after, httpError(http.StatusConflict, "version_conflict",
 				"the settings changed since you read them; reload and try again")
 		case errors.As(err, &ve):
-			fields := maps.Clone(ve.Fields)
-			if _, ok := fields["max_session_seconds"]; ok && p.Session != nil {
-				// max_session is set in the configuration, not through this API: name the
-				// field the organiser sent, with the bound they hit
-				delete(fields, "max_session_seconds")
-				fields["session_seconds"] = fmt.Sprintf("must be at most the room's max session, %d seconds", int64(before.MaxSession/time.Second))
-			}
-			return after, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed", Fields: fields}
+			return after, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed",
+				Fields: patchFieldErrors(ve.Fields, p, before)}
 		default:
 			return after, s.storeErr("update_settings", err)
 		}
@@ -334,6 +329,61 @@ func (s *Server) applyPatch(ctx context.Context, rm *room, p queue.SettingsPatch
 		Int("rate_per_minute", after.RatePerMinute).Int("max_active", after.MaxActive).
 		Str("state", string(after.State)).Int64("version", after.Version).Msg("room settings changed")
 	return after, nil
+}
+
+// patchFieldErrors names the engine's validation errors by the fields this API accepts.
+func patchFieldErrors(engine map[string]string, p queue.SettingsPatch, cur queue.Settings) map[string]string {
+	fields := maps.Clone(engine)
+	if _, ok := fields["max_session_seconds"]; ok && p.Session != nil {
+		// max_session is set in the configuration, not through this API: name the field the
+		// organiser sent, with the bound they hit
+		delete(fields, "max_session_seconds")
+		fields["session_seconds"] = fmt.Sprintf("must be at most the room's max session, %d seconds", int64(cur.MaxSession/time.Second))
+	}
+	return fields
+}
+
+// settingsBad adds to bad what the engine would refuse among the fields that did parse, so a
+// 400 names every bad field at once, not the ones the engine checks only on a second try.
+func (s *Server) settingsBad(ctx context.Context, rm *room, p queue.SettingsPatch, bad map[string]string) {
+	cur, err := s.engine.Settings(ctx, rm.cfg.Name)
+	if err != nil {
+		return
+	}
+	next := cur
+	if p.RatePerMinute != nil {
+		next.RatePerMinute = *p.RatePerMinute
+	}
+	if p.MaxActive != nil {
+		next.MaxActive = *p.MaxActive
+	}
+	if p.Session != nil {
+		next.Session = *p.Session
+	}
+	if p.OpensAt != nil {
+		next.OpensAt = *p.OpensAt
+	}
+	if p.State != nil {
+		next.State = *p.State
+	}
+	var more map[string]string
+	var ve *queue.ValidationError
+	if err := next.Validate(); errors.As(err, &ve) {
+		more = patchFieldErrors(ve.Fields, p, cur)
+	}
+	if p.OpensAt != nil && !p.OpensAt.Equal(cur.OpensAt) {
+		if v, ok := s.engine.View(rm.cfg.Name); ok && v.Opened {
+			if more == nil {
+				more = map[string]string{}
+			}
+			more["opens_at"] = "cannot change: the room has opened"
+		}
+	}
+	for k, msg := range more {
+		if _, dup := bad[k]; !dup {
+			bad[k] = msg
+		}
+	}
 }
 
 // auditEntry is one change in the audit log.

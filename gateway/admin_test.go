@@ -317,6 +317,11 @@ func TestAdminPatchRejected(t *testing.T) {
 		{"every field bad", patchCallTo(laterRoom, `{"rate_per_minute": "x", "max_active": 0, "session_seconds": 1, "opens_at": "soon", "state": ""}`), 400, "invalid",
 			[]string{"max_active", "opens_at", "rate_per_minute", "session_seconds", "state"}},
 		{"a good field beside a bad one", patchCall(`{"rate_per_minute": 100, "max_active": 0}`), 400, "invalid", []string{"max_active"}},
+		// fields refused by the room's own rules are named beside malformed ones
+		{"malformed rate, session beyond the max session", patchCall(`{"rate_per_minute": 0, "session_seconds": 3600}`), 400, "invalid",
+			[]string{"rate_per_minute", "session_seconds"}},
+		{"malformed cap, opens_at after opening", patchCall(`{"max_active": "x", "opens_at": "2031-05-01T14:00:00+09:00"}`), 400, "invalid",
+			[]string{"max_active", "opens_at"}},
 		// unknown fields are named too, beside the bad known ones
 		{"unknown field", patchCall(`{"rate": 100}`), 400, "invalid", []string{"rate"}},
 		{"unknown and bad fields", patchCall(`{"rate": 100, "paused": true, "max_active": 0}`), 400, "invalid", []string{"max_active", "paused", "rate"}},
