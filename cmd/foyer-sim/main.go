@@ -122,6 +122,8 @@ type commonFlags struct {
 	adminToken string
 	rate       int
 	maxActive  int
+	prequeue   time.Duration
+	tail       time.Duration
 }
 
 func (c *commonFlags) bind(fs *flag.FlagSet, defVisitors int) {
@@ -138,6 +140,8 @@ func (c *commonFlags) bind(fs *flag.FlagSet, defVisitors int) {
 	fs.StringVar(&c.adminToken, "admin-token", os.Getenv("FOYER_ADMIN_TOKEN"), "foyer admin token, to set the room's opening (with --foyer)")
 	fs.IntVar(&c.rate, "rate", 0, "admission rate per minute of sale time (default: sized from the crowd)")
 	fs.IntVar(&c.maxActive, "max-active", 0, "active-session cap (default: sized from the crowd)")
+	fs.DurationVar(&c.prequeue, "prequeue", 10*time.Minute, "how long before the opening the early arrivals come (sale time)")
+	fs.DurationVar(&c.tail, "tail", 20*time.Minute, "how long after the opening arrivals go on (sale time)")
 }
 
 // profile starts the CPU profile when asked; the returned func stops it.
@@ -159,6 +163,13 @@ func (c *commonFlags) profile(stderr io.Writer) func() {
 func (c *commonFlags) scenario() sim.Scenario {
 	sc := sim.Festival(c.visitors)
 	sc.Speed, sc.Seed = c.speed, c.seed
+	sc.PrequeueWindow = c.prequeue
+	if c.prequeue <= 0 {
+		sc.PrequeueShare = 0
+	}
+	if c.tail > 0 {
+		sc.TailMax, sc.TailMean = c.tail, c.tail/4
+	}
 	return sc
 }
 

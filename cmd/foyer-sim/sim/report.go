@@ -225,7 +225,11 @@ func svgChart(title, yLabel string, ss []series) template.HTML {
 	xstep := niceStep((xmax - xmin) / 6)
 	for x := math.Ceil(xmin/xstep) * xstep; x <= xmax+1e-9; x += xstep {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#eee"/>`, px(x), px(x), T, H-B)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#555">%+.0f</text>`, px(x), H-B+14, x)
+		label := fmt.Sprintf("%+.0f", x)
+		if math.Abs(x) < xstep/2 {
+			label = "0"
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#555">%s</text>`, px(x), H-B+14, label)
 	}
 	if xmin < 0 && xmax > 0 {
 		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#999" stroke-dasharray="3 3"/>`, px(0), px(0), T, H-B)

@@ -98,6 +98,8 @@ type runner struct {
 		requests                                  [len(actionNames)]atomic.Int64
 		finished, gotIn, bookings, sentBack, errs atomic.Int64
 	}
+	// Notes are remarks for the result.
+	Notes []string
 	// prequeueSize is how many tickets foyer shuffled at the opening (its fairness record):
 	// places 1..prequeueSize are the pre-queue's. 0 when unknown.
 	prequeueSize int64
@@ -165,6 +167,17 @@ func Run(ctx context.Context, sc Scenario, tgt Target, opt Options) (*Result, er
 		sale0 = sc.start()
 	}
 	r.clock = clock{wall0: time.Now().Add(300 * time.Millisecond), sale0: sale0, speed: sc.Speed}
+	if tgt.Mode == Foyer && tgt.Prepare == nil {
+		// Nobody sets the opening: follow the room's own, from its public fairness record.
+		if at, ok := r.fetchOpening(ctx); ok && time.Until(at) > 0 {
+			r.clock.wall0 = at.Add(-time.Duration(-sale0 / sc.Speed * float64(time.Second)))
+			if time.Until(r.clock.wall0) < 0 { // the pre-queue window began already: its early part arrives at once
+				r.Notes = append(r.Notes, fmt.Sprintf("the room opens at %s, sooner than the scenario's pre-queue window: visitors drawn to arrive earlier join at the start", at.Format(time.RFC3339)))
+			}
+		} else {
+			r.Notes = append(r.Notes, "the room's opening is unknown or past: the scenario's opening is the start of the run")
+		}
+	}
 	if tgt.Prepare != nil {
 		if err := tgt.Prepare(ctx, r.clock.wall(0)); err != nil {
 			return nil, fmt.Errorf("sim: prepare: %w", err)
@@ -194,6 +207,7 @@ func Run(ctx context.Context, sc Scenario, tgt Target, opt Options) (*Result, er
 	}
 	backend, berr := r.backendStats(ctx)
 	res := r.result(wallEnd, backend, over)
+	res.Notes = append(res.Notes, r.Notes...)
 	if berr != nil {
 		res.Notes = append(res.Notes, "backend figures unavailable: "+berr.Error())
 	}
@@ -252,9 +266,9 @@ func (r *runner) build() {
 		v := &r.visitors[i]
 		v.id = int32(i)
 		v.arrival = arr[i]
-		v.joined = math.NaN()
-		if v.arrival < 0 {
-			v.joined = v.arrival
+		v.joined = math.NaN() // set when its first request goes out
+		if v.arrival < 0 && r.tgt.Mode == Paced {
+			v.joined = v.arrival // the ideal room takes the pre-queue as drawn
 		}
 		v.prequeue = arr[i] < 0
 		v.tabs = 1
@@ -348,6 +362,24 @@ func (r *runner) resetBackend(ctx context.Context) error {
 		return fmt.Errorf("sim: reset backend: status %d (start it with --allow-reset)", resp.StatusCode)
 	}
 	return nil
+}
+
+// fetchOpening reads the room's opening from its public fairness record.
+func (r *runner) fetchOpening(ctx context.Context) (time.Time, bool) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.base+r.roomPath+"/fairness", nil)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return time.Time{}, false
+	}
+	defer resp.Body.Close()
+	var f struct {
+		OpensAt string `json:"opens_at"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&f) != nil {
+		return time.Time{}, false
+	}
+	at, err := time.Parse(time.RFC3339, f.OpensAt)
+	return at, err == nil
 }
 
 // fetchPrequeueSize reads the room's public fairness record; 0 when it cannot.
