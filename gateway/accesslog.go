@@ -10,10 +10,10 @@ import (
 
 const requestIDHeader = "X-Request-Id"
 
-// requestID returns the request's id (set by requestLog).
+// requestID returns the request's id (set by requestLog on the response's X-Request-Id: no
+// per-request map for echo's context store).
 func requestID(c echo.Context) string {
-	id, _ := c.Get("request_id").(string)
-	return id
+	return c.Response().Header().Get(requestIDHeader)
 }
 
 func newRequestID() string {
@@ -31,8 +31,7 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(id) == 0 || len(id) > 64 || !printableASCII(id) {
 			id = newRequestID()
 		}
-		c.Set("request_id", id)
-		c.Response().Header().Set(requestIDHeader, id)
+		c.Response().Header()[requestIDHeader] = []string{id} // canonical already
 		err := next(c)
 		if err != nil {
 			c.Error(err)
@@ -42,7 +41,7 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "/*" {
 			route = "protected"
 		}
-		s.m.requests.WithLabelValues(route, statusClass(status)).Inc()
+		s.m.request(route, status)
 		if ev := s.log.WithLevel(logLevelFor(status)); ev.Enabled() {
 			ev.Str("request_id", id).
 				Str("method", c.Request().Method).

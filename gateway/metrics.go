@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -20,6 +23,78 @@ type metrics struct {
 	requests     *prometheus.CounterVec
 	rateLimited  prometheus.Counter
 	rateChanges  *prometheus.CounterVec
+
+	// The counters every request touches, memoized by label: a map read instead of hashing
+	// the labels under the vector's lock.
+	pollsBy    labelCache[prometheus.Counter]
+	requestsBy labelCache[*[5]prometheus.Counter]
+}
+
+// labelCache memoizes a metric vector's children by one string key. Reads take no lock (the
+// map is replaced, never changed, when a key is added); keys are bounded (configured rooms,
+// registered routes).
+type labelCache[T any] struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[string]T]
+}
+
+func (c *labelCache[T]) get(key string, build func() T) T {
+	if m := c.m.Load(); m != nil {
+		if v, ok := (*m)[key]; ok {
+			return v
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil {
+		if v, ok := (*old)[key]; ok {
+			return v
+		}
+	}
+	next := build()
+	m := make(map[string]T, 1)
+	if old != nil {
+		for k, v := range *old {
+			m[k] = v
+		}
+	}
+	m[key] = next
+	c.m.Store(&m)
+	return next
+}
+
+// poll counts one answered status poll of room.
+func (m *metrics) poll(room string) {
+	m.pollsBy.get(room, func() prometheus.Counter { return m.polls.WithLabelValues(room) }).Inc()
+}
+
+// request counts one served request by route and status class.
+func (m *metrics) request(route string, status int) {
+	byClass := m.requestsBy.get(route, func() *[5]prometheus.Counter {
+		var a [5]prometheus.Counter
+		for i, class := range [5]string{"1xx", "2xx", "3xx", "4xx", "5xx"} {
+			a[i] = m.requests.WithLabelValues(route, class)
+		}
+		return &a
+	})
+	byClass[classIndex(status)].Inc()
+}
+
+// classIndex is statusClass as an index into 1xx..5xx.
+func classIndex(code int) int {
+	switch {
+	case code >= 500:
+		return 4
+	case code >= 400:
+		return 3
+	case code >= 300:
+		return 2
+	case code >= 200:
+		return 1
+	default:
+		return 0
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

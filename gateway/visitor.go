@@ -8,8 +8,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -56,8 +60,11 @@ type destination struct {
 }
 
 func (s *Server) destinationFrom(r *http.Request, rm *room) (destination, error) {
-	q := r.URL.Query()
 	var d destination
+	if r.URL.RawQuery == "" { // every app poll: nothing to parse
+		return d, nil
+	}
+	q := r.URL.Query()
 	if ret := q.Get("return"); ret != "" {
 		if rm.returns == nil {
 			return d, httpError(http.StatusBadRequest, "bad_return_url", "this room does not send visitors back to a return URL")
@@ -168,17 +175,17 @@ func (s *Server) storeErr(op string, err error) error {
 // issues the admission token (setting the admission cookie).
 func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destination) (statusBody, *admittedAs, error) {
 	now := s.now()
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*s.cfg.Redis.Timeout)
-	defer cancel()
-	st, err := s.engine.Status(ctx, t)
+	// Status answers from the engine's cache; the rare Redis call it makes (a room not cached
+	// yet) has the engine's own per-call deadline, so no timer is armed for the common case.
+	st, err := s.engine.Status(c.Request().Context(), t)
 	if err != nil && !errors.Is(err, queue.ErrStoreUnavailable) {
 		return statusBody{}, nil, s.storeErr("status", err)
 	}
-	s.m.polls.WithLabelValues(rm.cfg.Name).Inc()
+	s.m.poll(rm.cfg.Name)
 	b := statusBody{
 		Room:         rm.cfg.Name,
 		State:        string(st.State),
-		UpdatedAt:    now.UTC().Format(time.RFC3339),
+		UpdatedAt:    s.clockText(now),
 		Reconnecting: st.StoreDown || err != nil,
 		Position:     st.Position,
 	}
@@ -194,6 +201,8 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 	}
 	tryClaim := st.Admitted || (st.State == queue.StateOpen && st.Place == 1)
 	if tryClaim && !b.Reconnecting {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*s.cfg.Redis.Timeout)
+		defer cancel()
 		adm, err := s.claim(ctx, rm, t, now)
 		switch {
 		case err == nil:
@@ -260,6 +269,25 @@ func (s *Server) issueUnbacked(rm *room, t queue.Ticket, now time.Time) (*admitt
 	return &admittedAs{claims: cl, token: tok}, nil
 }
 
+// clockTexts caches the RFC 3339 text of the current second: every status carries it.
+var clockTexts atomic.Pointer[clockText]
+
+type clockText struct {
+	unix int64
+	text string
+}
+
+// clockText is now, in UTC to the second, as RFC 3339.
+func (s *Server) clockText(now time.Time) string {
+	sec := now.Unix()
+	if c := clockTexts.Load(); c != nil && c.unix == sec {
+		return c.text
+	}
+	c := &clockText{unix: sec, text: now.UTC().Format(time.RFC3339)}
+	clockTexts.Store(c)
+	return c.text
+}
+
 // pollAfter spreads polls: short near the front, up to ~30 s far back, with ±20% jitter, and
 // for the pre-queue a landing spread over the first seconds after opening.
 func pollAfter(st queue.Status, reconnecting bool, now time.Time) int64 {
@@ -322,15 +350,18 @@ func (s *Server) handleJoin(c echo.Context) error {
 	if b.Place != nil {
 		b.JoinedPlace = *b.Place
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, b)
+	return writeStatus(c, &b)
 }
 
-// handleStatus: GET /foyer/v1/rooms/{room}/status.
+// handleStatus: GET /foyer/v1/rooms/{room}/status. This is the hot path (every waiting visitor,
+// every few seconds): see docs/benchmarks.md before adding work to it.
 func (s *Server) handleStatus(c echo.Context) error {
-	rm, err := s.roomParam(c)
-	if err != nil {
-		return err
+	rm, ok := s.rooms[c.Param("room")] // a configured room; roomParam explains anything else
+	if !ok {
+		var err error
+		if rm, err = s.roomParam(c); err != nil {
+			return err
+		}
 	}
 	dest, err := s.destinationFrom(c.Request(), rm)
 	if err != nil {
@@ -344,8 +375,142 @@ func (s *Server) handleStatus(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return writeStatus(c, &b)
+}
+
+// writeStatus sends the status JSON, exactly as c.JSON would encode it, without reflection.
+func writeStatus(c echo.Context, b *statusBody) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusOK, b)
+	if c.Request().URL.RawQuery != "" && c.QueryParams().Has("pretty") {
+		return c.JSON(http.StatusOK, *b) // echo's indented form, for people reading it (a copy: b stays on the stack)
+	}
+	buf := statusBufs.Get().(*[]byte)
+	*buf = appendStatusJSON((*buf)[:0], b)
+	err := c.JSONBlob(http.StatusOK, *buf)
+	if cap(*buf) <= 4096 {
+		statusBufs.Put(buf)
+	}
+	return err
+}
+
+var statusBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// appendStatusJSON appends b as encoding/json (HTML-escaped, as echo's serializer) encodes it,
+// with the trailing newline of json.Encoder. TestStatusJSONMatchesEncodingJSON keeps the two
+// the same: a field added to statusBody must be added here.
+func appendStatusJSON(buf []byte, b *statusBody) []byte {
+	buf = append(buf, `{"room":`...)
+	buf = appendJSONString(buf, b.Room)
+	buf = append(buf, `,"state":`...)
+	buf = appendJSONString(buf, b.State)
+	buf = append(buf, `,"place":`...)
+	buf = appendIntPtr(buf, b.Place)
+	buf = append(buf, `,"ahead":`...)
+	buf = appendIntPtr(buf, b.Ahead)
+	buf = append(buf, `,"eta_seconds":`...)
+	if b.ETA == nil {
+		buf = append(buf, "null"...)
+	} else {
+		buf = append(buf, `{"low":`...)
+		buf = strconv.AppendInt(buf, b.ETA.Low, 10)
+		buf = append(buf, `,"high":`...)
+		buf = strconv.AppendInt(buf, b.ETA.High, 10)
+		buf = append(buf, '}')
+	}
+	buf = append(buf, `,"poll_after_ms":`...)
+	buf = strconv.AppendInt(buf, b.PollAfterMS, 10)
+	buf = append(buf, `,"admitted":`...)
+	buf = strconv.AppendBool(buf, b.Admitted)
+	buf = append(buf, `,"redirect":`...)
+	buf = appendJSONString(buf, b.Redirect)
+	buf = append(buf, `,"opens_at":`...)
+	if b.OpensAt == nil {
+		buf = append(buf, "null"...)
+	} else {
+		buf = appendJSONString(buf, *b.OpensAt)
+	}
+	if b.Token != "" {
+		buf = append(buf, `,"token":`...)
+		buf = appendJSONString(buf, b.Token)
+	}
+	if b.Ticket != "" {
+		buf = append(buf, `,"ticket":`...)
+		buf = appendJSONString(buf, b.Ticket)
+	}
+	buf = append(buf, `,"reconnecting":`...)
+	buf = strconv.AppendBool(buf, b.Reconnecting)
+	if b.Position != 0 {
+		buf = append(buf, `,"position":`...)
+		buf = strconv.AppendInt(buf, b.Position, 10)
+	}
+	if b.JoinedPlace != 0 {
+		buf = append(buf, `,"joined_place":`...)
+		buf = strconv.AppendInt(buf, b.JoinedPlace, 10)
+	}
+	buf = append(buf, `,"updated_at":`...)
+	buf = appendJSONString(buf, b.UpdatedAt)
+	return append(buf, "}\n"...)
+}
+
+func appendIntPtr(buf []byte, p *int64) []byte {
+	if p == nil {
+		return append(buf, "null"...)
+	}
+	return strconv.AppendInt(buf, *p, 10)
+}
+
+// appendJSONString quotes s as encoding/json does with HTML escaping on: <, > and & as \u00XX,
+// control characters escaped, invalid UTF-8 as U+FFFD, U+2028 and U+2029 escaped.
+func appendJSONString(buf []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				buf = append(buf, '\\', c)
+			case '\b':
+				buf = append(buf, '\\', 'b')
+			case '\f':
+				buf = append(buf, '\\', 'f')
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
 }
 
 type releaseBody struct {
