@@ -136,6 +136,7 @@ func newLogger(c gateway.LogConfig, w io.Writer) zerolog.Logger {
 // openStore connects to Redis as configured: a URL, a cluster (addrs), Sentinel (addrs +
 // master_name), or an embedded single-node server for demos.
 func openStore(ctx context.Context, c gateway.RedisConfig, log zerolog.Logger) (redis.UniversalClient, func(), error) {
+	redis.SetLogger(redisLog{log: log.With().Str("component", "redis").Logger()})
 	if c.Embedded {
 		mr, err := miniredis.Run()
 		if err != nil {
@@ -277,4 +278,12 @@ func serve(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, l
 	err = srv.Shutdown(sctx)
 	_ = gw.Drain(sctx)
 	return err
+}
+
+// redisLog sends go-redis's own messages (pool dial failures and the like) to the root logger
+// at debug level: the engine already reports store trouble once, with context.
+type redisLog struct{ log zerolog.Logger }
+
+func (r redisLog) Printf(_ context.Context, format string, v ...any) {
+	r.log.Debug().Msg(fmt.Sprintf(format, v...))
 }
