@@ -15,12 +15,33 @@ type overheadMeter struct {
 	mu       sync.Mutex
 	maxG     int
 	peakHeap uint64
+	late     []float64 // how late a 20 ms heartbeat woke, wall ms: the machine's CPU starvation
 }
 
 func startOverhead() *overheadMeter {
 	m := &overheadMeter{cpu0: processCPU(), stop_: make(chan struct{})}
 	m.sample()
-	m.wg.Add(1)
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		const beat = 20 * time.Millisecond
+		next := time.Now().Add(beat)
+		for {
+			select {
+			case <-m.stop_:
+				return
+			case <-time.After(time.Until(next)):
+			}
+			late := float64(time.Since(next)) / float64(time.Millisecond)
+			m.mu.Lock()
+			m.late = append(m.late, late)
+			m.mu.Unlock()
+			next = next.Add(beat)
+			if d := time.Since(next); d > 0 { // skip beats missed while starved
+				next = next.Add(d.Truncate(beat) + beat)
+			}
+		}
+	}()
 	go func() {
 		defer m.wg.Done()
 		t := time.NewTicker(250 * time.Millisecond)
@@ -65,6 +86,10 @@ func (m *overheadMeter) stop(e *engine) Overhead {
 	e.lagMu.Unlock()
 	sort.Float64s(lags)
 	o.LagP50Ms, o.LagP99Ms = Quantile(lags, 0.5), Quantile(lags, 0.99)
+	m.mu.Lock()
+	sort.Float64s(m.late)
+	o.StarvedP99Ms = Quantile(m.late, 0.99)
+	m.mu.Unlock()
 	return o
 }
 

@@ -95,11 +95,25 @@ func comparisonRows(runs []*Result) []row {
 	add("simulator lag p50 / p99 (wall)", func(r *Result) string {
 		return fmt.Sprintf("%.1f / %.0f ms", r.Overhead.LagP50Ms, r.Overhead.LagP99Ms)
 	})
+	add("CPU starvation (heartbeat late, p99)", func(r *Result) string {
+		s := fmt.Sprintf("%.0f ms", r.Overhead.StarvedP99Ms)
+		if r.Distorted != "" {
+			s += "  DISTORTED (see notes)"
+		}
+		return s
+	})
 	return rows
 }
 
-// WriteTable prints the runs side by side.
+// WriteTable prints the runs side by side, then any warning that a run's timings are distorted.
 func WriteTable(w io.Writer, runs []*Result) error {
+	defer func() {
+		for _, r := range runs {
+			if r.Distorted != "" {
+				fmt.Fprintf(w, "\nwarning: %s: %s\n", r.Label, r.Distorted)
+			}
+		}
+	}()
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	head := []string{""}
 	for _, r := range runs {
@@ -293,6 +307,7 @@ table{border-collapse:collapse;margin:1rem 0}td,th{padding:.3rem .7rem;border-bo
 th{background:#f6f6f6}td:first-child{color:#444}.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(30rem,1fr));gap:1rem}
 .notes li{color:#444}code{background:#f3f3f3;padding:0 .2rem}</style></head>
 <body><h1>{{.Title}}</h1><p class="sub">{{.Subtitle}}</p>
+{{range .Runs}}{{if .Distorted}}<p style="background:#fff3cd;padding:.5rem .8rem;border-left:4px solid #b3122e"><strong>{{.Label}}: timings distorted.</strong> {{.Distorted}}.</p>{{end}}{{end}}
 <table><tr>{{range .Head}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr><td>{{.Name}}</td>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>{{end}}</table>
 <div class="charts">{{range .Charts}}<div>{{.}}</div>{{end}}</div>

@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
@@ -46,7 +48,13 @@ type Result struct {
 	SeriesStep float64  `json:"series_step"`
 	Overhead   Overhead `json:"overhead"`
 	Notes      []string `json:"notes,omitempty"`
+	// Distorted says why the run's timings cannot be trusted ("" when they can): the machine
+	// ran short of CPU, so at Speed x every wall-clock hiccup became Speed times longer.
+	Distorted string `json:"distorted,omitempty"`
 }
+
+// StarvedLimitMs is the heartbeat lateness beyond which a run is flagged as distorted.
+const StarvedLimitMs = 150
 
 // Fairness is how closely getting in followed arriving.
 type Fairness struct {
@@ -109,6 +117,9 @@ type Overhead struct {
 	// simulator keeping up, or not.
 	LagP50Ms float64 `json:"lag_p50_ms"`
 	LagP99Ms float64 `json:"lag_p99_ms"`
+	// StarvedP99Ms is how late (wall ms, 99th percentile) a 20 ms heartbeat woke up: the
+	// machine's CPU starvation. Past StarvedLimitMs the run's timings are distorted.
+	StarvedP99Ms float64 `json:"starved_p99_ms"`
 	// InProcess names what else ran in the process and so counts in the CPU time.
 	InProcess string `json:"in_process,omitempty"`
 }
@@ -245,6 +256,17 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 	}
 	res.ErrorSamples = r.errSamples
 	r.series(res)
+	var why []string
+	if over.StarvedP99Ms > StarvedLimitMs {
+		why = append(why, fmt.Sprintf("the simulator's process was starved of CPU (a 20 ms heartbeat woke %.0f ms late at p99)", over.StarvedP99Ms))
+	}
+	if b := res.Backend; b != nil && b.Latency.Max > 1.3*b.Capacity.TimeoutMs {
+		why = append(why, fmt.Sprintf("the box office answered %.0f s after arrival though its timeout is %.0f s (its timers ran late)",
+			b.Latency.Max/1000, b.Capacity.TimeoutMs/1000))
+	}
+	if len(why) > 0 {
+		res.Distorted = strings.Join(why, "; ") + ": rerun on a quieter machine, or with a lower --speed or fewer --visitors"
+	}
 	return res
 }
 
