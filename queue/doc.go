@@ -44,7 +44,8 @@
 //	P:{R}:offers           zset    step (add, expire), claim (take)   RoomTTL, refreshed by step
 //	                               member position, score offer expiry ms
 //	P:{R}:leases           zset    claim, extend, release, step       RoomTTL, set by claim
-//	                               member jti, score lease expiry ms
+//	                               member jti, score lease expiry ms; after a data loss also
+//	                               "lost:<n>" placeholders for leases the cache counted (restore)
 //	P:{R}:lease            hash    claim, release, step               RoomTTL, set by claim
 //	                               j:<jti> -> "position|ticket|claimed ms|max until ms|visitor",
 //	                               p:<position> -> jti

@@ -250,7 +250,7 @@ func (e *Engine) Release(ctx context.Context, room, jti string, outcome Outcome)
 	k := newRoomKeys(e.cfg.Prefix, room)
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats}, jti, string(outcome)).Result()
+	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats, k.meta}, jti, string(outcome)).Result()
 	if err != nil {
 		return storeErr("queue: release "+room, err)
 	}

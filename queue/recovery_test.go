@@ -202,3 +202,49 @@ func TestRedisRestart(t *testing.T) {
 		t.Fatalf("status after the restart: %+v, before %+v", st, before)
 	}
 }
+
+// TestCapHeldAfterLeasesLost: leases lost with the data still count against the cap (their
+// tokens verify offline), and releasing one of them frees its slot at once.
+func TestCapHeldAfterLeasesLost(t *testing.T) {
+	b := singleBackend(t)
+	ctx := context.Background()
+	e := newTestEngine(t, b)
+	ensure(t, e, "cap", Settings{RatePerMinute: 60000, MaxActive: 2, QueueAll: true})
+	js := join(t, e, "cap", 4)
+	time.Sleep(20 * time.Millisecond)
+	step(t, e, "cap")
+	var leases []Lease
+	for _, j := range js[:2] {
+		l, err := e.Claim(ctx, j.t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leases = append(leases, l)
+	}
+	step(t, e, "cap")
+
+	redistest.DeletePrefix(ctx, b.rdb, b.prefix)
+	step(t, e, "cap")
+	time.Sleep(50 * time.Millisecond)
+	step(t, e, "cap")
+
+	if v, _ := e.View("cap"); v.Active != 2 {
+		t.Fatalf("active after the loss = %d, want the 2 lost leases still counted", v.Active)
+	}
+	for _, j := range js[2:] {
+		if st := status(t, e, j.t); st.Admitted {
+			t.Fatalf("ticket %d admitted past the cap after the loss", j.t.Number)
+		}
+	}
+	if err := e.Release(ctx, "cap", leases[0].JTI, OutcomeBooked); err != nil {
+		t.Fatalf("release of a lost lease: %v", err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	step(t, e, "cap")
+	if st := status(t, e, js[2].t); !st.Admitted {
+		t.Fatalf("the next visitor was not admitted after a lost lease was released: %+v", st)
+	}
+	if st := status(t, e, js[3].t); st.Admitted {
+		t.Fatal("two admitted for one release")
+	}
+}

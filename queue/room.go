@@ -279,7 +279,7 @@ func regressed(old *snapshot, known int64, s *snapshot) bool {
 
 // restore rebuilds the room in Redis from the snapshot old (see restore.lua).
 func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated bool) error {
-	args := []any{e.cfg.RoomTTL.Milliseconds()}
+	args := []any{e.cfg.RoomTTL.Milliseconds(), old.active, old.settings.Session.Milliseconds()}
 	mode := "nx"
 	if recreated {
 		mode = "set"
@@ -307,7 +307,7 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 	}
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	v, err := restoreScript.Run(cctx, e.rdb, []string{r.keys.meta, r.keys.stats}, args...).Result()
+	v, err := restoreScript.Run(cctx, e.rdb, []string{r.keys.meta, r.keys.stats, r.keys.leases}, args...).Result()
 	if err != nil {
 		return storeErr("queue: restore "+r.name, err)
 	}

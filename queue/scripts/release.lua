@@ -1,9 +1,24 @@
 -- release.lua: end a lease now, freeing its slot under the cap, and count the outcome.
--- KEYS[1] lease hash  KEYS[2] leases  KEYS[3] stats
+-- A lease lost with the room's data (see restore.lua) is released by taking one of the
+-- "lost:<n>" placeholders away, so the slot still frees at once.
+-- KEYS[1] lease hash  KEYS[2] leases  KEYS[3] stats  KEYS[4] meta
 -- ARGV[1] lease id (jti)  ARGV[2] outcome (booked | abandoned | failed)
--- reply: {"OK", lease data} | {"UNKNOWN"}
+-- reply: {"OK", lease data} | {"OK", ""} (a placeholder) | {"UNKNOWN"}
 local d = redis.call('HGET', KEYS[1], 'j:' .. ARGV[1])
 if not d then
+  local n = tonumber(redis.call('HGET', KEYS[4], 'lost_n')) or 0
+  while n > 0 do
+    local removed = redis.call('ZREM', KEYS[2], 'lost:' .. n)
+    n = n - 1
+    if removed == 1 then
+      redis.call('HSET', KEYS[4], 'lost_n', n)
+      redis.call('HINCRBY', KEYS[3], 'released:' .. ARGV[2], 1)
+      return {'OK', ''}
+    end
+  end
+  if redis.call('HEXISTS', KEYS[4], 'lost_n') == 1 then
+    redis.call('HSET', KEYS[4], 'lost_n', 0)
+  end
   return {'UNKNOWN'}
 end
 redis.call('HDEL', KEYS[1], 'j:' .. ARGV[1])
