@@ -27,6 +27,7 @@ type metrics struct {
 	// The counters every request touches, memoized by label: a map read instead of hashing
 	// the labels under the vector's lock.
 	pollsBy    labelCache[prometheus.Counter]
+	joinsBy    labelCache[prometheus.Counter]
 	requestsBy labelCache[*[5]prometheus.Counter]
 }
 
@@ -67,6 +68,11 @@ func (c *labelCache[T]) get(key string, build func() T) T {
 // poll counts one answered status poll of room.
 func (m *metrics) poll(room string) {
 	m.pollsBy.get(room, func() prometheus.Counter { return m.polls.WithLabelValues(room) }).Inc()
+}
+
+// join counts one ticket issued in room.
+func (m *metrics) join(room string) {
+	m.joinsBy.get(room, func() prometheus.Counter { return m.joins.WithLabelValues(room) }).Inc()
 }
 
 // request counts one served request by route and status class.

@@ -144,7 +144,7 @@ func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, s
 	if err != nil {
 		return t, "", s.storeErr("join", err)
 	}
-	s.m.joins.WithLabelValues(rm.cfg.Name).Inc()
+	s.m.join(rm.cfg.Name)
 	s.setCookie(c.Response(), ticketPrefix+rm.cfg.Name, raw, 7*24*time.Hour)
 	return t, raw, nil
 }
@@ -327,7 +327,7 @@ func pollAfter(st queue.Status, reconnecting bool, now time.Time) int64 {
 // handleJoin: POST /foyer/v1/rooms/{room}/join. Idempotent for a visitor who already holds a
 // ticket for the room (refresh, second tab): they keep it.
 func (s *Server) handleJoin(c echo.Context) error {
-	rm, err := s.roomParam(c)
+	rm, err := s.roomOf(c)
 	if err != nil {
 		return err
 	}
@@ -353,15 +353,21 @@ func (s *Server) handleJoin(c echo.Context) error {
 	return writeStatus(c, &b)
 }
 
+// roomOf is roomParam with a map lookup first: a configured room needs no name check, and
+// roomParam explains anything else.
+func (s *Server) roomOf(c echo.Context) (*room, error) {
+	if rm, ok := s.rooms[c.Param("room")]; ok {
+		return rm, nil
+	}
+	return s.roomParam(c)
+}
+
 // handleStatus: GET /foyer/v1/rooms/{room}/status. This is the hot path (every waiting visitor,
 // every few seconds): see docs/benchmarks.md before adding work to it.
 func (s *Server) handleStatus(c echo.Context) error {
-	rm, ok := s.rooms[c.Param("room")] // a configured room; roomParam explains anything else
-	if !ok {
-		var err error
-		if rm, err = s.roomParam(c); err != nil {
-			return err
-		}
+	rm, err := s.roomOf(c)
+	if err != nil {
+		return err
 	}
 	dest, err := s.destinationFrom(c.Request(), rm)
 	if err != nil {
