@@ -1,12 +1,17 @@
 // Command foyer-sim replays a festival's opening rush against the demo box office, straight and
 // through foyer, and reports what each did to the backend and to the visitors.
 //
-//	foyer-sim festival [--visitors 20000] [--speed 30] [--report bin/report.html]
-//	foyer-sim run --mode foyer --foyer http://127.0.0.1:8080 --room biff-demo --visitors 300
-//	foyer-sim rehearse [--target-p95 2s] [--via paced|foyer]
+//	foyer-sim festival [--visitors 10000] [--speed 30] [--report bin/report.html] [--json FILE]
+//	foyer-sim run --mode direct|paced|foyer [--foyer URL --backend URL --room NAME --admin-token T]
+//	foyer-sim rehearse [--target-p95 2s] [--via paced|foyer] [--min-rate N --max-rate N]
 //
-// festival starts what it needs itself (a box office, and foyer with Redis in front of another
-// one) in child processes, so that the simulator's own CPU time can be told apart from theirs.
+// festival starts what it needs itself: a box office for the straight run, and for the run
+// through foyer a private Redis, the gateway and a box office behind it that checks tokens
+// through foyer's JWKS. They run in child processes ("foyer-sim stack"), so that the
+// simulator's own CPU time can be told apart from theirs; --in-process keeps them here.
+// With --foyer and --backend it goes through an already running foyer and box office instead
+// (the box office started with --allow-reset; --admin-token lets it set the room's opening,
+// else it follows the room's own).
 package main
 
 import (
