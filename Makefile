@@ -40,5 +40,10 @@ lint: ## go vet and gofmt
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+.PHONY: load
+load: ## load runs against the DESIGN budgets (needs wrk, nginx)
+	$(GO) run ./cmd/foyer-load polls --duration $${LOAD_DURATION:-10s} --runs $${LOAD_RUNS:-2}
+	$(GO) run ./cmd/foyer-load joins --duration $${LOAD_DURATION:-10s} --runs $${LOAD_RUNS:-2}
+
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -70,6 +70,7 @@ func runPace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&pc.holdMax, "hold-max", 20*time.Second, "longest time an admitted visitor keeps the slot")
 	fs.DurationVar(&pc.absent, "absent-after", 30*time.Second, "the room's absent_after")
 	keep := fs.Bool("keep", false, "keep the temporary directory (configs, logs)")
+	strict := fs.Bool("strict", false, "exit with status 3 when a budget is missed")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -126,14 +127,19 @@ func runPace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	prop, perr := measurePropagation(ctx, bases, room, set.adminToken, pc.rate)
 	fmt.Fprintln(stdout)
-	printPace(stdout, pc, res)
+	ok := printPace(stdout, pc, res)
 	if perr != nil {
+		ok = false
 		fmt.Fprintf(stdout, "  settings change seen by every replica: %v\n", perr)
 	} else {
+		ok = ok && prop <= time.Second
 		fmt.Fprintf(stdout, "  settings change seen by every replica: %s after the PATCH answered (slowest of %d), budget <= 1s: %s\n",
 			prop.Round(time.Millisecond), len(bases), verdict(prop <= time.Second))
 	}
 	fmt.Fprintf(stdout, "load average after: %s\n", loadAvg())
+	if *strict && !ok {
+		return 3
+	}
 	return 0
 }
 
@@ -352,12 +358,10 @@ func runPaceCrowd(ctx context.Context, w io.Writer, pc paceConfig, bases []strin
 		}
 		if time.Since(lastReport) >= time.Minute {
 			lastReport = time.Now()
-			n := len(res.samples)
 			fmt.Fprintf(w, "  %s into the window: admitted %d (%.1f/min so far), waiting %d, active %d, crowd joined %d, claimed %d, released %d, errors %d\n",
 				s.at.Sub(res.windowStart).Round(time.Second), s.admitted-res.samples[0].admitted,
 				float64(s.admitted-res.samples[0].admitted)/s.at.Sub(res.windowStart).Minutes(), s.waiting, s.active,
 				c.joined.Load(), c.claimed.Load(), c.release.Load(), c.errs.Load())
-			_ = n
 		}
 		if !s.at.Before(windowEnd) {
 			break
@@ -423,11 +427,12 @@ func measurePropagation(ctx context.Context, bases []string, room, adminToken st
 	return worst, nil
 }
 
-func printPace(w io.Writer, pc paceConfig, res paceResult) {
+// printPace prints the pace figures and reports whether the budgets held.
+func printPace(w io.Writer, pc paceConfig, res paceResult) bool {
 	s := res.samples
 	if len(s) < 2 {
 		fmt.Fprintln(w, "no window measured")
-		return
+		return false
 	}
 	first, last := s[0], s[len(s)-1]
 	mins := last.at.Sub(first.at).Minutes()
@@ -472,4 +477,5 @@ func printPace(w io.Writer, pc paceConfig, res paceResult) {
 			return ""
 		}())
 	fmt.Fprintf(w, "  skipped (absent) during the window: %d\n", last.skipped-first.skipped)
+	return math.Abs(errPct) <= 1 && res.maxActive <= res.capNow
 }

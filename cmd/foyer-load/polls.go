@@ -98,6 +98,7 @@ func runPolls(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	withGo := fs.Bool("baseline", true, "also measure plain Go net/http serving the same bytes: the ceiling for a Go server here")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the gateway during the first measured run to this file")
 	keep := fs.Bool("keep", false, "keep the temporary directory (scripts, configs, logs)")
+	strict := fs.Bool("strict", false, "exit with status 3 when a budget is missed")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -293,7 +294,22 @@ func runPolls(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		printPollSummary(stdout, results, servers)
 	}
 	fmt.Fprintf(stdout, "load average after: %s\n", loadAvg())
+	if *strict && !pollBudgetsMet(results) {
+		return 3
+	}
 	return 0
+}
+
+// pollBudgetsMet judges the best figures of the runs: the ratio of the best requests/s (when
+// nginx ran) and the fewest Redis round trips per poll.
+func pollBudgetsMet(rs []pollRun) bool {
+	var f, n float64
+	trips := math.Inf(1)
+	for _, r := range rs {
+		f, n = max(f, r.rps("foyer")), max(n, r.rps("nginx"))
+		trips = min(trips, r.perPoll(r.redis.reads))
+	}
+	return (n == 0 || f/n >= 0.70) && trips <= 0.05
 }
 
 func sharedWord(st *store) string {
