@@ -81,7 +81,7 @@ type TokenConfig struct {
 	Algorithm string `yaml:"algorithm"`
 	// KeyDir holds the signing and verify-only keys; a key is generated there on first run.
 	KeyDir string `yaml:"key_dir"`
-	// Issuer is the iss claim, default the public URL.
+	// Issuer is the iss claim, default "foyer" (what the admission package's verifier expects).
 	Issuer string `yaml:"issuer"`
 }
 
@@ -271,7 +271,7 @@ func (c *Config) FillDefaults() {
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.Tokens.Issuer == "" {
-		c.Tokens.Issuer = c.PublicURL
+		c.Tokens.Issuer = "foyer" // admission.DefaultIssuer: what a backend verifier expects by default
 	}
 	for i := range c.Rooms {
 		r := &c.Rooms[i]

@@ -69,7 +69,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	// room's backend follows it before the gateway starts.
 	base := cfg.PublicURL
 	room := &cfg.Rooms[0]
-	backendAddr, err := startBoxOffice(ctx, room, base, log)
+	backendAddr, err := startBoxOffice(ctx, room, base, cfg.Tokens.Issuer, log)
 	if err != nil {
 		log.Error().Err(err).Msg("demo box office did not start")
 		return 1
@@ -99,10 +99,10 @@ foyer demo is running (Ctrl-C to stop)
   redis           %s
 
 The room %q opens %s after start: visitors who arrive before get a random place.
-Play a crowd against it:  go run ./cmd/foyer-sim run --foyer %s --visitors 300
+Play a crowd against it:  bin/foyer-sim run --mode foyer --foyer %s --room %s --visitors 300
 
 `, base, room.Paths[0], base, cfg.Prefix, admin, base, cfg.Prefix, room.Name, base, base, backendAddr, room.Paths[0],
-		redisNote, room.Name, room.OpensIn, base)
+		redisNote, room.Name, room.OpensIn, base, room.Name)
 
 	select {
 	case <-ctx.Done():
@@ -174,7 +174,7 @@ func pingURL(ctx context.Context, u string) error {
 // startBoxOffice runs the demo box office at the room's backend address; it verifies admission
 // tokens through foyer's JWKS (as a backend in another process would) and releases each
 // visitor's slot when the booking ends.
-func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase string, log zerolog.Logger) (string, error) {
+func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase, issuer string, log zerolog.Logger) (string, error) {
 	u, err := url.Parse(room.Backend)
 	if err != nil {
 		return "", err
@@ -184,7 +184,7 @@ func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase str
 		return "", err
 	}
 	go rk.Run(ctx)
-	ver, err := admission.NewVerifier(rk, admission.VerifierOptions{Issuer: foyerBase})
+	ver, err := admission.NewVerifier(rk, admission.VerifierOptions{Issuer: issuer})
 	if err != nil {
 		return "", err
 	}

@@ -75,7 +75,6 @@ func (f *serveFlags) load() (gateway.Config, error) {
 	if f.listen != "" {
 		cfg.Listen = f.listen
 		cfg.PublicURL = ""
-		cfg.Tokens.Issuer = ""
 		cfg.FillDefaults()
 	}
 	return cfg, cfg.Validate()
