@@ -50,6 +50,7 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	seats := fs.Int("seats", 200, "seats per screening")
 	backendOnly := fs.Bool("backend-only", false, "serve only a box office")
 	redisURL := fs.String("redis", "", "Redis URL for foyer (default: a private redis-server, else embedded)")
+	verbose := fs.Bool("v", false, "log the gateway's warnings and errors to stderr")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -65,7 +66,12 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		info.BackendURL, stop = url, s
 	} else {
-		log := zerolog.New(stderr).Level(zerolog.ErrorLevel).With().Timestamp().Logger()
+		// Quiet: the visitors' errors are in the report, and log lines would break the
+		// parent's progress bar.
+		log := zerolog.Nop()
+		if *verbose {
+			log = zerolog.New(stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+		}
 		st, err := stack.Start(ctx, stack.Config{Speed: *speed, RatePerMinute: z.Rate, MaxActive: z.MaxActive, Office: oc,
 			RedisURL: *redisURL, Logger: log})
 		if err != nil {

@@ -413,10 +413,13 @@ func (o *Office) release(r *http.Request, outcome string) {
 }
 
 // AdmissionToken returns the request's admission token: the Authorization bearer, else the
-// foyer_admission cookie.
+// Foyer-Admission header, else the foyer_admission cookie.
 func AdmissionToken(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
+	}
+	if h := r.Header.Get("Foyer-Admission"); h != "" {
+		return h
 	}
 	if c, err := r.Cookie("foyer_admission"); err == nil {
 		return c.Value
