@@ -98,7 +98,7 @@ func comparisonRows(runs []*Result) []row {
 	add("CPU starvation (heartbeat late, p99)", func(r *Result) string {
 		s := fmt.Sprintf("%.0f ms", r.Overhead.StarvedP99Ms)
 		if r.Distorted != "" {
-			s += "  DISTORTED (see notes)"
+			s += "  DISTORTED"
 		}
 		return s
 	})
