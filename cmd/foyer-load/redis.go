@@ -160,6 +160,11 @@ func (s *store) info(ctx context.Context) (redisInfo, error) {
 	if err != nil {
 		return redisInfo{}, err
 	}
+	return parseInfo(txt), nil
+}
+
+// parseInfo reads the counters foyer-load uses from INFO text.
+func parseInfo(txt string) redisInfo {
 	ri := redisInfo{calls: map[string]int64{}}
 	for _, line := range strings.Split(txt, "\n") {
 		line = strings.TrimSpace(line)
@@ -184,7 +189,7 @@ func (s *store) info(ctx context.Context) (redisInfo, error) {
 			}
 		}
 	}
-	return ri, nil
+	return ri
 }
 
 // infoDelta is what happened in Redis between two INFO reads.

@@ -137,14 +137,22 @@ func runWrk(ctx context.Context, dir, name string, load wrkLoad, base, script st
 		}
 		return res, p.err
 	}
+	res, err = parseWrkSummary(out.String())
 	res.CPU = p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
-	for _, line := range strings.Split(out.String(), "\n") {
+	if err != nil {
+		return res, fmt.Errorf("%w: %s", err, errb.String())
+	}
+	return res, nil
+}
+
+// parseWrkSummary finds the line the generated done() printed in wrk's output.
+func parseWrkSummary(out string) (wrkResult, error) {
+	var res wrkResult
+	for _, line := range strings.Split(out, "\n") {
 		if j, ok := strings.CutPrefix(line, "FOYERLOAD "); ok {
-			cpu := res.CPU
 			if err := json.Unmarshal([]byte(j), &res); err != nil {
 				return res, fmt.Errorf("wrk summary %q: %w", j, err)
 			}
-			res.CPU = cpu
 			if res.DurationUS > 0 {
 				res.RequestsPerS = float64(res.Requests) / (float64(res.DurationUS) / 1e6)
 			}
@@ -154,5 +162,5 @@ func runWrk(ctx context.Context, dir, name string, load wrkLoad, base, script st
 			return res, nil
 		}
 	}
-	return res, fmt.Errorf("wrk printed no summary: %s%s", out.String(), errb.String())
+	return res, fmt.Errorf("wrk printed no summary: %s", out)
 }
