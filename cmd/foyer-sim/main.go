@@ -94,7 +94,7 @@ func sizeFor(visitors int, speed float64) sizing {
 		// offers in flight are 30x what they would be: the cap leaves room for 10 s of wall
 		// time's offers on top of three minutes' admissions, and the pacing to the rate.
 		MaxActive:  max(50, 3*rate+int(float64(rate)*speed/6)),
-		Workers:    max(8, (rate+11)/12),        // the rate keeps about half the workers busy
+		Workers:    max(8, (rate+7)/8),          // headroom: through foyer, claims come in bursts of polls
 		Seats:      max(20, visitors*245/27000), // about as many seats as the crowd wants
 		Screenings: 270,
 	}
