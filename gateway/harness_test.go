@@ -255,3 +255,11 @@ func (h *harness) admin(method, path, body string, hdr map[string]string) (int, 
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
 }
+
+// quietRedis drops go-redis's own log lines (dial failures during the fault tests); the
+// gateway's logs say what matters.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quietRedis{}) }
