@@ -271,7 +271,35 @@ func (o *Office) handleList(w http.ResponseWriter, r *http.Request) {
 	req.out.status = http.StatusOK
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	if n, err := strconv.Atoi(r.URL.Query().Get("limit")); err == nil && n > 0 && n < len(o.screenings) {
+		_, _ = w.Write(o.listFirst(n))
+		return
+	}
 	_, _ = w.Write(o.list())
+}
+
+// listFirst is the first n screenings that have seats left (a page of the programme).
+func (o *Office) listFirst(n int) []byte {
+	items := make([]listItem, 0, n)
+	for i := range o.screenings {
+		s := &o.screenings[i]
+		if left := s.left.Load(); left > 0 {
+			items = append(items, listItem{s.ID, s.Title, s.Venue, s.Start, left})
+			if len(items) == n {
+				break
+			}
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"screenings": items})
+	return b
+}
+
+type listItem struct {
+	ID    int    `json:"id"`
+	Title string `json:"title"`
+	Venue string `json:"venue"`
+	Start string `json:"start"`
+	Left  int64  `json:"seats_left"`
 }
 
 // list is the screenings as JSON, rebuilt at most every 100 ms of wall time.
@@ -281,17 +309,10 @@ func (o *Office) list() []byte {
 	if o.listJSON != nil && time.Since(o.listAt) < 100*time.Millisecond {
 		return o.listJSON
 	}
-	type item struct {
-		ID    int    `json:"id"`
-		Title string `json:"title"`
-		Venue string `json:"venue"`
-		Start string `json:"start"`
-		Left  int64  `json:"seats_left"`
-	}
-	items := make([]item, len(o.screenings))
+	items := make([]listItem, len(o.screenings))
 	for i := range o.screenings {
 		s := &o.screenings[i]
-		items[i] = item{s.ID, s.Title, s.Venue, s.Start, s.left.Load()}
+		items[i] = listItem{s.ID, s.Title, s.Venue, s.Start, s.left.Load()}
 	}
 	o.listJSON, _ = json.Marshal(map[string]any{"screenings": items})
 	o.listAt = time.Now()

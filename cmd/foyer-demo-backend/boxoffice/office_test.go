@@ -354,3 +354,33 @@ func TestConfigValidateNamesEveryField(t *testing.T) {
 		t.Fatalf("New with bad speed: %v", err)
 	}
 }
+
+func TestListPage(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Screenings, cfg.Seats = 10, 2
+	_, srv := newOffice(t, cfg)
+	bookOnce(t, srv.Client(), srv.URL, BookingRequest{Customer: "a", Screening: 1, Seats: 2}, nil) // sells out screening 1
+	tests := []struct {
+		query   string
+		want    int
+		firstID int
+	}{{"", 10, 1}, {"?limit=3", 3, 2}, {"?limit=0", 10, 1}, {"?limit=x", 10, 1}}
+	for _, tt := range tests {
+		resp, err := srv.Client().Get(srv.URL + "/book/api/screenings" + tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Screenings []struct {
+				ID   int   `json:"id"`
+				Left int64 `json:"seats_left"`
+			} `json:"screenings"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil || len(body.Screenings) != tt.want || body.Screenings[0].ID != tt.firstID {
+			t.Errorf("%q: %d screenings, first %+v, err %v; want %d starting at %d", tt.query, len(body.Screenings),
+				body.Screenings, err, tt.want, tt.firstID)
+		}
+	}
+}

@@ -245,7 +245,8 @@ func (r *runner) request(v *visitor, act action) (method, path string, body []by
 	case actPoll:
 		return http.MethodGet, r.roomPath + "/status", nil, ""
 	case actList:
-		return http.MethodGet, r.tgt.BasePath + "/api/screenings", nil, r.bearer(v)
+		// One page of the programme: what a browser shows first, and cheap to carry.
+		return http.MethodGet, r.tgt.BasePath + "/api/screenings?limit=20", nil, r.bearer(v)
 	default:
 		body = fmt.Appendf(nil, `{"customer":"v%d","screening":%d,"seats":%d}`, v.id, v.screening, v.seats)
 		return http.MethodPost, r.tgt.BasePath + "/api/bookings", body, r.bearer(v)
