@@ -404,7 +404,7 @@ func (c *commonFlags) foyerRun(ctx context.Context, sc sim.Scenario, z sizing, s
 	if h != nil {
 		h.close()
 		res.Notes = append(res.Notes, fmt.Sprintf("foyer + box office CPU (%s): %.1f s", h.note, h.cpu()))
-		note += fmt.Sprintf(" foyer, its Redis client and the box office used %.1f s of CPU in their %s.", h.cpu(), h.note)
+		note += fmt.Sprintf(" foyer, its private Redis and the box office used %.1f s of CPU in their %s.", h.cpu(), h.note)
 	}
 	return res, note, nil
 }
