@@ -99,7 +99,7 @@ foyer demo is running (Ctrl-C to stop)
   redis           %s
 
 The room %q opens %s after start: visitors who arrive before get a random place.
-Play a crowd against it:  bin/foyer-sim run --mode foyer --foyer %s --room %s --visitors 300
+Play a crowd against it:  bin/foyer-sim run --mode foyer --foyer %s --room %s --speed 1 --prequeue 1m --tail 2m --visitors 300
 
 `, base, room.Paths[0], base, cfg.Prefix, admin, base, cfg.Prefix, room.Name, base, base, backendAddr, room.Paths[0],
 		redisNote, room.Name, room.OpensIn, base, room.Name)

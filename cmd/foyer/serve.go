@@ -171,7 +171,14 @@ func ticketKeys(cfg gateway.Config, log zerolog.Logger) ([]queue.TicketKey, erro
 	if len(keys) > 0 {
 		return keys, nil
 	}
-	path := filepath.Join(cfg.Tokens.KeyDir, "ticket.secret")
+	// A dot file: the admission key loader skips those, so the ticket secret is never taken for
+	// an HS256 admission key (which would empty the JWKS). Older runs named it ticket.secret.
+	path := filepath.Join(cfg.Tokens.KeyDir, ".ticket-secret")
+	if old := filepath.Join(cfg.Tokens.KeyDir, "ticket.secret"); fileExists(old) && !fileExists(path) {
+		if err := os.Rename(old, path); err != nil {
+			return nil, fmt.Errorf("ticket secret: %w", err)
+		}
+	}
 	if b, err := os.ReadFile(path); err == nil {
 		sec := strings.TrimSpace(string(b))
 		if len(sec) < 32 {
@@ -285,4 +292,9 @@ type redisLog struct{ log zerolog.Logger }
 
 func (r redisLog) Printf(_ context.Context, format string, v ...any) {
 	r.log.Debug().Msg(fmt.Sprintf(format, v...))
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
