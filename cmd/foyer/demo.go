@@ -69,7 +69,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	// room's backend follows it before the gateway starts.
 	base := cfg.PublicURL
 	room := &cfg.Rooms[0]
-	backendAddr, err := startBoxOffice(ctx, room, base, cfg.Tokens.Issuer, log)
+	backendAddr, keys, err := startBoxOffice(ctx, room, base, cfg.Tokens.Issuer, log)
 	if err != nil {
 		log.Error().Err(err).Msg("demo box office did not start")
 		return 1
@@ -83,6 +83,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		log.Error().Err(err).Msg("gateway did not start")
 		return 1
 	}
+	// only now: a first JWKS fetch before foyer listens would fail and hold off refetches
+	go func() { _ = keys.Run(ctx) }()
 	admin := ""
 	if len(cfg.Admin.Tokens) > 0 {
 		admin = cfg.Admin.Tokens[0].Token
@@ -174,27 +176,26 @@ func pingURL(ctx context.Context, u string) error {
 // startBoxOffice runs the demo box office at the room's backend address; it verifies admission
 // tokens through foyer's JWKS (as a backend in another process would) and releases each
 // visitor's slot when the booking ends.
-func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase, issuer string, log zerolog.Logger) (string, error) {
+func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase, issuer string, log zerolog.Logger) (string, *admission.RemoteKeys, error) {
 	u, err := url.Parse(room.Backend)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	rk, err := admission.NewRemoteKeys(admission.RemoteKeysConfig{URL: foyerBase + "/.well-known/jwks.json"})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	go rk.Run(ctx)
 	ver, err := admission.NewVerifier(rk, admission.VerifierOptions{Issuer: issuer})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	check, err := admission.Middleware(admission.MiddlewareConfig{Verifier: ver, Room: room.Name, BindVisitor: true})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	rc, err := admission.NewReleaseClient(admission.ReleaseConfig{BaseURL: foyerBase})
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	bc := boxoffice.DefaultConfig()
 	bc.Check = check
@@ -204,12 +205,12 @@ func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase, is
 	bc.Logger = log
 	office, err := boxoffice.New(bc)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	ln, err := net.Listen("tcp", u.Host)
 	if err != nil {
 		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return "", fmt.Errorf("box office: %w", err)
+			return "", nil, fmt.Errorf("box office: %w", err)
 		}
 		log.Warn().Str("wanted", u.Host).Str("addr", ln.Addr().String()).Msg("box office port taken; using a free one")
 		u.Host = ln.Addr().String()
@@ -227,5 +228,5 @@ func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase, is
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	return ln.Addr().String(), nil
+	return ln.Addr().String(), rk, nil
 }
