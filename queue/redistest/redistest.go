@@ -173,15 +173,24 @@ func startServer(dir string, extra ...string) (*Server, error) {
 			return nil, err
 		}
 	}
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{Port: port, dir: dir}
-	s.args = append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "",
-		"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log")}, extra...)
 	_ = bin
-	return s, s.Start()
+	// A free port can be taken again between FreePort and redis-server binding it (other tests
+	// start servers too): try a few ports before giving up.
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			return nil, err
+		}
+		s := &Server{Port: port, dir: dir}
+		s.args = append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "",
+			"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log")}, extra...)
+		if lastErr = s.Start(); lastErr == nil {
+			return s, nil
+		}
+		s.Stop()
+	}
+	return nil, lastErr
 }
 
 // URL is the server's redis:// URL.
@@ -203,13 +212,19 @@ func (s *Server) Start() error {
 		return err
 	}
 	s.cmd = cmd
-	go func() { _ = cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		if ping(s.URL()) == nil {
 			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-exited: // e.g. the port was taken: say so at once instead of waiting 10 s
+			s.cmd = nil
+			return fmt.Errorf("redis-server on port %d exited at start (see %s)", s.Port, filepath.Join(s.dir, "redis.log"))
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	return fmt.Errorf("redis-server on port %d did not answer within 10s", s.Port)
 }
