@@ -88,7 +88,7 @@ func (s *Server) adapt(ctx context.Context, name string, rm *room, now time.Time
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*s.cfg.Redis.Timeout)
 	defer cancel()
-	st, err := s.engine.Settings(ctx, name)
+	st, err := s.cachedSettings(ctx, name) // a stale version only makes the conditional update refuse
 	if err != nil || st.State != queue.StateOpen {
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/foyerhq/foyer/queue"
 )
 
 // historySamples is 30 minutes at one sample a second.
@@ -102,7 +104,7 @@ func (s *Server) sample(ctx context.Context, name string, rm *room, now time.Tim
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Redis.Timeout)
 	defer cancel()
 	smp := Sample{T: now.Unix()}
-	st, serr := s.engine.Settings(ctx, name)
+	st, serr := s.cachedSettings(ctx, name)
 	if serr == nil {
 		smp.RatePerMinute, smp.MaxActive = st.RatePerMinute, st.MaxActive
 	}
@@ -135,4 +137,14 @@ func (s *Server) sample(ctx context.Context, name string, rm *room, now time.Tim
 		smp.AdmittedPerMinute = 0
 	}
 	rm.history.add(smp)
+}
+
+// cachedSettings returns the room's settings from the engine's cache (refreshed by every
+// admission step, at most ~100 ms old), reading Redis only when the cache has none or is stale.
+// The once-a-second loops use it, so they cost no Redis call of their own.
+func (s *Server) cachedSettings(ctx context.Context, name string) (queue.Settings, error) {
+	if v, ok := s.engine.View(name); ok && v.StoreOK {
+		return v.Settings, nil
+	}
+	return s.engine.Settings(ctx, name)
 }
