@@ -19,10 +19,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/gateway"
 	"github.com/foyerhq/foyer/queue"
-	"github.com/foyerhq/foyer/web"
 )
 
 // The gateway child: wired as `foyer serve` wires it (cmd/foyer/serve.go), plus a control
@@ -112,24 +110,11 @@ func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, s
 	for _, s := range cfg.Tickets.Secrets {
 		tk = append(tk, queue.TicketKey{ID: byte(s.ID), Secret: []byte(s.Secret)})
 	}
-	engine, err := queue.New(rdb, queue.Config{Prefix: cfg.Redis.Prefix, TicketKeys: tk, CallTimeout: cfg.Redis.Timeout,
-		Logger: log.With().Str("component", "queue").Logger()})
+	parts, err := gateway.Build(cfg, rdb, tk, log)
 	if err != nil {
 		return err
 	}
-	keys, err := admission.LoadOrGenerate(cfg.Tokens.KeyDir, admission.Algorithm(cfg.Tokens.Algorithm),
-		log.With().Str("component", "admission").Logger())
-	if err != nil {
-		return err
-	}
-	site, err := web.New(web.Config{OverrideDir: cfg.Web.OverrideDir})
-	if err != nil {
-		return err
-	}
-	gw, err := gateway.New(cfg, gateway.Deps{Engine: engine, Keys: keys, Site: site, Logger: log})
-	if err != nil {
-		return err
-	}
+	engine, gw := parts.Engine, parts.Server
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ectx, ecancel := context.WithTimeout(ctx, 10*time.Second)

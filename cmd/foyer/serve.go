@@ -22,10 +22,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
-	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/gateway"
 	"github.com/foyerhq/foyer/queue"
-	"github.com/foyerhq/foyer/web"
 )
 
 func init() {
@@ -207,27 +205,11 @@ func serve(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, l
 	if err != nil {
 		return err
 	}
-	engine, err := queue.New(rdb, queue.Config{
-		Prefix:      cfg.Redis.Prefix,
-		TicketKeys:  tk,
-		CallTimeout: cfg.Redis.Timeout,
-		Logger:      log.With().Str("component", "queue").Logger(),
-	})
+	parts, err := gateway.Build(cfg, rdb, tk, log)
 	if err != nil {
 		return err
 	}
-	keys, err := admission.LoadOrGenerate(cfg.Tokens.KeyDir, admission.Algorithm(cfg.Tokens.Algorithm), log.With().Str("component", "admission").Logger())
-	if err != nil {
-		return err
-	}
-	site, err := web.New(web.Config{OverrideDir: cfg.Web.OverrideDir})
-	if err != nil {
-		return err
-	}
-	gw, err := gateway.New(cfg, gateway.Deps{Engine: engine, Keys: keys, Site: site, Logger: log})
-	if err != nil {
-		return err
-	}
+	engine, gw := parts.Engine, parts.Server
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

@@ -35,7 +35,6 @@ import (
 	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
 	"github.com/foyerhq/foyer/gateway"
 	"github.com/foyerhq/foyer/queue"
-	"github.com/foyerhq/foyer/web"
 )
 
 // Config describes the stack. Room settings are in sale time.
@@ -165,24 +164,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("stack: gateway config: %w", err)
 	}
 
-	engine, err := queue.New(rdb, queue.Config{Prefix: prefix, CallTimeout: gcfg.Redis.Timeout,
-		TicketKeys: []queue.TicketKey{{ID: 1, Secret: []byte(randomHex(32))}},
-		Logger:     log.With().Str("component", "queue").Logger()})
+	// gcfg's algorithm is the default, EdDSA; gcfg.Redis.Prefix and Tokens.KeyDir are the stack's.
+	parts, err := gateway.Build(gcfg, rdb, []queue.TicketKey{{ID: 1, Secret: []byte(randomHex(32))}}, log)
 	if err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
-	keys, err := admission.LoadOrGenerate(keyDir, admission.EdDSA, log)
-	if err != nil {
-		return nil, fmt.Errorf("stack: %w", err)
-	}
-	site, err := web.New(web.Config{})
-	if err != nil {
-		return nil, fmt.Errorf("stack: %w", err)
-	}
-	gw, err := gateway.New(gcfg, gateway.Deps{Engine: engine, Keys: keys, Site: site, Logger: log})
-	if err != nil {
-		return nil, fmt.Errorf("stack: %w", err)
-	}
+	engine, gw := parts.Engine, parts.Server
 
 	// The box office checks tokens as a backend in another process would: keys from foyer's JWKS.
 	rk, err := admission.NewRemoteKeys(admission.RemoteKeysConfig{URL: s.FoyerURL + "/.well-known/jwks.json"})
