@@ -440,3 +440,25 @@ func TestJWKSVerifiesIssuedTokens(t *testing.T) {
 		t.Fatalf("claims: %+v", c)
 	}
 }
+
+// TestJoinAfterSessionEnded: a visitor whose admission ended (released) and who joins again is
+// sent to the back of the line with a new ticket, not refused forever with the spent one.
+func TestJoinAfterSessionEnded(t *testing.T) {
+	h := newHarness(t, harnessOpt{rooms: func(b string) []RoomConfig {
+		r := defaultRoom(b)
+		r.QueueAll = false
+		return []RoomConfig{r}
+	}})
+	v := h.visitor()
+	first := v.join(testRoom)
+	s := v.waitAdmitted(testRoom, 3*time.Second)
+	resp, _ := v.do(http.MethodPost, "/foyer/v1/rooms/festival/release", "application/json",
+		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + s.Token, "Content-Type": "application/json"})
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("release: %d", resp.StatusCode)
+	}
+	again := v.join(testRoom)
+	if again.Ticket == "" || again.Ticket == first.Ticket || again.Position <= first.Position {
+		t.Fatalf("join after the session ended: ticket reused or no new place: first %d, again %d", first.Position, again.Position)
+	}
+}

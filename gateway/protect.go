@@ -114,36 +114,12 @@ func (s *Server) waitingRoom(c echo.Context, rm *room, visitor string) error {
 	if visitor == "" {
 		visitor = s.ensureVisitor(c)
 	}
-	t, raw, ok := s.ticketFrom(r, rm, visitor)
-	joined := false
-	if !ok {
-		var err error
-		if t, raw, err = s.join(c, rm, visitor); err != nil {
-			return err
-		}
-		joined = true
-	}
-	b, adm, err := s.statusFor(c, rm, t, dest)
-	var he *Error
-	if errors.As(err, &he) && he.Code == "bad_ticket" && !joined {
-		// the ticket was used up (its session ended) or its place lapsed: back of the line
-		if t, raw, err = s.join(c, rm, visitor); err != nil {
-			return err
-		}
-		joined = true
-		b, adm, err = s.statusFor(c, rm, t, dest)
-	}
+	b, adm, err := s.enter(c, rm, visitor, dest)
 	if err != nil {
 		return err
 	}
 	if adm != nil && !rm.cfg.QueueAll {
 		return s.proxyTo(c, rm, adm.claims)
-	}
-	if joined {
-		b.Ticket = raw
-		if b.Place != nil {
-			b.JoinedPlace = *b.Place
-		}
 	}
 	h := c.Response().Header()
 	h.Set("Cache-Control", "no-store")
@@ -168,28 +144,45 @@ func (s *Server) handleRoomPage(c echo.Context) error {
 	if rm.cfg.Mode == "token" && dest.returnURL == "" {
 		return httpError(http.StatusBadRequest, "bad_return_url", "this room needs a return URL: ?return=https://...")
 	}
-	visitor := s.ensureVisitor(c)
-	t, raw, ok := s.ticketFrom(c.Request(), rm, visitor)
-	joined := false
-	if !ok {
-		if t, raw, err = s.join(c, rm, visitor); err != nil {
-			return err
-		}
-		joined = true
-	}
-	b, _, err := s.statusFor(c, rm, t, dest)
+	b, _, err := s.enter(c, rm, s.ensureVisitor(c), dest)
 	if err != nil {
 		return err
-	}
-	if joined {
-		b.Ticket = raw
-		if b.Place != nil {
-			b.JoinedPlace = *b.Place
-		}
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if !wantsHTML(c.Request()) {
 		return c.JSON(http.StatusOK, b)
 	}
 	return s.renderQueuePage(c, rm, b, dest)
+}
+
+// enter is the one path by which a visitor gets into a room's line and learns their status:
+// their ticket if they hold a valid one (refresh and second tabs keep their place), else a new
+// one; a ticket that can no longer be used (its session ended, or its place lapsed) sends them
+// to the back of the line. The ticket goes back in the body too, for apps without cookies.
+func (s *Server) enter(c echo.Context, rm *room, visitor string, dest destination) (statusBody, *admittedAs, error) {
+	t, raw, ok := s.ticketFrom(c.Request(), rm, visitor)
+	if ok {
+		b, adm, err := s.statusFor(c, rm, t, dest)
+		var he *Error
+		if err == nil {
+			b.Ticket = raw
+			return b, adm, nil
+		}
+		if !errors.As(err, &he) || he.Code != "bad_ticket" {
+			return b, adm, err
+		}
+	}
+	t, raw, err := s.join(c, rm, visitor)
+	if err != nil {
+		return statusBody{}, nil, err
+	}
+	b, adm, err := s.statusFor(c, rm, t, dest)
+	if err != nil {
+		return b, adm, err
+	}
+	b.Ticket = raw
+	if b.Place != nil {
+		b.JoinedPlace = *b.Place
+	}
+	return b, adm, nil
 }

@@ -335,20 +335,9 @@ func (s *Server) handleJoin(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	visitor := s.ensureVisitor(c)
-	t, raw, ok := s.ticketFrom(c.Request(), rm, visitor)
-	if !ok {
-		if t, raw, err = s.join(c, rm, visitor); err != nil {
-			return err
-		}
-	}
-	b, _, err := s.statusFor(c, rm, t, dest)
+	b, _, err := s.enter(c, rm, s.ensureVisitor(c), dest)
 	if err != nil {
 		return err
-	}
-	b.Ticket = raw
-	if b.Place != nil {
-		b.JoinedPlace = *b.Place
 	}
 	return writeStatus(c, &b)
 }
