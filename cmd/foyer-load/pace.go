@@ -11,7 +11,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,24 +81,12 @@ func runPace(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "foyer-load pace: replicas 1..8, rate 1..6000, duration 30s..1h, crowd <= 20000, hold-min <= hold-max, warmup <= 10m")
 		return 2
 	}
-	dir, err := tempDir()
+	dir, st, done, err := begin(ctx, "pace", rf, *keep, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if *keep {
-		fmt.Fprintf(stderr, "foyer-load: keeping %s\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	st, err := openStore(ctx, rf, dir)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	defer st.close(ctx)
-	fmt.Fprintf(stdout, "foyer-load pace: %s\nmachine: %s\nredis %s at %s (%s), prefix %s\nload average before: %s\n\n",
-		time.Now().Format(time.RFC3339), machine(), redisVersion(ctx, st.rdb), st.url, sharedWord(st), st.prefix, loadAvg())
+	defer done()
 
 	const room = "pace"
 	set := newSetup(dir, st, roomSpec{Name: room, RatePerMinute: pc.rate, MaxActive: pc.maxActive, Session: time.Minute,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -117,25 +116,12 @@ func runPolls(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 	}
-	dir, err := tempDir()
+	dir, st, done, err := begin(ctx, "polls", rf, *keep, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if *keep {
-		fmt.Fprintf(stderr, "foyer-load: keeping %s\n", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	st, err := openStore(ctx, rf, dir)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	defer st.close(ctx)
-
-	fmt.Fprintf(stdout, "foyer-load polls: %s\nmachine: %s\nredis %s at %s (%s), prefix %s\nload average before: %s\n\n",
-		time.Now().Format(time.RFC3339), machine(), redisVersion(ctx, st.rdb), st.url, sharedWord(st), st.prefix, loadAvg())
+	defer done()
 
 	base := strings.TrimRight(*target, "/")
 	var gw *child

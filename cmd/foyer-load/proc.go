@@ -155,3 +155,28 @@ func logTail(path string, lines int) string {
 }
 
 var errInterrupted = errors.New("interrupted")
+
+// begin is what every run does first: a temporary directory (kept with --keep), the store, and
+// the header naming the machine, the Redis and the load. done removes what begin made.
+func begin(ctx context.Context, name string, rf redisFlags, keep bool, stdout, stderr io.Writer) (string, *store, func(), error) {
+	dir, err := tempDir()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	st, err := openStore(ctx, rf, dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, nil, err
+	}
+	if keep {
+		fmt.Fprintf(stderr, "foyer-load: keeping %s\n", dir)
+	}
+	fmt.Fprintf(stdout, "foyer-load %s: %s\nmachine: %s\nredis %s at %s (%s), prefix %s\nload average before: %s\n\n",
+		name, time.Now().Format(time.RFC3339), machine(), redisVersion(ctx, st.rdb), st.url, sharedWord(st), st.prefix, loadAvg())
+	return dir, st, func() {
+		st.close(ctx)
+		if !keep {
+			_ = os.RemoveAll(dir)
+		}
+	}, nil
+}
