@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -77,13 +76,21 @@ type adminRoom struct {
 	Adaptive        *adaptiveView   `json:"adaptive,omitempty"`
 }
 
+// adminSettings are a room's queue.Settings as the admin API shows them; every field but
+// version can be PATCHed.
 type adminSettings struct {
-	RatePerMinute  int    `json:"rate_per_minute"`
-	MaxActive      int    `json:"max_active"`
-	SessionSeconds int64  `json:"session_seconds"`
-	OpensAt        string `json:"opens_at"`
-	State          string `json:"state"`
-	Version        int64  `json:"version"`
+	RatePerMinute      int    `json:"rate_per_minute"`
+	MaxActive          int    `json:"max_active"`
+	SessionSeconds     int64  `json:"session_seconds"`
+	MaxSessionSeconds  int64  `json:"max_session_seconds"`
+	AbsentAfterSeconds int64  `json:"absent_after_seconds"`
+	GraceSeconds       int64  `json:"grace_seconds"`
+	OpensAt            string `json:"opens_at"`
+	PrequeueOpensAt    string `json:"prequeue_opens_at,omitempty"`
+	State              string `json:"state"`
+	QueueAll           bool   `json:"queue_all"`
+	OnStoreError       string `json:"on_store_error"`
+	Version            int64  `json:"version"`
 }
 
 type adminLive struct {
@@ -102,9 +109,14 @@ type adminLive struct {
 
 func toAdminSettings(st queue.Settings, loc *time.Location) adminSettings {
 	a := adminSettings{RatePerMinute: st.RatePerMinute, MaxActive: st.MaxActive,
-		SessionSeconds: int64(st.Session / time.Second), State: string(st.State), Version: st.Version}
+		SessionSeconds: int64(st.Session / time.Second), MaxSessionSeconds: int64(st.MaxSession / time.Second),
+		AbsentAfterSeconds: int64(st.AbsentAfter / time.Second), GraceSeconds: int64(st.Grace / time.Second),
+		State: string(st.State), QueueAll: st.QueueAll, OnStoreError: st.OnStoreError, Version: st.Version}
 	if !st.OpensAt.IsZero() {
 		a.OpensAt = st.OpensAt.In(loc).Format(time.RFC3339)
+	}
+	if !st.PrequeueOpensAt.IsZero() {
+		a.PrequeueOpensAt = st.PrequeueOpensAt.In(loc).Format(time.RFC3339)
 	}
 	return a
 }
@@ -181,11 +193,14 @@ func (s *Server) handleAdminRoom(c echo.Context) error {
 	return c.JSON(http.StatusOK, a)
 }
 
-// patchFields are the fields a PATCH may carry.
-var patchFields = []string{"rate_per_minute", "max_active", "session_seconds", "opens_at", "state"}
+// patchFields are the fields a PATCH may carry: every organiser-settable field of
+// queue.Settings, by the names queue.Settings.Validate uses.
+var patchFields = []string{"rate_per_minute", "max_active", "session_seconds", "max_session_seconds",
+	"absent_after_seconds", "grace_seconds", "opens_at", "prequeue_opens_at", "state", "queue_all", "on_store_error"}
 
-// parsePatch decodes and checks a PATCH body, naming each bad field, unknown ones included.
-// Each field is a raw message checked on its own so the 400 names every bad one at once.
+// parsePatch decodes a PATCH body into a patch, checking each field's JSON type and naming each
+// bad or unknown field; the values' bounds are queue.Settings.Validate's, checked on the whole
+// result (settingsBad), so there is one set of limits.
 func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 	var p queue.SettingsPatch
 	bad := map[string]string{}
@@ -197,12 +212,16 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 	if dec.More() {
 		return p, nil, errors.New("the body must be one JSON object")
 	}
+	if len(body) == 0 {
+		return p, nil, errors.New("nothing to change: send any of " + strings.Join(patchFields, ", "))
+	}
 	for k := range body {
 		if !slices.Contains(patchFields, k) {
 			bad[k] = "unknown field; allowed: " + strings.Join(patchFields, ", ")
 		}
 	}
-	intField := func(name string, raw json.RawMessage, lo, hi int64) *int64 {
+	whole := func(name string) *int64 {
+		raw := body[name]
 		if raw == nil {
 			return nil
 		}
@@ -211,48 +230,67 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 			bad[name] = "must be a whole number"
 			return nil
 		}
-		if v < lo || v > hi {
-			bad[name] = "must be between " + strconv.FormatInt(lo, 10) + " and " + strconv.FormatInt(hi, 10)
+		return &v
+	}
+	count := func(name string) *int {
+		if v := whole(name); v != nil {
+			n := int(max(min(*v, 1<<40), -1)) // out-of-range values stay out of range for Validate
+			return &n
+		}
+		return nil
+	}
+	seconds := func(name string) *time.Duration {
+		if v := whole(name); v != nil {
+			d := time.Duration(max(min(*v, 1<<32), -1)) * time.Second
+			return &d
+		}
+		return nil
+	}
+	str := func(name, msg string) *string {
+		raw := body[name]
+		if raw == nil {
+			return nil
+		}
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			bad[name] = msg
 			return nil
 		}
 		return &v
 	}
-	if v := intField("rate_per_minute", body["rate_per_minute"], 1, 1_000_000); v != nil {
-		n := int(*v)
-		p.RatePerMinute = &n
+	when := func(name string) *time.Time {
+		const msg = "must be an RFC 3339 time string, e.g. 2026-10-02T14:00:00+09:00"
+		if v := str(name, msg); v != nil {
+			t, err := time.Parse(time.RFC3339, *v)
+			if err != nil {
+				bad[name] = msg
+				return nil
+			}
+			return &t
+		}
+		return nil
 	}
-	if v := intField("max_active", body["max_active"], 1, 10_000_000); v != nil {
-		n := int(*v)
-		p.MaxActive = &n
+	p.RatePerMinute = count("rate_per_minute")
+	p.MaxActive = count("max_active")
+	p.Session = seconds("session_seconds")
+	p.MaxSession = seconds("max_session_seconds")
+	p.AbsentAfter = seconds("absent_after_seconds")
+	p.Grace = seconds("grace_seconds")
+	p.OpensAt = when("opens_at")
+	p.PrequeueOpensAt = when("prequeue_opens_at")
+	if v := str("state", "must be open, paused or closed"); v != nil {
+		st := queue.State(*v)
+		p.State = &st
 	}
-	if v := intField("session_seconds", body["session_seconds"], 30, 86_400); v != nil {
-		d := time.Duration(*v) * time.Second
-		p.Session = &d
-	}
-	if raw := body["opens_at"]; raw != nil {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			bad["opens_at"] = "must be an RFC 3339 time string, e.g. 2026-10-02T14:00:00+09:00"
-		} else if t, err := time.Parse(time.RFC3339, s); err != nil {
-			bad["opens_at"] = "must be an RFC 3339 time string, e.g. 2026-10-02T14:00:00+09:00"
+	if raw := body["queue_all"]; raw != nil {
+		var v bool
+		if err := json.Unmarshal(raw, &v); err != nil {
+			bad["queue_all"] = "must be true or false"
 		} else {
-			p.OpensAt = &t
+			p.QueueAll = &v
 		}
 	}
-	if raw := body["state"]; raw != nil {
-		var s string
-		_ = json.Unmarshal(raw, &s)
-		switch queue.State(s) {
-		case queue.StateOpen, queue.StatePaused, queue.StateClosed:
-			st := queue.State(s)
-			p.State = &st
-		default:
-			bad["state"] = "must be open, paused or closed"
-		}
-	}
-	if len(bad) == 0 && p.RatePerMinute == nil && p.MaxActive == nil && p.Session == nil && p.OpensAt == nil && p.State == nil {
-		return p, nil, errors.New("nothing to change: send any of rate_per_minute, max_active, session_seconds, opens_at, state")
-	}
+	p.OnStoreError = str("on_store_error", "must be closed or open")
 	return p, bad, nil
 }
 
@@ -279,7 +317,7 @@ func (s *Server) handleAdminPatch(c echo.Context) error {
 		return httpError(http.StatusBadRequest, "invalid", err.Error())
 	}
 	if len(bad) > 0 {
-		s.settingsBad(r.Context(), rm, patch, bad)
+		s.settingsBad(rm, patch, bad)
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed", Fields: bad}
 	}
 	var ifVersion int64 // 0: any version, as with no If-Match or If-Match: *
@@ -300,13 +338,15 @@ func (s *Server) handleAdminPatch(c echo.Context) error {
 	return c.JSON(http.StatusOK, a)
 }
 
-// applyPatch changes a room's settings and writes the audit entry.
+// applyPatch changes a room's settings; the audit entry is written by the same atomic update,
+// with the before and after it really replaced and wrote.
 func (s *Server) applyPatch(ctx context.Context, rm *room, p queue.SettingsPatch, ifVersion int64, actor, reason string) (queue.Settings, error) {
-	before, err := s.engine.Settings(ctx, rm.cfg.Name)
-	if err != nil {
-		return before, s.storeErr("settings", err)
-	}
-	after, err := s.engine.UpdateSettings(ctx, rm.cfg.Name, p, ifVersion)
+	at := s.now().UTC()
+	_, after, err := s.engine.UpdateSettings(ctx, rm.cfg.Name, p, ifVersion, func(before, after queue.Settings) []byte {
+		b, _ := json.Marshal(auditEntry{At: at, Actor: actor, Room: rm.cfg.Name, Reason: reason,
+			Before: toAdminSettings(before, rm.loc), After: toAdminSettings(after, rm.loc)})
+		return b
+	})
 	if err != nil {
 		var ve *queue.ValidationError
 		switch {
@@ -315,15 +355,10 @@ func (s *Server) applyPatch(ctx context.Context, rm *room, p queue.SettingsPatch
 				"the settings changed since you read them; reload and try again")
 		case errors.As(err, &ve):
 			return after, &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "some fields are not valid; nothing was changed",
-				Fields: patchFieldErrors(ve.Fields, p, before)}
+				Fields: ve.Fields}
 		default:
 			return after, s.storeErr("update_settings", err)
 		}
-	}
-	entry := auditEntry{At: s.now().UTC(), Actor: actor, Room: rm.cfg.Name, Reason: reason,
-		Before: toAdminSettings(before, rm.loc), After: toAdminSettings(after, rm.loc)}
-	if err := s.appendAudit(ctx, entry); err != nil {
-		s.log.Error().Err(err).Str("room", rm.cfg.Name).Msg("audit write failed")
 	}
 	s.log.Info().Str("room", rm.cfg.Name).Str("actor", actor).Str("reason", reason).
 		Int("rate_per_minute", after.RatePerMinute).Int("max_active", after.MaxActive).
@@ -331,57 +366,15 @@ func (s *Server) applyPatch(ctx context.Context, rm *room, p queue.SettingsPatch
 	return after, nil
 }
 
-// patchFieldErrors names the engine's validation errors by the fields this API accepts.
-func patchFieldErrors(engine map[string]string, p queue.SettingsPatch, cur queue.Settings) map[string]string {
-	fields := maps.Clone(engine)
-	if _, ok := fields["max_session_seconds"]; ok && p.Session != nil {
-		// max_session is set in the configuration, not through this API: name the field the
-		// organiser sent, with the bound they hit
-		delete(fields, "max_session_seconds")
-		fields["session_seconds"] = fmt.Sprintf("must be at most the room's max session, %d seconds", int64(cur.MaxSession/time.Second))
-	}
-	return fields
-}
-
-// settingsBad adds to bad what the engine would refuse among the fields that did parse, so a
-// 400 names every bad field at once, not the ones the engine checks only on a second try.
-func (s *Server) settingsBad(ctx context.Context, rm *room, p queue.SettingsPatch, bad map[string]string) {
-	cur, err := s.engine.Settings(ctx, rm.cfg.Name)
-	if err != nil {
-		return
-	}
-	next := cur
-	if p.RatePerMinute != nil {
-		next.RatePerMinute = *p.RatePerMinute
-	}
-	if p.MaxActive != nil {
-		next.MaxActive = *p.MaxActive
-	}
-	if p.Session != nil {
-		next.Session = *p.Session
-	}
-	if p.OpensAt != nil {
-		next.OpensAt = *p.OpensAt
-	}
-	if p.State != nil {
-		next.State = *p.State
-	}
-	var more map[string]string
+// settingsBad adds to bad what queue.Settings.Validate refuses among the fields that did
+// parse, so a 400 names every bad field at once.
+func (s *Server) settingsBad(rm *room, p queue.SettingsPatch, bad map[string]string) {
 	var ve *queue.ValidationError
-	if err := next.Validate(); errors.As(err, &ve) {
-		more = patchFieldErrors(ve.Fields, p, cur)
-	}
-	if p.OpensAt != nil && !p.OpensAt.Equal(cur.OpensAt) {
-		if v, ok := s.engine.View(rm.cfg.Name); ok && v.Opened {
-			if more == nil {
-				more = map[string]string{}
+	if err := s.engine.CheckPatch(rm.cfg.Name, p); errors.As(err, &ve) {
+		for k, msg := range ve.Fields {
+			if _, dup := bad[k]; !dup {
+				bad[k] = msg
 			}
-			more["opens_at"] = "cannot change: the room has opened"
-		}
-	}
-	for k, msg := range more {
-		if _, dup := bad[k]; !dup {
-			bad[k] = msg
 		}
 	}
 }
@@ -396,14 +389,6 @@ type auditEntry struct {
 	After  adminSettings `json:"after"`
 }
 
-func (s *Server) appendAudit(ctx context.Context, e auditEntry) error {
-	b, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	return s.engine.AppendAudit(ctx, b)
-}
-
 func (s *Server) handleAdminAudit(c echo.Context) error {
 	limit := 100
 	if l := c.QueryParam("limit"); l != "" {
@@ -413,7 +398,8 @@ func (s *Server) handleAdminAudit(c echo.Context) error {
 		}
 		limit = n
 	}
-	raw, err := s.engine.Audit(c.Request().Context(), limit)
+	names := slices.Sorted(maps.Keys(s.rooms))
+	raw, err := s.engine.Audit(c.Request().Context(), names, limit)
 	if err != nil {
 		return s.storeErr("audit", err)
 	}

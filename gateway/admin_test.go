@@ -123,7 +123,7 @@ func (h *harness) stored(room string) queue.Settings {
 // auditRaw returns the raw audit entries, newest first, straight from the engine.
 func (h *harness) auditRaw() []auditEntry {
 	h.t.Helper()
-	raw, err := h.engine.Audit(context.Background(), 1000)
+	raw, err := h.engine.Audit(context.Background(), h.engine.Rooms(), 1000)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -578,10 +578,10 @@ func TestAdminAudit(t *testing.T) {
 
 	// bounded: fill the log to its bound with filler, change once more; the oldest goes
 	ctx := context.Background()
-	key := h.prefix + ":audit"
+	key := h.prefix + ":{" + testRoom + "}:audit"
 	pipe := h.rdb.Pipeline()
 	for i := 0; i < queue.AuditMax; i++ {
-		pipe.LPush(ctx, key, fmt.Sprintf(`{"actor":"filler-%d"}`, i))
+		pipe.LPush(ctx, key, fmt.Sprintf(`%d {"actor":"filler-%d"}`, 1+i, i))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)

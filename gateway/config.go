@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/foyerhq/foyer/queue"
 )
 
 // Config is the whole gateway configuration. Precedence: defaults < YAML file < FOYER_*
@@ -120,7 +124,10 @@ type LogConfig struct {
 	Format string `yaml:"format"`
 }
 
-// RoomConfig is one waiting room.
+// RoomConfig is one waiting room. Its rules (rate, cap, session, schedule, absence, fail
+// policy) seed the room's queue.Settings, which own their defaults and validation; once the
+// room exists in Redis the stored settings win (see Server.EnsureRooms) and organisers change
+// them live through the admin API.
 type RoomConfig struct {
 	// Name is the room id: [a-z0-9-]{1,64}.
 	Name string `yaml:"name"`
@@ -140,7 +147,7 @@ type RoomConfig struct {
 	MaxActive int `yaml:"max_active"`
 	// Session is the admission length, extended while the visitor is active, default 10m.
 	Session time.Duration `yaml:"session"`
-	// MaxSession caps the sliding session, default 3 × Session.
+	// MaxSession caps the sliding session (default: the larger of 30m and Session).
 	MaxSession time.Duration `yaml:"max_session"`
 	// OpensAt is when the sale opens; before it visitors join the pre-queue. Empty: open now.
 	OpensAt time.Time `yaml:"opens_at"`
@@ -153,9 +160,11 @@ type RoomConfig struct {
 	QueueAll bool `yaml:"queue_all"`
 	// OnStoreError is closed (default: nobody new is admitted while Redis is down) or open.
 	OnStoreError string `yaml:"on_store_error"`
-	// AbsentAfter is how long a waiting visitor may go unseen before their turn is skipped.
+	// AbsentAfter is how long a waiting visitor may go unseen before their turn is skipped
+	// (default 2m: see queue.DefaultSettings).
 	AbsentAfter time.Duration `yaml:"absent_after"`
-	// Grace is how long a skipped visitor may come back and still go in ahead of the line.
+	// Grace is how long a skipped visitor may come back and still go in ahead of the line
+	// (default 30m).
 	Grace time.Duration `yaml:"grace"`
 	// WaitingStatus is the HTTP status of the queue page served in place, default 200.
 	WaitingStatus int `yaml:"waiting_status"`
@@ -281,33 +290,19 @@ func (c *Config) FillDefaults() {
 		if r.DisplayName == "" {
 			r.DisplayName = r.Name
 		}
-		if r.Session == 0 {
-			r.Session = 10 * time.Minute
-		}
-		if r.MaxSession == 0 {
-			r.MaxSession = 3 * r.Session
-		}
 		if r.TimeZone == "" {
 			r.TimeZone = "UTC"
-		}
-		if r.OnStoreError == "" {
-			r.OnStoreError = "closed"
-		}
-		if r.AbsentAfter == 0 {
-			r.AbsentAfter = 90 * time.Second
-		}
-		if r.Grace == 0 {
-			r.Grace = 10 * time.Minute
 		}
 		if r.WaitingStatus == 0 {
 			r.WaitingStatus = 200
 		}
 		if r.Adaptive.Enabled {
+			rate := r.Settings(time.Time{}).WithDefaults().RatePerMinute
 			if r.Adaptive.MaxRate == 0 {
-				r.Adaptive.MaxRate = r.RatePerMinute
+				r.Adaptive.MaxRate = rate
 			}
 			if r.Adaptive.MinRate == 0 {
-				r.Adaptive.MinRate = max(1, r.RatePerMinute/10)
+				r.Adaptive.MinRate = max(1, rate/10)
 			}
 			if r.Adaptive.TargetP95 == 0 {
 				r.Adaptive.TargetP95 = time.Second
@@ -455,29 +450,15 @@ func (c *Config) Validate() error {
 				paths[pth] = r.Name
 			}
 		}
-		if r.RatePerMinute < 1 || r.RatePerMinute > 1_000_000 {
-			bad(f+".rate_per_minute", "must be between 1 and 1000000, got %d", r.RatePerMinute)
-		}
-		if r.MaxActive < 1 || r.MaxActive > 10_000_000 {
-			bad(f+".max_active", "must be between 1 and 10000000, got %d", r.MaxActive)
-		}
-		if r.Session < 30*time.Second || r.Session > 24*time.Hour {
-			bad(f+".session", "must be between 30s and 24h, got %s", r.Session)
-		}
-		if r.MaxSession < r.Session || r.MaxSession > 72*time.Hour {
-			bad(f+".max_session", "must be at least session and at most 72h, got %s", r.MaxSession)
-		}
 		if _, err := time.LoadLocation(r.TimeZone); err != nil {
 			bad(f+".time_zone", "unknown time zone %q", r.TimeZone)
 		}
-		if r.OnStoreError != "closed" && r.OnStoreError != "open" {
-			bad(f+".on_store_error", "must be closed or open, got %q", r.OnStoreError)
-		}
-		if r.AbsentAfter < 10*time.Second || r.AbsentAfter > time.Hour {
-			bad(f+".absent_after", "must be between 10s and 1h, got %s", r.AbsentAfter)
-		}
-		if r.Grace < 0 || r.Grace > 24*time.Hour {
-			bad(f+".grace", "must be between 0 and 24h, got %s", r.Grace)
+		// The room's rules have one owner, queue.Settings: its defaults and its validation.
+		var ve *queue.ValidationError
+		if err := r.Settings(time.Now()).WithDefaults().Validate(); errors.As(err, &ve) {
+			for _, field := range slices.Sorted(maps.Keys(ve.Fields)) {
+				bad(f+"."+yamlSettingName(field), "%s", ve.Fields[field])
+			}
 		}
 		if r.WaitingStatus < 200 || r.WaitingStatus > 599 {
 			bad(f+".waiting_status", "must be an HTTP status, got %d", r.WaitingStatus)
@@ -498,4 +479,41 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return &ConfigError{Problems: p}
+}
+
+// Settings are the room's rules as configured, before defaults: the seed of the room's stored
+// queue.Settings. OpensIn is resolved against now.
+func (rc RoomConfig) Settings(now time.Time) queue.Settings {
+	opens := rc.OpensAt
+	if opens.IsZero() && rc.OpensIn > 0 {
+		opens = now.Add(rc.OpensIn).Truncate(time.Second)
+	}
+	return queue.Settings{
+		RatePerMinute: rc.RatePerMinute,
+		MaxActive:     rc.MaxActive,
+		Session:       rc.Session,
+		MaxSession:    rc.MaxSession,
+		AbsentAfter:   rc.AbsentAfter,
+		Grace:         rc.Grace,
+		OpensAt:       opens,
+		State:         queue.StateOpen, // the organiser's switch; prequeue is derived from OpensAt
+		QueueAll:      rc.QueueAll,
+		OnStoreError:  rc.OnStoreError,
+	}
+}
+
+// yamlSettingName names a queue.Settings field (as Validate and the admin API name it) by its
+// key in a room's YAML.
+func yamlSettingName(field string) string {
+	switch field {
+	case "session_seconds":
+		return "session"
+	case "max_session_seconds":
+		return "max_session"
+	case "absent_after_seconds":
+		return "absent_after"
+	case "grace_seconds":
+		return "grace"
+	}
+	return field
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/foyerhq/foyer/queue"
 )
 
 // TestConfigFixtures loads every testdata/config/*.good.yml (must validate) and *.bad.yml (must
@@ -89,8 +91,15 @@ func TestConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := cfg.Rooms[0]
-	if r.Mode != "proxy" || r.Session != 10*time.Minute || r.MaxSession != 30*time.Minute || r.OnStoreError != "closed" || r.WaitingStatus != 200 {
+	if r.Mode != "proxy" || r.WaitingStatus != 200 || r.TimeZone != "UTC" {
 		t.Fatalf("room defaults: %+v", r)
+	}
+	// The room's rules take queue.Settings' defaults: one owner, one set of defaults.
+	st := r.Settings(time.Now()).WithDefaults()
+	d := queue.DefaultSettings()
+	if st.Session != d.Session || st.MaxSession != d.MaxSession || st.AbsentAfter != d.AbsentAfter ||
+		st.Grace != d.Grace || st.OnStoreError != d.OnStoreError || st.RatePerMinute != r.RatePerMinute {
+		t.Fatalf("room settings %+v, want queue's defaults %+v", st, d)
 	}
 	if cfg.Prefix != "/foyer" || cfg.Redis.Timeout != 500*time.Millisecond {
 		t.Fatalf("defaults: prefix=%q timeout=%s", cfg.Prefix, cfg.Redis.Timeout)
@@ -103,7 +112,7 @@ func TestConfigErrorIsTyped(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("want *ConfigError, got %T %v", err, err)
 	}
-	if len(ce.Problems) < 7 {
+	if len(ce.Problems) < 7 { // the fixture has seven
 		t.Fatalf("want every problem reported at once, got %d: %v", len(ce.Problems), ce.Problems)
 	}
 }

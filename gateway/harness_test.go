@@ -49,6 +49,8 @@ type harnessOpt struct {
 	prefix string
 	rooms  func(backend string) []RoomConfig
 	mod    func(*Config)
+	// noRun leaves the engine's background loop stopped: nothing steps unless a call does.
+	noRun bool
 }
 
 func defaultRoom(backend string) RoomConfig {
@@ -122,7 +124,12 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 		t.Fatal(err)
 	}
 	done := make(chan struct{}, 2)
-	go func() { _ = h.engine.Run(ctx); done <- struct{}{} }()
+	go func() {
+		if !o.noRun {
+			_ = h.engine.Run(ctx)
+		}
+		done <- struct{}{}
+	}()
 	go func() { _ = h.gw.Run(ctx); done <- struct{}{} }()
 	h.srv = httptest.NewUnstartedServer(h.gw.Handler())
 	_ = h.srv.Listener.Close()

@@ -58,7 +58,7 @@ func (s *Server) admitted(c echo.Context, rm *room, visitor string) (admission.C
 		s.m.refused.WithLabelValues(rm.cfg.Name, "other_visitor").Inc()
 		return admission.Claims{}, false
 	}
-	if left := claims.ExpiresAt.Sub(now); left < rm.cfg.Session/2 && !strings.HasPrefix(claims.JTI, "open-") {
+	if left := claims.ExpiresAt.Sub(now); left < s.settings(rm).Session/2 && !strings.HasPrefix(claims.JTI, "open-") {
 		s.extend(c, rm, &claims, now)
 	}
 	return claims, true
@@ -118,7 +118,7 @@ func (s *Server) waitingRoom(c echo.Context, rm *room, visitor string) error {
 	if err != nil {
 		return err
 	}
-	if adm != nil && !rm.cfg.QueueAll {
+	if adm != nil && !s.settings(rm).QueueAll {
 		return s.proxyTo(c, rm, adm.claims)
 	}
 	h := c.Response().Header()

@@ -161,37 +161,38 @@ func (s *Server) newRoom(rc RoomConfig) (*room, error) {
 	return rm, nil
 }
 
-// EnsureRooms creates each configured room in Redis if it is not there yet (stored settings
-// win, so an organiser's live change survives a restart).
+// EnsureRooms creates each configured room in Redis if it is not there yet. The YAML seeds a
+// room; once it exists its stored settings win (so an organiser's live change survives a
+// restart and every replica decides from the same rules), and each YAML value that differs
+// from the stored one is logged as a warning naming the field, both values and the rule.
 func (s *Server) EnsureRooms(ctx context.Context) error {
 	for _, rc := range s.cfg.Rooms {
-		if _, err := s.engine.EnsureRoom(ctx, rc.Name, roomSettings(rc, s.now())); err != nil {
+		seed := rc.Settings(s.now())
+		stored, err := s.engine.EnsureRoom(ctx, rc.Name, seed)
+		if err != nil {
 			return fmt.Errorf("gateway: room %s: %w", rc.Name, err)
+		}
+		if rc.OpensAt.IsZero() {
+			seed.OpensAt = time.Time{} // opens_in is relative to this start: not a difference
+		}
+		for _, d := range seed.WithDefaults().Diff(stored) {
+			s.log.Warn().Str("room", rc.Name).Str("field", yamlSettingName(d.Field)).
+				Str("yaml", d.Want).Str("stored", d.Have).Int64("version", stored.Version).
+				Msg("the configuration differs from the room's stored settings; the stored value is kept " +
+					"(change it with PATCH /foyer/admin/v1/rooms/{room} or `foyer room set`)")
 		}
 	}
 	return nil
 }
 
-// roomSettings turns a room's configuration into the engine's settings.
-func roomSettings(rc RoomConfig, now time.Time) queue.Settings {
-	opens := rc.OpensAt
-	if opens.IsZero() && rc.OpensIn > 0 {
-		opens = now.Add(rc.OpensIn).Truncate(time.Second)
+// settings are the room's rules in force, from the engine's cache: every per-request decision
+// reads them here, never from the YAML, so a PATCH reaches every replica within a second.
+// Before the room is loaded (no cache yet) the configured seed with defaults stands in.
+func (s *Server) settings(rm *room) queue.Settings {
+	if st, ok := s.engine.CachedSettings(rm.cfg.Name); ok {
+		return st
 	}
-	// The organiser's switch is open; the engine derives prequeue from OpensAt.
-	state := queue.StateOpen
-	return queue.Settings{
-		RatePerMinute: rc.RatePerMinute,
-		MaxActive:     rc.MaxActive,
-		Session:       rc.Session,
-		MaxSession:    rc.MaxSession,
-		AbsentAfter:   rc.AbsentAfter,
-		Grace:         rc.Grace,
-		OpensAt:       opens,
-		State:         state,
-		QueueAll:      rc.QueueAll,
-		OnStoreError:  rc.OnStoreError,
-	}
+	return rm.cfg.Settings(s.now()).WithDefaults()
 }
 
 // Handler is the gateway's HTTP handler.

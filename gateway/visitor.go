@@ -221,7 +221,7 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 			return b, nil, s.storeErr("claim", err)
 		}
 	}
-	if b.Reconnecting && rm.cfg.OnStoreError == "open" && st.State == queue.StateOpen {
+	if b.Reconnecting && s.settings(rm).OnStoreError == "open" && st.State == queue.StateOpen {
 		adm, err := s.issueUnbacked(rm, t, now)
 		if err == nil {
 			b.Admitted, b.Token, b.Redirect = true, adm.token, dest.redirect(rm, adm.token)
@@ -261,7 +261,7 @@ func (s *Server) claim(ctx context.Context, rm *room, t queue.Ticket, now time.T
 // Redis is unreachable. The jti says so, and the session is the room's plain session.
 func (s *Server) issueUnbacked(rm *room, t queue.Ticket, now time.Time) (*admittedAs, error) {
 	cl := admission.Claims{Room: rm.cfg.Name, Visitor: t.Visitor, JTI: "open-" + newVisitorID()[:16],
-		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(rm.cfg.Session)}
+		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(s.settings(rm).Session)}
 	tok, err := s.issuer.Issue(cl)
 	if err != nil {
 		return nil, err

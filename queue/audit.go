@@ -3,49 +3,54 @@ package queue
 import (
 	"context"
 	"errors"
-
-	"github.com/redis/go-redis/v9"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 )
 
 // AuditMax bounds the audit log: the newest AuditMax entries are kept.
 const AuditMax = 10_000
 
-// auditKey is the organisers' audit log: a list, newest first, trimmed to AuditMax entries.
-// It is global to the prefix (not per room), so it has no room hash tag; it is written by one
-// plain command at a time, never by a script, so that is safe in a cluster. No TTL: it is the
-// record of who changed what, bounded by length instead.
-func auditKey(prefix string) string { return prefix + ":audit" }
+// Each room's audit log is a list under the room's hash tag (KEYS audit in doc.go), written
+// by update.lua in the same atomic call as the change it records, newest first, each entry
+// prefixed with Redis's time in µs and a space, trimmed to AuditMax entries. No TTL beyond the
+// room's: it is the record of who changed what, bounded by length.
 
-// AppendAudit records one audit entry (opaque bytes, JSON by convention), newest first.
-func (e *Engine) AppendAudit(ctx context.Context, entry []byte) error {
-	ctx, cancel := e.callCtx(ctx)
-	defer cancel()
-	k := auditKey(e.cfg.Prefix)
-	_, err := e.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.LPush(ctx, k, entry)
-		p.LTrim(ctx, k, 0, AuditMax-1)
-		return nil
-	})
-	if err != nil {
-		return storeErr("audit append", err)
-	}
-	return nil
-}
-
-// Audit returns up to limit audit entries, newest first.
-func (e *Engine) Audit(ctx context.Context, limit int) ([][]byte, error) {
+// Audit returns up to limit audit entries of the given rooms, newest first (merged by the
+// time Redis recorded them).
+func (e *Engine) Audit(ctx context.Context, rooms []string, limit int) ([][]byte, error) {
 	if limit < 1 || limit > AuditMax {
 		return nil, errors.New("queue: audit limit out of range")
 	}
-	ctx, cancel := e.callCtx(ctx)
-	defer cancel()
-	vals, err := e.rdb.LRange(ctx, auditKey(e.cfg.Prefix), 0, int64(limit-1)).Result()
-	if err != nil {
-		return nil, storeErr("audit read", err)
+	type stamped struct {
+		at    int64
+		entry []byte
 	}
-	out := make([][]byte, len(vals))
-	for i, v := range vals {
-		out[i] = []byte(v)
+	var all []stamped
+	for _, room := range rooms {
+		if !ValidRoomName(room) {
+			return nil, fmt.Errorf("queue: audit: room %q: %w", room, ErrInvalidRoomName)
+		}
+		cctx, cancel := e.callCtx(ctx)
+		vals, err := e.rdb.LRange(cctx, newRoomKeys(e.cfg.Prefix, room).audit, 0, int64(limit-1)).Result()
+		cancel()
+		if err != nil {
+			return nil, storeErr("queue: audit read "+room, err)
+		}
+		for _, v := range vals {
+			ms, entry, ok := strings.Cut(v, " ")
+			at, err := strconv.ParseInt(ms, 10, 64)
+			if !ok || err != nil {
+				return nil, fmt.Errorf("queue: audit %s: %w", room, replyErr{"audit entry"})
+			}
+			all = append(all, stamped{at, []byte(entry)})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].at > all[j].at })
+	out := make([][]byte, 0, min(limit, len(all)))
+	for _, s := range all[:min(limit, len(all))] {
+		out = append(out, s.entry)
 	}
 	return out, nil
 }

@@ -32,6 +32,7 @@ type roomKeys struct {
 	skipped   string
 	returning string
 	orphans   string
+	audit     string
 }
 
 func newRoomKeys(prefix, room string) roomKeys {
@@ -46,6 +47,7 @@ func newRoomKeys(prefix, room string) roomKeys {
 		skipped:   b + "skipped",
 		returning: b + "returning",
 		orphans:   b + "orphans",
+		audit:     b + "audit",
 	}
 }
 

@@ -17,7 +17,7 @@ func TestSkipAbsentAndReturn(t *testing.T) {
 		e := newTestEngine(t, b)
 		ensure(t, e, "skip", Settings{RatePerMinute: 60000, MaxActive: 2, AbsentAfter: time.Second, Grace: time.Minute, QueueAll: true})
 		paused, open := StatePaused, StateOpen
-		if _, err := e.UpdateSettings(ctx, "skip", SettingsPatch{State: &paused}, 0); err != nil {
+		if _, _, err := e.UpdateSettings(ctx, "skip", SettingsPatch{State: &paused}, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		js := join(t, e, "skip", 7)
@@ -36,7 +36,7 @@ func TestSkipAbsentAndReturn(t *testing.T) {
 			}
 		}
 		flush(t, e, "skip")
-		if _, err := e.UpdateSettings(ctx, "skip", SettingsPatch{State: &open}, 0); err != nil {
+		if _, _, err := e.UpdateSettings(ctx, "skip", SettingsPatch{State: &open}, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		s := step(t, e, "skip")

@@ -339,6 +339,11 @@ func (e *Engine) install(r *room, s *snapshot) *snapshot {
 			if old.redisNow.After(s.redisNow) && old.settings.Version > s.settings.Version {
 				return old // a slower, older reply
 			}
+			if old.settings.Version > s.settings.Version {
+				// a step sent before an update this engine made and installed: the version only
+				// grows (a regression is a data loss, restored before install)
+				s.settings = old.settings
+			}
 		}
 		if s.perm == nil && s.opened && s.pq > 0 {
 			s.perm = newPrequeuePerm(s.seed, s.pq)

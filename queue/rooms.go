@@ -16,7 +16,7 @@ func (e *Engine) EnsureRoom(ctx context.Context, name string, s Settings) (Setti
 	if !ValidRoomName(name) {
 		return Settings{}, fmt.Errorf("queue: ensure room %q: %w", name, ErrInvalidRoomName)
 	}
-	s = s.withDefaults()
+	s = s.WithDefaults()
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
 	}
@@ -48,92 +48,152 @@ func (e *Engine) EnsureRoom(ctx context.Context, name string, s Settings) (Setti
 	return snap.settings, nil
 }
 
-// Settings reads a room's settings from Redis (and refreshes the cache).
+// Settings returns a room's settings: from this engine's cache when the room is loaded here,
+// otherwise from one read-only call. It never runs the admission step: reads do not write.
 func (e *Engine) Settings(ctx context.Context, room string) (Settings, error) {
-	r, err := e.roomFor(ctx, room)
-	if err != nil {
-		return Settings{}, err
+	if !ValidRoomName(room) {
+		return Settings{}, fmt.Errorf("queue: settings: room %q: %w", room, ErrInvalidRoomName)
 	}
-	s, err := e.refresh(ctx, r)
-	if err != nil {
-		return Settings{}, err
+	if st, ok := e.CachedSettings(room); ok {
+		return st, nil
 	}
-	return s.settings, nil
+	cctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	m, err := e.rdb.HGetAll(cctx, newRoomKeys(e.cfg.Prefix, room).meta).Result()
+	if err != nil {
+		return Settings{}, storeErr("queue: settings "+room, err)
+	}
+	if len(m) == 0 {
+		return Settings{}, fmt.Errorf("queue: settings %s: %w", room, ErrUnknownRoom)
+	}
+	return settingsFromMeta(m)
 }
 
-// UpdateSettings applies a patch if the settings' version is ifVersion (0: any), validating
-// the result as a whole (a *ValidationError names every bad field), and announces the change
-// so every replica sees it within a second. ErrVersionConflict if ifVersion is stale.
-// opens_at cannot change once the room has opened.
-func (e *Engine) UpdateSettings(ctx context.Context, room string, p SettingsPatch, ifVersion int64) (Settings, error) {
+// CheckPatch reports whether a patch would be accepted on the cached settings: a
+// *ValidationError naming every bad field (the same checks UpdateSettings makes), or nil.
+func (e *Engine) CheckPatch(room string, p SettingsPatch) error {
+	r := e.cached(room)
+	if r == nil || r.snap.Load() == nil {
+		return fmt.Errorf("queue: check %s: %w", room, ErrUnknownRoom)
+	}
+	s := r.snap.Load()
+	return checkPatch(s.settings, s.opened, p)
+}
+
+func checkPatch(cur Settings, opened bool, p SettingsPatch) error {
+	var verr ValidationError
+	next := cur.apply(p)
+	if err := next.Validate(); err != nil {
+		verr = *err.(*ValidationError)
+	}
+	if _, bad := verr.Fields["max_session_seconds"]; bad && p.MaxSession == nil && p.Session != nil {
+		// the organiser changed session only: name that field, with the bound it hit
+		delete(verr.Fields, "max_session_seconds")
+		if _, also := verr.Fields["session_seconds"]; !also {
+			verr.Fields["session_seconds"] = fmt.Sprintf("must be at most the room's max_session_seconds, %d", int64(next.MaxSession/time.Second))
+		}
+	}
+	if opened && p.OpensAt != nil && !p.OpensAt.Equal(cur.OpensAt) {
+		verr.add("opens_at", "cannot change: the room has opened")
+	}
+	return verr.orNil()
+}
+
+// AuditEntry builds the organisers' audit record of a change from the settings it replaced
+// and the settings it wrote (opaque bytes to the queue; JSON by convention).
+type AuditEntry func(before, after Settings) []byte
+
+// UpdateSettings applies a patch, validated as a whole (a *ValidationError names every bad
+// field), in one atomic script that also records the audit entry built by audit (before and
+// after are exactly the versions replaced and written) and announces the change, so every
+// replica steps with it at once. ifVersion (0: any) is optimistic concurrency:
+// ErrVersionConflict if the settings are no longer at that version. opens_at cannot change
+// once the room has opened.
+//
+// Cost: one round trip when this engine's cache holds the current version, two when another
+// replica changed the settings since (the conflict reply carries the current ones).
+func (e *Engine) UpdateSettings(ctx context.Context, room string, p SettingsPatch, ifVersion int64, audit AuditEntry) (before, after Settings, err error) {
 	r, err := e.roomFor(ctx, room)
 	if err != nil {
-		return Settings{}, err
+		return Settings{}, Settings{}, err
 	}
+	s := r.snap.Load()
+	cur, opened := s.settings, s.opened
 	for attempt := 0; attempt < 5; attempt++ {
-		cur, err := e.refresh(ctx, r)
-		if err != nil {
-			return Settings{}, err
+		if ifVersion != 0 && cur.Version != ifVersion {
+			return cur, Settings{}, fmt.Errorf("queue: update %s: version %d, current %d: %w", room, ifVersion, cur.Version, ErrVersionConflict)
 		}
-		if ifVersion != 0 && cur.settings.Version != ifVersion {
-			return Settings{}, fmt.Errorf("queue: update %s: version %d, current %d: %w", room, ifVersion, cur.settings.Version, ErrVersionConflict)
+		if err := checkPatch(cur, opened, p); err != nil {
+			return cur, Settings{}, err
 		}
-		next := cur.settings.apply(p)
-		opensChanged := p.OpensAt != nil && !p.OpensAt.Equal(cur.settings.OpensAt)
-		var verr ValidationError
-		if err := next.Validate(); err != nil {
-			verr = *err.(*ValidationError)
+		next := cur.apply(p)
+		next.Version = cur.Version + 1
+		var entry []byte
+		if audit != nil {
+			entry = audit(cur, next)
 		}
-		if opensChanged && cur.opened {
-			verr.add("opens_at", "cannot change: the room has opened")
-		}
-		if err := verr.orNil(); err != nil {
-			return Settings{}, err
-		}
-		args := append([]any{cur.settings.Version, b01(opensChanged)}, next.fields()...)
+		opensChanged := p.OpensAt != nil && !p.OpensAt.Equal(cur.OpensAt)
+		args := append([]any{cur.Version, b01(opensChanged), entry, AuditMax, settingsChannel(e.cfg.Prefix), room},
+			next.fields()...)
 		cctx, cancel := e.callCtx(ctx)
-		v, err := updateScript.Run(cctx, e.rdb, []string{r.keys.meta}, args...).Result()
+		v, err := updateScript.Run(cctx, e.rdb, []string{r.keys.meta, r.keys.audit}, args...).Result()
 		cancel()
 		if err != nil {
-			return Settings{}, storeErr("queue: update "+room, err)
+			return cur, Settings{}, storeErr("queue: update "+room, err)
 		}
 		a, err := asSlice(v, 1)
 		if err != nil {
-			return Settings{}, fmt.Errorf("queue: update %s: %w", room, err)
+			return cur, Settings{}, fmt.Errorf("queue: update %s: %w", room, err)
 		}
 		tag, err := tagOf(a)
 		if err != nil {
-			return Settings{}, fmt.Errorf("queue: update %s: %w", room, err)
+			return cur, Settings{}, fmt.Errorf("queue: update %s: %w", room, err)
 		}
 		switch tag {
-		case "CONFLICT":
-			if ifVersion != 0 {
-				return Settings{}, fmt.Errorf("queue: update %s: %w", room, ErrVersionConflict)
+		case "CONFLICT", "OK":
+			if len(a) != 2 {
+				return cur, Settings{}, fmt.Errorf("queue: update %s: %w", room, replyErr{"update: length"})
 			}
-			continue // someone else changed other fields meanwhile: re-apply on theirs
+			meta, err := asMap(a[1])
+			if err != nil {
+				return cur, Settings{}, fmt.Errorf("queue: update %s: %w", room, err)
+			}
+			got, err := snapshotFromMeta(meta)
+			if err != nil {
+				return cur, Settings{}, fmt.Errorf("queue: update %s: %w", room, err)
+			}
+			if tag == "OK" {
+				r.installSettings(got.settings)
+				return cur, got.settings, nil
+			}
+			cur, opened = got.settings, got.opened // another replica changed them: re-apply on theirs
 		case "OPENED":
-			return Settings{}, &ValidationError{Fields: map[string]string{"opens_at": "cannot change: the room has opened"}}
+			return cur, Settings{}, &ValidationError{Fields: map[string]string{"opens_at": "cannot change: the room has opened"}}
 		case "NOROOM":
 			if _, err := e.refresh(ctx, r); err != nil { // restores from the cache
-				return Settings{}, err
+				return cur, Settings{}, err
 			}
-			continue
-		case "OK":
 		default:
-			return Settings{}, fmt.Errorf("queue: update %s: %w", room, replyErr{"update: " + tag})
+			return cur, Settings{}, fmt.Errorf("queue: update %s: %w", room, replyErr{"update: " + tag})
 		}
-		cctx, cancel = e.callCtx(ctx)
-		if err := e.rdb.Publish(cctx, settingsChannel(e.cfg.Prefix), room).Err(); err != nil {
-			e.log.Warn().Str("room", room).Err(err).Msg("settings change not announced; replicas see it at their next step")
-		}
-		cancel()
-		s, err := e.refresh(ctx, r)
-		if err != nil {
-			return Settings{}, err
-		}
-		return s.settings, nil
 	}
-	return Settings{}, fmt.Errorf("queue: update %s: too many concurrent changes: %w", room, ErrVersionConflict)
+	return cur, Settings{}, fmt.Errorf("queue: update %s: too many concurrent changes: %w", room, ErrVersionConflict)
+}
+
+// installSettings puts newer settings into the cached snapshot at once (the step that the
+// announcement triggers brings the rest).
+func (r *room) installSettings(st Settings) {
+	for {
+		old := r.snap.Load()
+		if old == nil || old.settings.Version >= st.Version {
+			return
+		}
+		c := *old
+		c.settings = st
+		if r.snap.CompareAndSwap(old, &c) {
+			return
+		}
+	}
 }
 
 // RoomView is a cached snapshot of a room, for dashboards and the admin API.
@@ -206,9 +266,10 @@ func (e *Engine) Stats(ctx context.Context, room string) (Stats, error) {
 	}
 	s := r.snap.Load()
 	rate, _ := r.admitRate()
+	issued := max(s.issued, r.known.Load()) // joins made here since the last step count at once
 	st := Stats{
-		Joined:             s.issued,
-		Waiting:            max(0, s.issued-s.head) + s.returning,
+		Joined:             issued,
+		Waiting:            max(0, issued-s.head) + s.returning,
 		Admitted:           s.stats["admitted"],
 		Skipped:            s.stats["skipped"],
 		Returned:           s.stats["returned"],
@@ -257,4 +318,19 @@ func (e *Engine) Fairness(room string) (Fairness, error) {
 		f.PrequeueSize = s.pq
 	}
 	return f, nil
+}
+
+// CachedSettings returns a room's settings from this engine's cache (at most a step old, and
+// refreshed right after any change is announced) with no Redis call; false if the room is not
+// loaded here. This is what every per-request decision reads.
+func (e *Engine) CachedSettings(room string) (Settings, bool) {
+	r := e.cached(room)
+	if r == nil {
+		return Settings{}, false
+	}
+	s := r.snap.Load()
+	if s == nil {
+		return Settings{}, false
+	}
+	return s.settings, true
 }

@@ -69,21 +69,32 @@ const (
 	MaxMaxActive     = 10_000_000
 )
 
-// DefaultSettings are used for zero fields of EnsureRoom's settings.
+// DefaultSettings are the one set of defaults of a room's rules: zero fields of a room's
+// configuration, of EnsureRoom's settings and of a restore take these.
+//
+// AbsentAfter and Grace follow how phones really behave (see docs/queue.md): iOS Safari
+// suspends a page's JavaScript about 3 s after the screen locks and Chrome wakes a hidden tab's
+// timers at most once a minute after 5 minutes, so a visitor who is still there may go a minute
+// or more without a poll. Two minutes without a poll before a turn is skipped tolerates a missed
+// once-a-minute wake-up; thirty minutes of grace keeps the place of a phone locked for the
+// 1-10 minutes typical of a long line.
 func DefaultSettings() Settings {
 	return Settings{
 		RatePerMinute: 60,
 		MaxActive:     100,
 		Session:       10 * time.Minute,
 		MaxSession:    30 * time.Minute,
-		AbsentAfter:   60 * time.Second,
-		Grace:         10 * time.Minute,
+		AbsentAfter:   2 * time.Minute,
+		Grace:         30 * time.Minute,
 		State:         StateOpen,
 		OnStoreError:  "closed",
 	}
 }
 
-func (s Settings) withDefaults() Settings {
+// WithDefaults returns s with every zero field set from DefaultSettings (MaxSession defaults
+// to the larger of the default and Session). The stored state open stands for scheduled and
+// prequeue too: those are derived from the schedule.
+func (s Settings) WithDefaults() Settings {
 	d := DefaultSettings()
 	if s.RatePerMinute == 0 {
 		s.RatePerMinute = d.RatePerMinute
@@ -152,6 +163,40 @@ func (s Settings) Validate() error {
 		v.add("on_store_error", "must be closed or open")
 	}
 	return v.orNil()
+}
+
+// SettingDiff is one field whose value differs between two settings, named by its
+// Validate/admin API field name, with both values as text.
+type SettingDiff struct {
+	Field      string
+	Want, Have string
+}
+
+// Diff lists the organiser-settable fields where want differs from have (Version ignored),
+// in a fixed order. OpensAt and PrequeueOpensAt are compared only when want sets them.
+func (s Settings) Diff(have Settings) []SettingDiff {
+	var out []SettingDiff
+	add := func(field string, want, got any) {
+		w, h := fmt.Sprint(want), fmt.Sprint(got)
+		if w != h {
+			out = append(out, SettingDiff{Field: field, Want: w, Have: h})
+		}
+	}
+	add("rate_per_minute", s.RatePerMinute, have.RatePerMinute)
+	add("max_active", s.MaxActive, have.MaxActive)
+	add("session_seconds", s.Session, have.Session)
+	add("max_session_seconds", s.MaxSession, have.MaxSession)
+	add("absent_after_seconds", s.AbsentAfter, have.AbsentAfter)
+	add("grace_seconds", s.Grace, have.Grace)
+	if !s.OpensAt.IsZero() && !s.OpensAt.Equal(have.OpensAt) {
+		add("opens_at", s.OpensAt.UTC().Format(time.RFC3339), have.OpensAt.UTC().Format(time.RFC3339))
+	}
+	if !s.PrequeueOpensAt.IsZero() && !s.PrequeueOpensAt.Equal(have.PrequeueOpensAt) {
+		add("prequeue_opens_at", s.PrequeueOpensAt.UTC().Format(time.RFC3339), have.PrequeueOpensAt.UTC().Format(time.RFC3339))
+	}
+	add("queue_all", s.QueueAll, have.QueueAll)
+	add("on_store_error", s.OnStoreError, have.OnStoreError)
+	return out
 }
 
 func (s Settings) apply(p SettingsPatch) Settings {

@@ -39,7 +39,7 @@ func TestUpdateSettings(t *testing.T) {
 		runEngine(t, e2)
 		rate := 4321
 		start := time.Now()
-		got, err := e1.UpdateSettings(ctx, "conf", SettingsPatch{RatePerMinute: &rate}, s.Version)
+		_, got, err := e1.UpdateSettings(ctx, "conf", SettingsPatch{RatePerMinute: &rate}, s.Version, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,12 +56,12 @@ func TestUpdateSettings(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		t.Logf("seen by the other engine after %v", time.Since(start))
-		if _, err := e2.UpdateSettings(ctx, "conf", SettingsPatch{RatePerMinute: &rate}, s.Version); !errors.Is(err, ErrVersionConflict) {
+		if _, _, err := e2.UpdateSettings(ctx, "conf", SettingsPatch{RatePerMinute: &rate}, s.Version, nil); !errors.Is(err, ErrVersionConflict) {
 			t.Fatalf("stale version: %v", err)
 		}
 		neg, zero := -5, 0
 		long := 48 * time.Hour
-		_, err = e2.UpdateSettings(ctx, "conf", SettingsPatch{RatePerMinute: &neg, MaxActive: &zero, Session: &long}, 0)
+		_, _, err = e2.UpdateSettings(ctx, "conf", SettingsPatch{RatePerMinute: &neg, MaxActive: &zero, Session: &long}, 0, nil)
 		var v *ValidationError
 		if !errors.As(err, &v) || len(v.Fields) < 3 {
 			t.Fatalf("bad patch: %v, want every field named", err)
@@ -70,7 +70,7 @@ func TestUpdateSettings(t *testing.T) {
 			t.Fatalf("a rejected patch changed the settings: %+v", cur)
 		}
 		past := time.Now().Add(-time.Hour)
-		if _, err := e2.UpdateSettings(ctx, "conf", SettingsPatch{OpensAt: &past}, 0); !errors.As(err, &v) || v.Fields["opens_at"] == "" {
+		if _, _, err := e2.UpdateSettings(ctx, "conf", SettingsPatch{OpensAt: &past}, 0, nil); !errors.As(err, &v) || v.Fields["opens_at"] == "" {
 			t.Fatalf("moving opens_at of an opened room: %v", err)
 		}
 	})
@@ -83,7 +83,7 @@ func TestStateChanges(t *testing.T) {
 	ensure(t, e, "states", Settings{RatePerMinute: 6000, MaxActive: 10, QueueAll: true})
 	js := join(t, e, "states", 3)
 	paused := StatePaused
-	if _, err := e.UpdateSettings(ctx, "states", SettingsPatch{State: &paused}, 0); err != nil {
+	if _, _, err := e.UpdateSettings(ctx, "states", SettingsPatch{State: &paused}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	js = append(js, join(t, e, "states", 3)...) // joining a paused room is fine
@@ -96,7 +96,7 @@ func TestStateChanges(t *testing.T) {
 		t.Fatalf("status in a paused room: %+v", st)
 	}
 	closed := StateClosed
-	if _, err := e.UpdateSettings(ctx, "states", SettingsPatch{State: &closed}, 0); err != nil {
+	if _, _, err := e.UpdateSettings(ctx, "states", SettingsPatch{State: &closed}, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := e.Join(ctx, "states", NewVisitorID()); !errors.Is(err, ErrRoomClosed) {

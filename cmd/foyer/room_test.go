@@ -127,7 +127,7 @@ func TestRoomCommands(t *testing.T) {
 		{"bad values: the API's message for each field", func() []string {
 			return append(auth, "set", "festival", "rate=0", "max_active=lots", "session_seconds=5")
 		}, 1, nil,
-			[]string{"nothing was changed (invalid, HTTP 400)", "  max_active: must be a whole number", "  rate_per_minute: must be between 1 and", "  session_seconds: must be between 30 and"},
+			[]string{"nothing was changed (invalid, HTTP 400)", "  max_active: must be a whole number", "  rate_per_minute: must be between 1 and", "  session_seconds: must be whole seconds between 10 and"},
 			map[string]string{"rate_per_minute": "310", "max_active": "50", "version": "4"}},
 		{"opens_at after opening", func() []string { return append(auth, "set", "festival", "opens_at=2031-05-01T14:00:00+09:00") }, 1, nil,
 			[]string{"opens_at: cannot change: the room has opened"}, map[string]string{"version": "4"}},
