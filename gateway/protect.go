@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -58,7 +57,7 @@ func (s *Server) admitted(c echo.Context, rm *room, visitor string) (admission.C
 		s.m.refused.WithLabelValues(rm.cfg.Name, "other_visitor").Inc()
 		return admission.Claims{}, false
 	}
-	if left := claims.ExpiresAt.Sub(now); left < s.settings(rm).Session/2 && !strings.HasPrefix(claims.JTI, "open-") {
+	if left := claims.ExpiresAt.Sub(now); left < s.settings(rm).Session/2 && !queue.IsUnbacked(claims.JTI) {
 		s.extend(c, rm, &claims, now)
 	}
 	return claims, true

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,6 +35,9 @@ type statusBody struct {
 	Token        string   `json:"token,omitempty"`
 	Ticket       string   `json:"ticket,omitempty"`
 	Reconnecting bool     `json:"reconnecting"`
+	Stalled      string   `json:"stalled,omitempty"`
+	Returning    bool     `json:"returning,omitempty"`
+	Notice       string   `json:"notice,omitempty"`
 	Position     int64    `json:"position,omitempty"`
 	JoinedPlace  int64    `json:"joined_place,omitempty"`
 	UpdatedAt    string   `json:"updated_at"`
@@ -171,97 +173,78 @@ func (s *Server) storeErr(op string, err error) error {
 	}
 }
 
-// statusFor computes the visitor's status and, when it is their turn, claims the slot and
-// issues the admission token (setting the admission cookie).
+// placeHeader carries the lowest place the visitor was shown (the page and apps send it back),
+// so a replica whose cache is a step behind never shows a higher one.
+const placeHeader = "Foyer-Place"
+
+// statusFor asks the queue for the visitor's decision (one call: status, and the lease when it
+// is their turn) and writes it: the gateway's part is only to sign the admission token and set
+// the admission cookie.
 func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destination) (statusBody, *admittedAs, error) {
 	now := s.now()
-	// Status answers from the engine's cache; the rare Redis call it makes (a room not cached
-	// yet) has the engine's own per-call deadline, so no timer is armed for the common case.
-	st, err := s.engine.Status(c.Request().Context(), t)
-	if err != nil && !errors.Is(err, queue.ErrStoreUnavailable) {
+	r := c.Request()
+	var opt queue.PollOptions
+	if h := r.Header.Get(placeHeader); h != "" && len(h) <= 12 {
+		opt.BestPlace, _ = strconv.ParseInt(h, 10, 64)
+	}
+	d, err := s.engine.Poll(r.Context(), t, opt)
+	if err != nil {
 		return statusBody{}, nil, s.storeErr("status", err)
 	}
 	s.m.poll(rm.cfg.Name)
 	b := statusBody{
 		Room:         rm.cfg.Name,
-		State:        string(st.State),
+		State:        string(d.State),
 		UpdatedAt:    s.clockText(now),
-		Reconnecting: st.StoreDown || err != nil,
-		Position:     st.Position,
+		Reconnecting: d.StoreDown,
+		Position:     d.Position,
+		PollAfterMS:  d.PollAfter.Milliseconds(),
+		Stalled:      string(d.Stalled),
+		Returning:    d.Returning,
 	}
-	if !st.OpensAt.IsZero() {
-		o := st.OpensAt.In(rm.loc).Format(time.RFC3339)
+	if d.PlaceRose {
+		b.Notice = "place_rose"
+	}
+	if d.StoreDown {
+		s.m.redisErrors.WithLabelValues("status").Inc()
+	}
+	if !d.OpensAt.IsZero() {
+		o := d.OpensAt.In(rm.loc).Format(time.RFC3339)
 		b.OpensAt = &o
 	}
-	waitingOpen := st.State == queue.StateOpen || st.State == queue.StatePaused
-	if waitingOpen && st.Position > 0 {
-		place, ahead := max(st.Place, 0), max(st.Ahead, 0)
+	if (d.State == queue.StateOpen || d.State == queue.StatePaused) && d.Position > 0 {
+		place, ahead := d.Place, d.Ahead
 		b.Place, b.Ahead = &place, &ahead
-		b.ETA = &etaBody{Low: int64(st.ETALow / time.Second), High: int64(st.ETAHigh / time.Second)}
-	}
-	tryClaim := st.Admitted || (st.State == queue.StateOpen && st.Place == 1)
-	if tryClaim && !b.Reconnecting {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*s.cfg.Redis.Timeout)
-		defer cancel()
-		adm, err := s.claim(ctx, rm, t, now)
-		switch {
-		case err == nil:
-			b.Admitted, b.Token = true, adm.token
-			b.Redirect = dest.redirect(rm, adm.token)
-			zero := int64(0)
-			b.Place, b.Ahead = &zero, &zero
-			b.ETA = &etaBody{}
-			s.setCookie(c.Response(), admissionCookie, adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
-			return b, adm, nil
-		case errors.Is(err, queue.ErrNotYourTurn), errors.Is(err, queue.ErrRoomPaused):
-		case errors.Is(err, queue.ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded):
-			s.m.redisErrors.WithLabelValues("claim").Inc()
-			b.Reconnecting = true
-		default:
-			return b, nil, s.storeErr("claim", err)
+		if d.Stalled == queue.StallNone {
+			b.ETA = &etaBody{Low: int64(d.ETALow / time.Second), High: int64(d.ETAHigh / time.Second)}
 		}
 	}
-	if b.Reconnecting && s.settings(rm).OnStoreError == "open" && st.State == queue.StateOpen {
-		adm, err := s.issueUnbacked(rm, t, now)
-		if err == nil {
-			b.Admitted, b.Token, b.Redirect = true, adm.token, dest.redirect(rm, adm.token)
-			s.setCookie(c.Response(), admissionCookie, adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
-			return b, adm, nil
-		}
-	}
-	b.PollAfterMS = pollAfter(st, b.Reconnecting, now)
-	return b, nil, nil
-}
-
-// claim takes the slot and signs the admission token.
-func (s *Server) claim(ctx context.Context, rm *room, t queue.Ticket, now time.Time) (*admittedAs, error) {
-	start := time.Now()
-	lease, err := s.engine.Claim(ctx, t)
-	result := "ok"
-	if err != nil {
-		result = "not_yet"
-		if !errors.Is(err, queue.ErrNotYourTurn) {
-			result = "error"
+	if d.ClaimTook > 0 {
+		result := "not_yet"
+		if d.Lease != nil {
+			result = "ok"
+			s.m.claimLatency.WithLabelValues(rm.cfg.Name).Observe(d.ClaimTook.Seconds())
 		}
 		s.m.claims.WithLabelValues(rm.cfg.Name, result).Inc()
-		return nil, err
 	}
-	cl := admission.Claims{Room: rm.cfg.Name, Visitor: t.Visitor, JTI: lease.JTI,
-		IssuedAt: now, NotBefore: now, ExpiresAt: lease.ExpiresAt}
-	tok, err := s.issuer.Issue(cl)
+	if d.Lease == nil {
+		return b, nil, nil
+	}
+	adm, err := s.admit(rm, d.Lease, now)
 	if err != nil {
-		return nil, err
+		return b, nil, internalError(err)
 	}
-	s.m.claims.WithLabelValues(rm.cfg.Name, result).Inc()
-	s.m.claimLatency.WithLabelValues(rm.cfg.Name).Observe(time.Since(start).Seconds())
-	return &admittedAs{claims: cl, token: tok}, nil
+	zero := int64(0)
+	b.Admitted, b.Token, b.Redirect = true, adm.token, dest.redirect(rm, adm.token)
+	b.Place, b.Ahead, b.ETA, b.PollAfterMS = &zero, &zero, &etaBody{}, 0
+	s.setCookie(c.Response(), admissionCookie, adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
+	return b, adm, nil
 }
 
-// issueUnbacked admits without a lease: only for rooms configured on_store_error: open while
-// Redis is unreachable. The jti says so, and the session is the room's plain session.
-func (s *Server) issueUnbacked(rm *room, t queue.Ticket, now time.Time) (*admittedAs, error) {
-	cl := admission.Claims{Room: rm.cfg.Name, Visitor: t.Visitor, JTI: "open-" + newVisitorID()[:16],
-		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(s.settings(rm).Session)}
+// admit signs the admission token for a lease the queue granted.
+func (s *Server) admit(rm *room, l *queue.Lease, now time.Time) (*admittedAs, error) {
+	cl := admission.Claims{Room: rm.cfg.Name, Visitor: l.Visitor, JTI: l.JTI,
+		IssuedAt: now, NotBefore: now, ExpiresAt: l.ExpiresAt}
 	tok, err := s.issuer.Issue(cl)
 	if err != nil {
 		return nil, err
@@ -286,42 +269,6 @@ func (s *Server) clockText(now time.Time) string {
 	c := &clockText{unix: sec, text: now.UTC().Format(time.RFC3339)}
 	clockTexts.Store(c)
 	return c.text
-}
-
-// pollAfter spreads polls: short near the front, up to ~30 s far back, with ±20% jitter, and
-// for the pre-queue a landing spread over the first seconds after opening.
-func pollAfter(st queue.Status, reconnecting bool, now time.Time) int64 {
-	var d time.Duration
-	switch {
-	case reconnecting:
-		d = 3 * time.Second
-	case st.State == queue.StateScheduled || st.State == queue.StatePrequeue:
-		until := st.OpensAt.Sub(now)
-		switch {
-		case until > 2*time.Minute:
-			d = 30 * time.Second
-		case until > 20*time.Second:
-			d = until / 3
-		default:
-			// land between the opening and a few seconds after it, spread out
-			return int64(max(until, 0)/time.Millisecond) + 500 + rand.Int64N(4000)
-		}
-	case st.State == queue.StatePaused:
-		d = 10 * time.Second
-	case st.State == queue.StateClosed:
-		d = 60 * time.Second
-	default:
-		d = st.ETALow / 6
-		d = min(max(d, 2*time.Second), 30*time.Second)
-		if st.Place <= 3 {
-			d = time.Second
-		}
-	}
-	if st.PollAfter > 0 && d > st.PollAfter && st.State != queue.StatePrequeue && st.State != queue.StateScheduled {
-		d = st.PollAfter // the engine's bound: a polling visitor is never taken for absent
-	}
-	j := float64(d) * (0.8 + 0.4*rand.Float64())
-	return int64(time.Duration(j) / time.Millisecond)
 }
 
 // handleJoin: POST /foyer/v1/rooms/{room}/join. Idempotent for a visitor who already holds a
@@ -434,6 +381,17 @@ func appendStatusJSON(buf []byte, b *statusBody) []byte {
 	}
 	buf = append(buf, `,"reconnecting":`...)
 	buf = strconv.AppendBool(buf, b.Reconnecting)
+	if b.Stalled != "" {
+		buf = append(buf, `,"stalled":`...)
+		buf = appendJSONString(buf, b.Stalled)
+	}
+	if b.Returning {
+		buf = append(buf, `,"returning":true`...)
+	}
+	if b.Notice != "" {
+		buf = append(buf, `,"notice":`...)
+		buf = appendJSONString(buf, b.Notice)
+	}
 	if b.Position != 0 {
 		buf = append(buf, `,"position":`...)
 		buf = strconv.AppendInt(buf, b.Position, 10)
@@ -547,7 +505,7 @@ func (s *Server) handleRelease(c echo.Context) error {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "unknown outcome",
 			Fields: map[string]string{"outcome": "must be booked, abandoned or failed"}}
 	}
-	if strings.HasPrefix(claims.JTI, "open-") { // admitted while the store was down: nothing to free
+	if queue.IsUnbacked(claims.JTI) { // admitted while the store was down: nothing to free
 		return c.NoContent(http.StatusNoContent)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*s.cfg.Redis.Timeout)

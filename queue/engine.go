@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -101,6 +103,11 @@ type Engine struct {
 
 	extendMu   sync.Mutex
 	extendMemo map[string]extendMemo
+
+	// id names this engine among the gateways (heartbeat); replicas is how many gateways
+	// were alive at the last heartbeat, for each one's share of a fail-open room's pace.
+	id       string
+	replicas atomic.Int64
 }
 
 // New returns an Engine over rdb (a single, Sentinel or Cluster client). It does no I/O; call
@@ -117,7 +124,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	e := &Engine{
 		rdb:        rdb,
 		cfg:        cfg,
 		log:        cfg.Logger.With().Str("component", "queue").Logger(),
@@ -125,7 +134,10 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 		rooms:      map[string]*room{},
 		wake:       make(chan string, 64),
 		extendMemo: map[string]extendMemo{},
-	}, nil
+		id:         hex.EncodeToString(id[:]),
+	}
+	e.replicas.Store(1)
+	return e, nil
 }
 
 // Ready reports whether Redis answers and the scripts are loaded (loading them if needed).
@@ -231,6 +243,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		case <-flush.C:
 			e.flushAll(ctx, &wg)
+			e.heartbeat(ctx)
 			e.pruneExtendMemo(time.Now())
 		}
 	}
@@ -281,5 +294,26 @@ func (e *Engine) subscribe(ctx context.Context) {
 				}
 			}
 		}
+	}
+}
+
+// heartbeat records this engine as a live gateway and learns how many there are (a sorted set
+// of engine ids scored by their last beat; beats older than 10 s are dropped). Only the fail-open
+// pacing uses the count, and only while Redis is unreachable: the last count stands then.
+func (e *Engine) heartbeat(ctx context.Context) {
+	cctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	k := gatewaysKey(e.cfg.Prefix)
+	now := time.Now().UnixMilli()
+	var card *redis.IntCmd
+	_, err := e.rdb.Pipelined(cctx, func(p redis.Pipeliner) error {
+		p.ZAdd(cctx, k, redis.Z{Score: float64(now), Member: e.id})
+		p.ZRemRangeByScore(cctx, k, "-inf", fmt.Sprint(now-10_000))
+		card = p.ZCard(cctx, k)
+		p.PExpire(cctx, k, time.Minute)
+		return nil
+	})
+	if err == nil && card.Val() > 0 {
+		e.replicas.Store(card.Val())
 	}
 }

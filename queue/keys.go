@@ -64,3 +64,7 @@ func (k roomKeys) all() []string {
 // settingsChannel is the Pub/Sub channel announcing settings changes for every room of a prefix.
 // It is a channel, not a key: it has no slot and no TTL.
 func settingsChannel(prefix string) string { return prefix + ":settings" }
+
+// gatewaysKey is the set of live gateway engines (heartbeat): global to the prefix, no room
+// tag, written by plain commands only, TTL one minute refreshed by every beat.
+func gatewaysKey(prefix string) string { return prefix + ":gateways" }

@@ -25,6 +25,9 @@ type Lease struct {
 	Position int64
 	// IssuedAt is the claim time; ExpiresAt the current end; MaxUntil the end Extend cannot pass.
 	IssuedAt, ExpiresAt, MaxUntil time.Time
+	// Unbacked marks a fail-open admission made while Redis was unreachable (Poll): no lease
+	// exists in Redis, nothing to extend or release; IsUnbacked tells it from its JTI.
+	Unbacked bool
 }
 
 // Outcome is why a lease was released.
@@ -91,19 +94,30 @@ func (e *Engine) Claim(ctx context.Context, t Ticket) (Lease, error) {
 		}
 		return Lease{}, fmt.Errorf("queue: claim %s: place %d: %w", t.Room, pos-s.head, ErrNotYourTurn)
 	}
+	l, lane, err := e.claim(ctx, r, t, pos)
+	if err == nil && lane > 0 {
+		return Lease{}, fmt.Errorf("queue: claim %s: returning, lane %d: %w", t.Room, lane, ErrNotYourTurn)
+	}
+	return l, err
+}
+
+// claim runs the claim script for a position (retrying once after restoring a lost room). A
+// returner's lane number is returned with ErrNotYourTurn's place taken by lane > 0 and a nil
+// error: the caller remembers it.
+func (e *Engine) claim(ctx context.Context, r *room, t Ticket, pos int64) (Lease, int64, error) {
 	r.raiseKnown(t.Number)
 	for attempt := 0; ; attempt++ {
-		l, err := e.claimOnce(ctx, r, t, pos)
+		l, lane, err := e.claimOnce(ctx, r, t, pos)
 		if !errors.Is(err, errNoRoom) || attempt > 0 {
-			return l, err
+			return l, lane, err
 		}
 		if _, err := e.refresh(ctx, r); err != nil {
-			return Lease{}, err
+			return Lease{}, 0, err
 		}
 	}
 }
 
-func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (Lease, error) {
+func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (Lease, int64, error) {
 	k := r.keys
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
@@ -111,15 +125,15 @@ func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (L
 		[]string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans},
 		pos, t.Visitor, newJTI(pos), 1, e.cfg.RoomTTL.Milliseconds(), t.Number).Result()
 	if err != nil {
-		return Lease{}, storeErr("queue: claim "+r.name, err)
+		return Lease{}, 0, storeErr("queue: claim "+r.name, err)
 	}
 	a, err := asSlice(v, 1)
 	if err != nil {
-		return Lease{}, fmt.Errorf("queue: claim %s: %w", r.name, err)
+		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, err)
 	}
 	tag, err := tagOf(a)
 	if err != nil {
-		return Lease{}, fmt.Errorf("queue: claim %s: %w", r.name, err)
+		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, err)
 	}
 	if len(a) >= 2 {
 		if h, err := asInt(a[len(a)-1]); err == nil {
@@ -129,23 +143,31 @@ func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (L
 	switch tag {
 	case "LEASE":
 		if len(a) != 5 {
-			return Lease{}, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: length"})
+			return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: length"})
 		}
-		return leaseFrom(r.name, a[1], a[2], a[3])
+		l, err := leaseFrom(r.name, a[1], a[2], a[3])
+		return l, 0, err
 	case "WAIT":
-		return Lease{}, fmt.Errorf("queue: claim %s: %w", r.name, ErrNotYourTurn)
+		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrNotYourTurn)
 	case "RETURNING":
-		return Lease{}, fmt.Errorf("queue: claim %s: returning, served first: %w", r.name, ErrNotYourTurn)
+		if len(a) != 3 {
+			return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: length"})
+		}
+		lane, err := asInt(a[1])
+		if err != nil || lane < 1 {
+			return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: lane"})
+		}
+		return Lease{}, lane, nil
 	case "SPENT":
-		return Lease{}, fmt.Errorf("queue: claim %s: %w", r.name, ErrTicketSpent)
+		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrTicketSpent)
 	case "CLOSED":
-		return Lease{}, fmt.Errorf("queue: claim %s: %w", r.name, ErrRoomClosed)
+		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrRoomClosed)
 	case "PAUSED":
-		return Lease{}, fmt.Errorf("queue: claim %s: %w", r.name, ErrRoomPaused)
+		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrRoomPaused)
 	case "NOROOM":
-		return Lease{}, errNoRoom
+		return Lease{}, 0, errNoRoom
 	}
-	return Lease{}, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: " + tag})
+	return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: " + tag})
 }
 
 func leaseFrom(room string, jtiV, dataV, expV any) (Lease, error) {

@@ -34,6 +34,12 @@ type room struct {
 	join joiner
 	live liveness
 
+	// lanes, spent and outage serve Poll without Redis: returners' lane numbers, tickets
+	// known to be spent, and the pacing of fail-open admissions.
+	lanes  laneMap
+	spent  positionSet
+	outage outage
+
 	rateMu  sync.Mutex
 	samples []rateSample
 
@@ -84,7 +90,9 @@ type snapshot struct {
 	commitment   string
 	perm         *prequeuePerm
 	restoredHead int64
-	offers       int64
+	// rseq is the last returning-lane number given, rserved the last one served.
+	rseq, rserved int64
+	offers        int64
 	active       int64
 	returning    int64
 	skipped      int64
@@ -225,6 +233,8 @@ func snapshotFromMeta(m map[string]string) (*snapshot, error) {
 		created:      timeOfMs(num("created_ms")),
 		commitment:   m["commit"],
 		restoredHead: num("restored_head"),
+		rseq:         optNum(m, "rseq"),
+		rserved:      optNum(m, "rserved"),
 	}
 	if firstErr != nil {
 		return nil, firstErr
@@ -320,6 +330,8 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 	before, _ := asInt(a[1])
 	after, _ := asInt(a[2])
 	r.live.reset()
+	r.lanes.reset()
+	r.spent.reset()
 	e.log.Warn().Str("room", r.name).Bool("meta_existed", existed == 1).Int64("head_before", before).
 		Int64("head_after", after).Int64("counter", max(old.issued, r.known.Load())).
 		Msg("room data was lost; restored from the gateway cache")
@@ -395,6 +407,34 @@ func (r *room) sample(at time.Time, admitted int64) {
 	}
 }
 
+// admittedWithin counts admissions over the last d (Redis's clock, from the step samples); ok
+// is false until the samples cover d.
+func (r *room) admittedWithin(d time.Duration) (int64, bool) {
+	r.rateMu.Lock()
+	defer r.rateMu.Unlock()
+	n := len(r.samples)
+	if n < 2 {
+		return 0, false
+	}
+	last := r.samples[n-1]
+	for i := n - 2; i >= 0; i-- {
+		if last.at.Sub(r.samples[i].at) >= d {
+			return last.admitted - r.samples[i].admitted, true
+		}
+	}
+	return 0, false
+}
+
+// sessionLength is the mean length of the sessions that ended (released or expired); ok once
+// a few have.
+func (r *room) sessionLength() (time.Duration, bool) {
+	s := r.snap.Load()
+	if s == nil || s.stats["sessions"] < 5 {
+		return 0, false
+	}
+	return time.Duration(s.stats["session_ms"]/s.stats["sessions"]) * time.Millisecond, true
+}
+
 // admitRate is the measured admissions per minute over the last minute (at least 5 s of data);
 // ok is false until there is enough.
 func (r *room) admitRate() (float64, bool) {
@@ -423,4 +463,10 @@ func parseLeaseData(d string) (pos, ticket int64, claimed, maxUntil time.Time, v
 		}
 	}
 	return n[0], n[1], time.UnixMilli(n[2]), time.UnixMilli(n[3]), parts[4], nil
+}
+
+// optNum reads a meta field that is absent until first written (0 then).
+func optNum(m map[string]string, k string) int64 {
+	n, _ := strconv.ParseInt(m[k], 10, 64)
+	return n
 }

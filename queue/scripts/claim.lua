@@ -9,8 +9,12 @@
 -- KEYS[7] returning  KEYS[8] orphans
 -- ARGV[1] position  ARGV[2] visitor  ARGV[3] new lease id (used if a lease is created)
 -- ARGV[4] passthrough allowed (1 | 0)  ARGV[5] room TTL ms  ARGV[6] ticket number
+-- A returner gets the next returning-lane number (meta 'rseq', the returning set's score): the
+-- step serves returners in that order, so the caller can show their place (number - 'rserved')
+-- and need not ask again until it is their turn.
 -- reply: {"LEASE", jti, lease data "position|ticket|claimed ms|max until ms|visitor", expires ms, head} |
---        {"WAIT", head} | {"RETURNING", head} | {"SPENT", head} | {"CLOSED"} | {"PAUSED", head} | {"NOROOM"}
+--        {"WAIT", head} | {"RETURNING", lane number, head} | {"SPENT", head} | {"CLOSED"} |
+--        {"PAUSED", head} | {"NOROOM"}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -65,24 +69,26 @@ if pos <= head then
     redis.call('ZREM', KEYS[3], ARGV[1])
     return lease()
   end
-  if redis.call('ZSCORE', KEYS[7], ARGV[1]) then
-    return {'RETURNING', head}
+  local lane = redis.call('ZSCORE', KEYS[7], ARGV[1])
+  if lane then
+    return {'RETURNING', tonumber(lane), head}
+  end
+  local function enter_lane()
+    local n = redis.call('HINCRBY', KEYS[1], 'rseq', 1)
+    redis.call('ZADD', KEYS[7], n, ARGV[1])
+    redis.call('PEXPIRE', KEYS[7], ttl)
+    redis.call('HINCRBY', KEYS[2], 'returned', 1)
+    return {'RETURNING', n, head}
   end
   local s = redis.call('ZSCORE', KEYS[6], ARGV[1])
   if s and tonumber(s) >= now - grace then
     redis.call('ZREM', KEYS[6], ARGV[1])
-    redis.call('ZADD', KEYS[7], now, ARGV[1])
-    redis.call('PEXPIRE', KEYS[7], ttl)
-    redis.call('HINCRBY', KEYS[2], 'returned', 1)
-    return {'RETURNING', head}
+    return enter_lane()
   end
   if pos <= restored_head and redis.call('GETBIT', KEYS[8], pos) == 0 then
     redis.call('SETBIT', KEYS[8], pos, 1)
     redis.call('PEXPIRE', KEYS[8], ttl)
-    redis.call('ZADD', KEYS[7], now, ARGV[1])
-    redis.call('PEXPIRE', KEYS[7], ttl)
-    redis.call('HINCRBY', KEYS[2], 'returned', 1)
-    return {'RETURNING', head}
+    return enter_lane()
   end
   return {'SPENT', head}
 end

@@ -3,6 +3,7 @@
 -- "lost:<n>" placeholders away, so the slot still frees at once.
 -- KEYS[1] lease hash  KEYS[2] leases  KEYS[3] stats  KEYS[4] meta
 -- ARGV[1] lease id (jti)  ARGV[2] outcome (booked | abandoned | failed)
+-- Ended sessions are counted with their length (stats session_ms, sessions).
 -- reply: {"OK", lease data} | {"OK", ""} (a placeholder) | {"UNKNOWN"}
 local d = redis.call('HGET', KEYS[1], 'j:' .. ARGV[1])
 if not d then
@@ -28,4 +29,11 @@ if pos and redis.call('HGET', KEYS[1], 'p:' .. pos) == ARGV[1] then
 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[3], 'released:' .. ARGV[2], 1)
+local claimed = tonumber(string.match(d, '^%d+|%d+|(%d+)|'))
+if claimed then -- measured session lengths: the ETA's cap turnover
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call('HINCRBY', KEYS[3], 'session_ms', math.max(0, now - claimed))
+  redis.call('HINCRBY', KEYS[3], 'sessions', 1)
+end
 return {'OK', d}

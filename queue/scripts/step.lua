@@ -4,7 +4,9 @@
 --  2. expire offers (to the skipped set: the visitor may come back within grace) and leases;
 --  3. trim the skipped set to the grace period;
 --  4. while open: accrue credit (rate per minute, capped at one second's worth, at least 1);
---     serve returning visitors first, then advance the head: a position whose visitor is absent
+--     serve returning visitors first, in the order of their returning-lane number (the score;
+--     'rserved' records the last one served, so a returner's place is its number minus it),
+--     then advance the head: a position whose visitor is absent
 --     is skipped without spending credit or capacity (at most ARGV[1] per call); a present one
 --     is offered while credit >= 1 and offers + leases < max_active.
 -- A position is only skippable after skip_after_ms (AbsentAfter after opening or a restore) and
@@ -70,6 +72,11 @@ local ended = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, max_
 for _, jti in ipairs(ended) do
   local d = redis.call('HGET', KEYS[5], 'j:' .. jti)
   if d then
+    local claimed = tonumber(string.match(d, '^%d+|%d+|(%d+)|'))
+    if claimed then
+      redis.call('HINCRBY', KEYS[2], 'session_ms', math.max(0, now - claimed))
+      redis.call('HINCRBY', KEYS[2], 'sessions', 1)
+    end
     redis.call('HDEL', KEYS[5], 'j:' .. jti)
     local pos = string.match(d, '^(%d+)|')
     if pos then
@@ -103,6 +110,7 @@ if opened == 1 and state == 'open' then
       break
     end
     redis.call('ZADD', KEYS[3], now + absent, r[1])
+    redis.call('HSET', KEYS[1], 'rserved', r[2])
     credit = credit - 1
     cap = cap - 1
     admitted = admitted + 1

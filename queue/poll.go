@@ -1,0 +1,423 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	mrand "math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Stall says why a line is not moving, so a visitor is told that in words rather than shown a
+// number the room does not believe.
+type Stall string
+
+// Stalls.
+const (
+	// StallNone: the line moves (or the room is not open yet).
+	StallNone Stall = ""
+	// StallSessions: the cap is full and no session has ended lately, so nobody can go in
+	// until one does.
+	StallSessions Stall = "sessions"
+	// StallPaused: the organiser paused admissions; places are kept.
+	StallPaused Stall = "paused"
+)
+
+// stallWindow is how long without an admission, with the cap full, makes a line stalled.
+const stallWindow = 10 * time.Second
+
+// PollOptions carry what the visitor tells foyer besides the ticket.
+type PollOptions struct {
+	// BestPlace is the lowest place this visitor was shown before, by any replica (the page
+	// and apps send it back); 0 if none. Replicas' caches may differ by a step: within that
+	// slack the shown place is clamped to it, so it never rises.
+	BestPlace int64
+}
+
+// Decision is the whole answer to one poll: what the visitor is told and, when it is their
+// turn, their admission. It is decided here, in one call; the gateway only signs and writes.
+type Decision struct {
+	Status
+	// Lease is the visitor's admission when it is their turn (claimed by this poll, or earlier
+	// by another tab of theirs); nil while they wait. An Unbacked lease is a fail-open
+	// admission made while Redis was unreachable.
+	Lease *Lease
+	// ClaimTook is how long the claim call to Redis took, when this poll made one.
+	ClaimTook time.Duration
+}
+
+// unbackedPrefix starts the id of a lease-less (fail-open) admission: no lease exists in Redis
+// to extend or release. It contains no '.', so it is never a valid lease id.
+const unbackedPrefix = "open-"
+
+// IsUnbacked reports whether a lease id is that of a fail-open admission made while Redis was
+// unreachable (Lease.Unbacked): nothing in Redis to extend or release.
+func IsUnbacked(jti string) bool { return strings.HasPrefix(jti, unbackedPrefix) }
+
+// unbackedSession bounds a fail-open admission's token: an outage admits on trust, so the
+// trust is short.
+const unbackedSession = 5 * time.Minute
+
+// Poll decides a visitor's status and, when it is their turn, their admission, in one call.
+// A visitor who is not at the front costs no Redis round trip: their place, ETA and next poll
+// come from the cache. A claim is sent only when the head has reached the ticket (an offer is
+// waiting, or the visitor is back from an absence), or when the ticket is next and there is
+// capacity for a passthrough. A returner gets a real place in the returning lane, remembered
+// here, and is not sent to Redis again until the lane reaches them. A spent ticket is
+// remembered and refused without Redis. While Redis is unreachable a room with OnStoreError
+// "open" admits without a lease, paced at this replica's share of the rate and of the
+// capacity last seen. Errors: ErrTicketSpent, ErrBadTicket, ErrBeyondIssued, ErrUnknownRoom,
+// ErrInvalidRoomName; a store failure is not an error but Status.StoreDown.
+func (e *Engine) Poll(ctx context.Context, t Ticket, o PollOptions) (Decision, error) {
+	r, err := e.roomFor(ctx, t.Room)
+	if err != nil {
+		if errors.Is(err, ErrStoreUnavailable) {
+			return Decision{Status: Status{StoreDown: true, PollAfter: jitter(3 * time.Second)}}, nil
+		}
+		return Decision{}, err
+	}
+	s := r.snap.Load()
+	d := Decision{}
+	if d.Status, err = e.status(r, s, t); err != nil {
+		return Decision{}, err
+	}
+	pos := d.Position
+	if e.shouldClaim(r, s, &d.Status) {
+		start := time.Now()
+		l, lane, err := e.claim(ctx, r, t, pos)
+		d.ClaimTook = time.Since(start)
+		switch {
+		case err == nil && lane > 0:
+			r.lanes.set(pos, lane)
+			if d.Status, err = e.status(r, r.snap.Load(), t); err != nil {
+				return Decision{}, err
+			}
+		case err == nil:
+			r.lanes.forget(pos)
+			d.Lease = &l
+			d.Admitted, d.Place, d.Ahead, d.ETALow, d.ETAHigh, d.PollAfter, d.Stalled = true, 0, 0, 0, 0, 0, StallNone
+			return d, nil
+		case errors.Is(err, ErrTicketSpent):
+			r.lanes.forget(pos)
+			r.spent.add(pos)
+			return Decision{}, err
+		case errors.Is(err, ErrStoreUnavailable):
+			d.StoreDown = true
+		case errors.Is(err, ErrNotYourTurn), errors.Is(err, ErrRoomPaused):
+			d.Admitted = false
+		default:
+			return Decision{}, err
+		}
+	}
+	if d.StoreDown && d.State == StateOpen && s.settings.OnStoreError == "open" && pos > 0 {
+		if l, ok := e.admitUnbacked(r, s, t, time.Now()); ok {
+			d.Lease = &l
+			d.Admitted, d.Place, d.Ahead, d.ETALow, d.ETAHigh, d.PollAfter = true, 0, 0, 0, 0, 0
+			return d, nil
+		}
+	}
+	if d.Admitted && d.Lease == nil {
+		d.Admitted = false // the head reached the ticket, but the claim did not land this time
+		d.PollAfter = jitter(time.Second)
+	}
+	if o.BestPlace > 0 && d.Place > o.BestPlace {
+		if d.Place-o.BestPlace <= placeSlack(s) {
+			d.Place, d.Ahead = o.BestPlace, o.BestPlace-1
+		} else {
+			d.PlaceRose = true
+		}
+	}
+	return d, nil
+}
+
+// placeSlack is how far two replicas' caches may disagree about a place: a few steps of the
+// head at the room's rate.
+func placeSlack(s *snapshot) int64 {
+	return 2 + int64(math.Ceil(float64(s.settings.RatePerMinute)/30))
+}
+
+// shouldClaim says whether this poll must ask Redis: only when the visitor may really go in now.
+func (e *Engine) shouldClaim(r *room, s *snapshot, st *Status) bool {
+	if st.Position == 0 || st.StoreDown || st.State == StateClosed {
+		return false
+	}
+	if st.Admitted {
+		return true // the head reached the ticket: an offer, a lease, or back from an absence
+	}
+	if st.Returning || st.State != StateOpen || s.settings.QueueAll {
+		return false
+	}
+	// passthrough: next in line, nobody returning, capacity free (claim.lua checks credit)
+	return st.Position == s.head+1 && s.returning == 0 && s.active+s.offers < int64(s.settings.MaxActive)
+}
+
+// status computes what the visitor is told from the cache, and records the visitor as present.
+func (e *Engine) status(r *room, s *snapshot, t Ticket) (Status, error) {
+	if t.Number < 1 {
+		return Status{}, fmt.Errorf("queue: status: ticket number %d: %w", t.Number, ErrBadTicket)
+	}
+	if t.Number > max(s.issued, r.known.Load())+maxAheadOfIssued {
+		return Status{}, fmt.Errorf("queue: status: ticket %d, room counter %d: %w", t.Number, s.issued, ErrBeyondIssued)
+	}
+	r.raiseKnown(t.Number)
+	now := r.redisNow()
+	st := Status{
+		State:     s.state(now),
+		OpensAt:   s.settings.OpensAt,
+		StoreDown: e.stale(s),
+	}
+	pos := s.position(t.Number)
+	if pos == 0 {
+		st.PollAfter = pollAfter(s, st, now)
+		return st, nil
+	}
+	if r.spent.has(pos) {
+		return Status{}, fmt.Errorf("queue: status %s: position %d: %w", t.Room, pos, ErrTicketSpent)
+	}
+	e.see(r, pos)
+	st.Position = pos
+	if pos <= s.head {
+		if lane, ok := r.lanes.get(pos); ok && lane > s.rserved {
+			// back from an absence: only returners with a lower lane number go first
+			st.Returning = true
+			st.Place = lane - s.rserved
+		} else {
+			st.Admitted = st.State != StateClosed
+		}
+	} else {
+		// Everyone who may still go in first: the positions before this one, the returners
+		// waiting, and every skipped visitor who may come back within grace (served ahead of
+		// the line). Counting all of them keeps the place from ever having to rise.
+		st.Place = pos - s.head + s.returning + s.skipped
+	}
+	if st.Place > 0 {
+		st.Ahead = st.Place - 1
+		st.Stalled = r.stall(s, st.State)
+		if st.State == StateOpen && st.Stalled == StallNone {
+			st.ETALow, st.ETAHigh = r.eta(s, pos, st.Returning, st.Place)
+		}
+	}
+	st.PollAfter = pollAfter(s, st, now)
+	return st, nil
+}
+
+// stall says why the line is not moving, if it is not.
+func (r *room) stall(s *snapshot, state State) Stall {
+	switch {
+	case state == StatePaused:
+		return StallPaused
+	case state != StateOpen:
+		return StallNone
+	case s.active+s.offers >= int64(s.settings.MaxActive):
+		if n, ok := r.admittedWithin(stallWindow); ok && n == 0 {
+			return StallSessions
+		}
+	}
+	return StallNone
+}
+
+// eta bounds the wait from what the room really does. Admissions needed before this visitor:
+// at least the present share of the positions ahead (absent ones are skipped without using the
+// pace) plus the returners waiting; at most every position ahead plus every skipped visitor
+// who may still come back. The rate is the measured admission rate once there is a minute's
+// data (it already reflects a cap that binds and sessions that end), else the configured one;
+// the range widens it by a quarter each way.
+func (r *room) eta(s *snapshot, pos int64, returning bool, place int64) (time.Duration, time.Duration) {
+	var lo, hi float64
+	if returning {
+		lo, hi = float64(place), float64(place)
+	} else {
+		behind := float64(pos - s.head - 1) // main-line positions before this one
+		present := 1.0
+		if a, k := float64(s.stats["admitted"]), float64(s.stats["skipped"]); a+k >= 20 {
+			present = a / (a + k)
+		}
+		lo = behind*present + float64(s.returning) + 1
+		hi = behind + float64(s.returning+s.skipped) + 1
+	}
+	rate := float64(s.settings.RatePerMinute)
+	if m, ok := r.admitRate(); ok && m > 0 {
+		rate = min(rate, m)
+	}
+	if capRate, ok := r.capTurnover(s); ok {
+		rate = min(rate, capRate)
+	}
+	d := func(n, perMin float64) time.Duration {
+		return time.Duration(n / perMin * float64(time.Minute))
+	}
+	return d(lo, rate*1.25), d(hi, rate*0.75)
+}
+
+// capTurnover estimates admissions per minute when the cap binds: the cap's slots turn over as
+// sessions end, about MaxActive per typical session. It uses the leases' configured length as
+// the typical session until measured session lengths are known.
+func (r *room) capTurnover(s *snapshot) (float64, bool) {
+	if s.active+s.offers < int64(s.settings.MaxActive) {
+		return 0, false
+	}
+	sess := s.settings.Session
+	if m, ok := r.sessionLength(); ok && m > 0 {
+		sess = m
+	}
+	return float64(s.settings.MaxActive) / sess.Minutes(), true
+}
+
+// pollAfter suggests when to ask again: short near the front, up to 30 s far back, never more
+// than a third of AbsentAfter (so a polling visitor is never taken for absent), with ±20%
+// jitter; before the opening, a landing spread over the first seconds after it.
+func pollAfter(s *snapshot, st Status, now time.Time) time.Duration {
+	var d time.Duration
+	switch {
+	case st.StoreDown:
+		d = 3 * time.Second
+	case st.State == StateScheduled || st.State == StatePrequeue:
+		until := st.OpensAt.Sub(now)
+		switch {
+		case st.OpensAt.IsZero():
+			d = 5 * time.Second
+		case until > 2*time.Minute:
+			d = 30 * time.Second
+		case until > 20*time.Second:
+			d = until / 3
+		default:
+			// land between the opening and a few seconds after it, spread out
+			return max(until, 0) + 500*time.Millisecond + time.Duration(mrand.Int64N(int64(4*time.Second)))
+		}
+		return jitter(d)
+	case st.State == StatePaused:
+		d = 10 * time.Second
+	case st.State == StateClosed:
+		d = 60 * time.Second
+	case st.Admitted:
+		d = time.Second
+	case st.Stalled != StallNone:
+		d = 10 * time.Second
+	default:
+		d = min(max(st.ETALow/6, 2*time.Second), 30*time.Second)
+		if st.Place <= 3 {
+			d = time.Second
+		}
+	}
+	return jitter(min(d, s.settings.AbsentAfter/3))
+}
+
+func jitter(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * (0.8 + 0.4*mrand.Float64()))
+}
+
+// admitUnbacked makes a fail-open admission while Redis is unreachable: at most this
+// replica's share of the room's rate (credit accrues at rate / replicas, burst 1) and of the
+// capacity that was free when Redis was last seen, each admission holding its share of the
+// cap until its short token expires.
+func (e *Engine) admitUnbacked(r *room, s *snapshot, t Ticket, now time.Time) (Lease, bool) {
+	replicas := max(1, e.replicas.Load())
+	free := int64(s.settings.MaxActive) - s.active - s.offers
+	share := free / replicas
+	o := &r.outage
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.last.IsZero() {
+		o.last = now
+	}
+	if now.After(o.last) {
+		perMs := float64(s.settings.RatePerMinute) / float64(replicas) / 60000
+		o.credit = min(1, o.credit+float64(now.Sub(o.last).Milliseconds())*perMs)
+		o.last = now
+	}
+	live := o.until[:0]
+	for _, u := range o.until {
+		if u.After(now) {
+			live = append(live, u)
+		}
+	}
+	o.until = live
+	if o.credit < 1 || int64(len(o.until)) >= share {
+		return Lease{}, false
+	}
+	o.credit--
+	exp := now.Add(min(s.settings.Session, unbackedSession))
+	o.until = append(o.until, exp)
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return Lease{JTI: unbackedPrefix + base64.RawURLEncoding.EncodeToString(b[:]), Visitor: t.Visitor, Room: t.Room,
+		Ticket: t.Number, Position: s.position(t.Number), IssuedAt: now, ExpiresAt: exp, MaxUntil: exp, Unbacked: true}, true
+}
+
+// outage paces fail-open admissions of a room on this replica.
+type outage struct {
+	mu     sync.Mutex
+	credit float64
+	last   time.Time
+	until  []time.Time // expiries of the unbacked admissions still holding a slot
+}
+
+// positionSet is a bounded set of positions (spent tickets), forgotten all at once when full:
+// a forgotten one only costs one Redis call to learn again.
+type positionSet struct {
+	mu sync.Mutex
+	m  map[int64]struct{}
+}
+
+const maxRemembered = 100_000
+
+func (p *positionSet) add(pos int64) {
+	p.mu.Lock()
+	if p.m == nil || len(p.m) >= maxRemembered {
+		p.m = map[int64]struct{}{}
+	}
+	p.m[pos] = struct{}{}
+	p.mu.Unlock()
+}
+
+func (p *positionSet) has(pos int64) bool {
+	p.mu.Lock()
+	_, ok := p.m[pos]
+	p.mu.Unlock()
+	return ok
+}
+
+func (p *positionSet) reset() {
+	p.mu.Lock()
+	p.m = nil
+	p.mu.Unlock()
+}
+
+// laneMap remembers the returning-lane number of returners polling here (bounded like
+// positionSet), so their polls need no Redis call until the lane reaches them.
+type laneMap struct {
+	mu sync.Mutex
+	m  map[int64]int64
+}
+
+func (l *laneMap) set(pos, lane int64) {
+	l.mu.Lock()
+	if l.m == nil || len(l.m) >= maxRemembered {
+		l.m = map[int64]int64{}
+	}
+	l.m[pos] = lane
+	l.mu.Unlock()
+}
+
+func (l *laneMap) get(pos int64) (int64, bool) {
+	l.mu.Lock()
+	n, ok := l.m[pos]
+	l.mu.Unlock()
+	return n, ok
+}
+
+func (l *laneMap) forget(pos int64) {
+	l.mu.Lock()
+	delete(l.m, pos)
+	l.mu.Unlock()
+}
+
+func (l *laneMap) reset() {
+	l.mu.Lock()
+	l.m = nil
+	l.mu.Unlock()
+}
