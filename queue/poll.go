@@ -322,7 +322,7 @@ func (e *Engine) admitUnbacked(r *room, s *snapshot, t Ticket, now time.Time) (L
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.last.IsZero() {
-		o.last = now
+		o.last, o.credit = now, 1 // the first admission of an outage may go at once
 	}
 	if now.After(o.last) {
 		perMs := float64(s.settings.RatePerMinute) / float64(replicas) / 60000
