@@ -151,7 +151,7 @@ joins_from() { # $1 source address, $2 count, $3 spoof (1/0): the status codes, 
     [ "$3" = 1 ] && args+=(-H "X-Forwarded-For: 203.0.113.$i")
     args+=("http://$LB/foyer/v1/rooms/hold/join")
   done
-  curl -s --parallel --parallel-max 8 "${args[@]}" | sort | uniq -c | tr -s ' ' | tr '\n' ';'
+  curl -s --parallel --parallel-max 8 "${args[@]}" 2>/dev/null | sort | uniq -c | tr -s ' ' | tr '\n' ';'
 }
 spoofed=$(joins_from 127.0.2.77 60 1)
 other=$(joins_from 127.0.2.78 5 0)
