@@ -47,3 +47,14 @@ load: ## load runs against the DESIGN budgets (needs wrk, nginx)
 
 clean: ## remove build output
 	rm -rf $(BIN)
+
+.PHONY: check-deploy
+HELM ?= $(shell command -v helm 2>/dev/null || echo $$($(GO) env GOPATH)/bin/helm)
+check-deploy: ## lint the Helm chart, check and unit-test the alert rules, check the HAProxy config
+	@for f in deploy/helm/foyer/ci/*-values.yaml; do \
+	  echo "== helm lint $$f"; $(HELM) lint --strict --kube-version 1.30.0 deploy/helm/foyer -f $$f >/dev/null || exit 1; \
+	done
+	promtool check rules deploy/prometheus/foyer-rules.yml
+	cd deploy/prometheus && promtool test rules foyer-rules.test.yml
+	FOYER_LB_BIND=127.0.0.1:18080 FOYER_LB_STATS=127.0.0.1:18089 FOYER_GW1=127.0.0.1:18081 \
+	  FOYER_GW2=127.0.0.1:18082 FOYER_GW3=127.0.0.1:18083 haproxy -c -q -f deploy/haproxy/haproxy.cfg && echo "haproxy.cfg: valid"
