@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -58,6 +59,12 @@ type Theme struct {
 type QueuePageData struct {
 	Room        string // room name as in URLs ([a-z0-9-]{1,64})
 	DisplayName string // heading; default Room
+	// DisplayNames is the heading per language ("en", "ko"); a language it lacks uses
+	// DisplayName.
+	DisplayNames map[string]string
+	// Texts replaces queue-page messages for this room, per language and catalogue key
+	// ({"ko": {"q_closed_body": "..."}}); see CheckRoomTexts.
+	Texts       map[string]map[string]string
 	Lang        string // "en" or "ko" (see RequestLang); anything else is English
 	TimeZone    string // IANA zone of the room ("Asia/Seoul"); default UTC
 	Prefix      string // foyer's path prefix; default "/foyer"
@@ -84,12 +91,14 @@ type ErrorPageData struct {
 	Code        string
 	Prefix      string // default "/foyer"
 	DisplayName string // room or site name; optional
-	Theme       Theme
-	RetryURL    string        // the "Try again" link; default the current page
-	RetryAfter  time.Duration // > 0: the page reloads itself after this long
-	RequestID   string        // shown as a reference for support; optional
-	HomeURL     string        // optional
-	Nonce       string
+	// DisplayNames is the name per language, as in QueuePageData.
+	DisplayNames map[string]string
+	Theme        Theme
+	RetryURL     string        // the "Try again" link; default the current page
+	RetryAfter   time.Duration // > 0: the page reloads itself after this long
+	RequestID    string        // shown as a reference for support; optional
+	HomeURL      string        // optional
+	Nonce        string
 }
 
 // DashboardData is what the organisers' dashboard page is rendered from.
@@ -259,10 +268,7 @@ func location(name string) (*time.Location, string) {
 
 func (s *Site) queueView(d QueuePageData) *queueView {
 	prefix := cleanPrefix(d.Prefix)
-	name := d.DisplayName
-	if name == "" {
-		name = d.Room
-	}
+	name := pickName(d.DisplayNames, d.Lang, d.DisplayName, d.Room)
 	roomPath := prefix + "/v1/rooms/" + url.PathEscape(d.Room)
 	def := func(v, dflt string) string {
 		if v == "" {
@@ -285,6 +291,7 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 		FairnessURL: def(d.FairnessURL, roomPath+"/fairness"),
 		HomeURL:     safeURL(d.HomeURL, true),
 	}
+	v.cat = v.cat.withTexts(d.Texts[v.Lang])
 	c := v.cat
 	v.Title = c.text("q_title") + " · " + name
 	v.Scheduled = st.State == "scheduled"
@@ -388,14 +395,15 @@ func errorCode(code string, status int) string {
 
 func (s *Site) errorView(d ErrorPageData) *errorView {
 	prefix := cleanPrefix(d.Prefix)
-	v := &errorView{base: s.base(d.Lang, d.DisplayName, prefix, d.Theme, d.Nonce, ""), Status: d.Status}
+	name := pickName(d.DisplayNames, d.Lang, d.DisplayName, "")
+	v := &errorView{base: s.base(d.Lang, name, prefix, d.Theme, d.Nonce, ""), Status: d.Status}
 	code := errorCode(d.Code, d.Status)
 	c := v.cat
 	v.Heading = c.text("err_" + code + "_title")
 	v.Body = c.text("err_" + code + "_body")
 	v.Title = v.Heading
-	if d.DisplayName != "" {
-		v.Title += " · " + d.DisplayName
+	if name != "" {
+		v.Title += " · " + name
 	}
 	v.Retry = safeURL(d.RetryURL, true)
 	v.HomeURL = safeURL(d.HomeURL, true)
@@ -403,7 +411,9 @@ func (s *Site) errorView(d ErrorPageData) *errorView {
 	if d.RetryAfter > 0 {
 		sec := int((d.RetryAfter + time.Second - 1) / time.Second)
 		v.RetryIn = c.text("err_retry_in", "seconds", formatInt(int64(sec)))
-		v.Refresh = fmt.Sprint(sec)
+		// The reload waits up to half as long again: a crowd behind one address, refused
+		// together, does not come back in the same second.
+		v.Refresh = fmt.Sprint(sec + mrand.IntN(sec/2+1))
 		if v.Retry != "" {
 			v.Refresh += ";url=" + v.Retry
 		}
