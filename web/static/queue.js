@@ -65,7 +65,7 @@
   const tkey = 'foyer_ticket_' + boot.room, pkey = 'foyer_place_' + boot.room, akey = 'foyer_alerts';
   let joining = !boot.hasTicket, opening = false, ticket = null, last = boot.status, shown = null, skew = 0;
   let opens = last.opens_at || '', said = 0, saidAt = 0, recon = !!last.reconnecting;
-  let timer = 0, tick = 0, leaving = 0, busy = false, errors = 0, lastPoll = 0, flash = 0, near = false;
+  let timer = 0, tick = 0, leaving = 0, busy = false, again = false, errors = 0, lastPoll = 0, flash = 0, near = false;
   let every = clamp(last.poll_after_ms || 5000, 1000, 60000);
   // mine is what this browser remembers of its ticket: {p: position, j: place at join, b: best
   // (lowest) place shown}. It survives reloads (localStorage) and is used only for the same
@@ -212,7 +212,9 @@
   });
   ['pointerdown', 'keydown'].forEach(e => addEventListener(e, unlock, {once: true, passive: true}));
 
-  function schedule(ms) { clearTimeout(timer); timer = setTimeout(poll, ms); }
+  // schedule sets the one poll timer; a poll asked for while one was in flight (the page came
+  // back while its last request, sent as it was hidden, was still out) goes at once.
+  function schedule(ms) { clearTimeout(timer); if (again) { again = false; ms = 0; } timer = setTimeout(poll, ms); }
   // wait turns a refusal or a failure into a delay: Retry-After when the server gave one (plus
   // up to half again, so a crowd behind one address does not come back in step), else
   // exponential back-off from the poll interval with jitter, up to a minute.
@@ -279,8 +281,10 @@
     }))
       .catch(() => { busy = false; apply(Object.assign({}, last, {reconnecting: true})); schedule(wait(null)); });
   }
-  // soon polls at once unless a poll has just gone out.
-  const soon = () => { if (now() - lastPoll > 1000) poll(); };
+  // soon polls at once unless a poll has just gone out; now polls at once, or as soon as the
+  // request in flight is answered.
+  const now1 = () => { if (busy) again = true; else poll(); };
+  const soon = () => { if (busy || now() - lastPoll > 1000) now1(); };
 
   d.querySelectorAll('a[data-lang]').forEach(a => a.addEventListener('click', e => {
     e.preventDefault();
@@ -292,9 +296,9 @@
   d.addEventListener('visibilitychange', () => {
     if (d.hidden) { if (!joining && now() - lastPoll > 2000) poll(true); } else { soon(); retitle(last, shown); }
   });
-  addEventListener('pageshow', e => { if (e.persisted) soon(); });
-  d.addEventListener('resume', soon);
-  addEventListener('online', () => { errors = 0; soon(); });
+  addEventListener('pageshow', e => { if (e.persisted) now1(); });
+  d.addEventListener('resume', now1); // Chrome thawing a frozen page: its timers were stopped
+  addEventListener('online', () => { errors = 0; now1(); });
 
   alertsOn();
   if (joining || !boot.hasTicket) { joining = joining && !ticket; poll(); } else { apply(last); schedule(every); }
