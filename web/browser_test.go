@@ -397,7 +397,7 @@ func statusFromJSON(m map[string]any) Status {
 	str := func(k string) string { v, _ := m[k].(string); return v }
 	ret, _ := m["returning"].(bool)
 	s := Status{Position: i("position"), Stalled: str("stalled"), Returning: ret, Notice: str("notice"),
-State: m["state"].(string), Place: i("place"), Ahead: i("ahead"), JoinedPlace: i("joined_place"),
+		State: m["state"].(string), Place: i("place"), Ahead: i("ahead"), JoinedPlace: i("joined_place"),
 		ETALow: time.Duration(eta["low"]) * time.Second, ETAHigh: time.Duration(eta["high"]) * time.Second,
 		PollAfter: time.Duration(i("poll_after_ms")) * time.Millisecond, Admitted: m["admitted"].(bool),
 		Redirect: m["redirect"].(string), Reconnecting: m["reconnecting"].(bool)}
