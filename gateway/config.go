@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/foyerhq/foyer/queue"
+	"github.com/foyerhq/foyer/web"
 )
 
 // Config is the whole gateway configuration. Precedence: defaults < YAML file < FOYER_*
@@ -133,6 +134,9 @@ type RoomConfig struct {
 	Name string `yaml:"name"`
 	// DisplayName is shown on the queue page.
 	DisplayName string `yaml:"display_name"`
+	// DisplayNames is the name per page language ({ko: ..., en: ...}); Texts replaces queue-page messages per language ({en: {q_closed_body: ...}}); see web.CheckRoomTexts.
+	DisplayNames map[string]string            `yaml:"display_names"`
+	Texts        map[string]map[string]string `yaml:"texts"`
 	// Mode is proxy (default) or token.
 	Mode string `yaml:"mode"`
 	// Paths are the protected path prefixes (proxy mode).
@@ -459,6 +463,9 @@ func (c *Config) Validate() error {
 			for _, field := range slices.Sorted(maps.Keys(ve.Fields)) {
 				bad(f+"."+yamlSettingName(field), "%s", ve.Fields[field])
 			}
+		}
+		for _, pr := range web.CheckRoomTexts(r.DisplayNames, r.Texts) {
+			p = append(p, f+"."+pr)
 		}
 		if r.WaitingStatus < 200 || r.WaitingStatus > 599 {
 			bad(f+".waiting_status", "must be an HTTP status, got %d", r.WaitingStatus)

@@ -26,6 +26,7 @@ func (s *Server) renderQueuePage(c echo.Context, rm *room, b statusBody, dest de
 		Redirect:     b.Redirect,
 		Reconnecting: b.Reconnecting,
 		UpdatedAt:    s.now(),
+		Position:     b.Position,
 	}
 	if b.Place != nil {
 		st.Place = *b.Place
@@ -46,17 +47,19 @@ func (s *Server) renderQueuePage(c echo.Context, rm *room, b statusBody, dest de
 		joinURL += "?" + q
 	}
 	d := web.QueuePageData{
-		Room:        rm.cfg.Name,
-		DisplayName: rm.cfg.DisplayName,
-		Lang:        web.RequestLang(r),
-		TimeZone:    rm.cfg.TimeZone,
-		Prefix:      s.cfg.Prefix,
-		HasTicket:   true,
-		Status:      st,
-		StatusURL:   statusURL,
-		JoinURL:     joinURL,
-		Theme:       rm.theme(),
-		Now:         s.now(),
+		Room:         rm.cfg.Name,
+		DisplayName:  rm.cfg.DisplayName,
+		DisplayNames: rm.cfg.DisplayNames,
+		Texts:        rm.cfg.Texts,
+		Lang:         web.RequestLang(r),
+		TimeZone:     rm.cfg.TimeZone,
+		Prefix:       s.cfg.Prefix,
+		HasTicket:    true,
+		Status:       st,
+		StatusURL:    statusURL,
+		JoinURL:      joinURL,
+		Theme:        rm.theme(),
+		Now:          s.now(),
 	}
 	code := rm.cfg.WaitingStatus
 	if r.URL.Path == s.cfg.Prefix+"/rooms/"+rm.cfg.Name {
@@ -102,7 +105,7 @@ func (s *Server) renderErrorPage(c echo.Context, e *Error) {
 	d := web.ErrorPageData{Lang: web.RequestLang(r), Status: e.Status, Code: code, Prefix: s.cfg.Prefix,
 		RequestID: requestID(c), RetryAfter: time.Duration(e.RetryAfter) * time.Second}
 	if rm := s.match(r.URL.Path); rm != nil {
-		d.DisplayName, d.Theme = rm.cfg.DisplayName, rm.theme()
+		d.DisplayName, d.DisplayNames, d.Theme = rm.cfg.DisplayName, rm.cfg.DisplayNames, rm.theme()
 	}
 	if err := s.site.ServeErrorPage(c.Response(), e.Status, d); err != nil {
 		s.log.Error().Err(err).Msg("error page failed")
@@ -114,7 +117,7 @@ func (s *Server) renderErrorPage(c echo.Context, e *Error) {
 func (s *Server) writeBackendDown(w http.ResponseWriter, r *http.Request, rm *room, status int) {
 	if wantsHTML(r) {
 		d := web.ErrorPageData{Lang: web.RequestLang(r), Status: status, Code: "backend_unavailable", Prefix: s.cfg.Prefix,
-			DisplayName: rm.cfg.DisplayName, Theme: rm.theme(), RetryAfter: 10 * time.Second}
+			DisplayName: rm.cfg.DisplayName, DisplayNames: rm.cfg.DisplayNames, Theme: rm.theme(), RetryAfter: 10 * time.Second}
 		if err := s.site.ServeErrorPage(w, status, d); err == nil {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -269,6 +270,16 @@ type fakeGateway struct {
 	pollMS       int64
 	polls, joins int
 	secPerPlace  float64
+
+	// What the status JSON gains for real crowds (issue 11).
+	stalled          string // "", "sessions", "paused"
+	returning        bool
+	notice           string // "", "place_rose"
+	noJoinedOnStatus bool   // joined_place only on the join response, as the gateway did
+	// joinFail and statusFail answer the next requests with these codes (consumed in order;
+	// -1 drops the connection); retryAfter is their Retry-After header.
+	joinFail, statusFail []int
+	retryAfter           string
 }
 
 func newFakeGateway(t *testing.T, s *Site) (*fakeGateway, *httptest.Server) {
@@ -309,7 +320,22 @@ func (f *fakeGateway) statusLocked(n int64) map[string]any {
 	now := time.Now()
 	st := map[string]any{"room": "r", "state": f.state, "poll_after_ms": f.pollMS, "admitted": false,
 		"redirect": "", "reconnecting": f.reconnecting, "updated_at": now.UTC().Format(time.RFC3339Nano),
-		"place": 0, "ahead": 0, "joined_place": f.joinedPlace[n], "eta_seconds": map[string]int64{"low": 0, "high": 0}}
+		"place": 0, "ahead": 0, "eta_seconds": map[string]int64{"low": 0, "high": 0}}
+	if n > 0 {
+		st["position"] = n
+	}
+	if !f.noJoinedOnStatus {
+		st["joined_place"] = f.joinedPlace[n]
+	}
+	if f.stalled != "" {
+		st["stalled"] = f.stalled
+	}
+	if f.returning {
+		st["returning"] = true
+	}
+	if f.notice != "" {
+		st["notice"] = f.notice
+	}
 	if !f.opensAt.IsZero() {
 		st["opens_at"] = f.opensAt.Format(time.RFC3339)
 		if now.Before(f.opensAt) {
@@ -328,6 +354,9 @@ func (f *fakeGateway) statusLocked(n int64) map[string]any {
 	st["place"], st["ahead"] = place, place-1
 	eta := float64(place) * f.secPerPlace
 	st["eta_seconds"] = map[string]int64{"low": int64(eta * 0.8), "high": int64(eta * 1.2)}
+	if f.stalled != "" {
+		st["eta_seconds"] = nil // no number for a line that does not move
+	}
 	return st
 }
 
@@ -364,8 +393,11 @@ func statusFromJSON(m map[string]any) Status {
 		}
 		return 0
 	}
-	eta := m["eta_seconds"].(map[string]int64)
-	s := Status{State: m["state"].(string), Place: i("place"), Ahead: i("ahead"), JoinedPlace: i("joined_place"),
+	eta, _ := m["eta_seconds"].(map[string]int64)
+	str := func(k string) string { v, _ := m[k].(string); return v }
+	ret, _ := m["returning"].(bool)
+	s := Status{Position: i("position"), Stalled: str("stalled"), Returning: ret, Notice: str("notice"),
+		State: m["state"].(string), Place: i("place"), Ahead: i("ahead"), JoinedPlace: i("joined_place"),
 		ETALow: time.Duration(eta["low"]) * time.Second, ETAHigh: time.Duration(eta["high"]) * time.Second,
 		PollAfter: time.Duration(i("poll_after_ms")) * time.Millisecond, Admitted: m["admitted"].(bool),
 		Redirect: m["redirect"].(string), Reconnecting: m["reconnecting"].(bool)}
@@ -386,6 +418,9 @@ func (f *fakeGateway) join(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.joins++
+	if f.refuse(w, &f.joinFail) {
+		return
+	}
 	n, ok := ticketOf(r)
 	if !ok {
 		f.issued++
@@ -395,7 +430,30 @@ func (f *fakeGateway) join(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: "foyer_ticket_r", Value: strconv.FormatInt(n, 10), Path: "/", HttpOnly: true})
 	st := f.statusLocked(n)
 	st["ticket"] = strconv.FormatInt(n, 10)
+	st["joined_place"] = f.joinedPlace[n]
 	writeJSON(w, 200, st)
+}
+
+// refuse answers with the next code of *codes, if any: an error JSON with Retry-After, or a
+// dropped connection for -1.
+func (f *fakeGateway) refuse(w http.ResponseWriter, codes *[]int) bool {
+	if len(*codes) == 0 {
+		return false
+	}
+	code := (*codes)[0]
+	*codes = (*codes)[1:]
+	if code < 0 {
+		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			_ = c.Close()
+		}
+		return true
+	}
+	if f.retryAfter != "" {
+		w.Header().Set("Retry-After", f.retryAfter)
+	}
+	errCode := map[int]string{429: "rate_limited", 503: "reconnecting"}[code]
+	writeJSON(w, code, map[string]any{"error": map[string]string{"code": errCode, "message": "refused"}})
+	return true
 }
 
 func (f *fakeGateway) status(w http.ResponseWriter, r *http.Request) {
@@ -404,6 +462,9 @@ func (f *fakeGateway) status(w http.ResponseWriter, r *http.Request) {
 	f.polls++
 	if r.Header.Get("Accept") != "application/json" {
 		writeJSON(w, 406, map[string]any{"error": map[string]string{"code": "not_acceptable", "message": "want JSON"}})
+		return
+	}
+	if f.refuse(w, &f.statusFail) {
 		return
 	}
 	if f.fail != 0 {
@@ -536,9 +597,24 @@ func TestBrowserPrequeueCountdown(t *testing.T) {
 		t.Errorf("fairness link missing")
 	}
 	tb.screenshot(t, "queue-prequeue-en")
+	// Record every state of the pre-queue panel from here on.
+	eval[bool](t, tb, `(() => {
+		window.__seen = [];
+		const rec = () => window.__seen.push(document.querySelector('[data-f=countdown]').textContent + (document.getElementById('p-pre').hidden ? ' hidden' : ' shown'));
+		new MutationObserver(rec).observe(document.getElementById('main'), {subtree: true, childList: true, characterData: true, attributes: true});
+		return true;
+	})()`)
 	// At the opening the page asks again by itself (the next regular poll
 	// is 30 s away) and shows the place.
 	tb.waitFor(t, "the line after opening", `!document.getElementById('p-wait').hidden && document.querySelector('#p-wait [data-f=place]').innerText === '50'`, 10*time.Second)
+	// It never showed a countdown at zero with "pre-queue" still up: at the opening it
+	// switched to "getting your place" and asked.
+	if seen := eval[[]string](t, tb, `window.__seen`); slices.Contains(seen, "00:00:00 shown") {
+		t.Errorf("the pre-queue panel showed 00:00:00: %v", seen)
+	}
+	if n := eval[int](t, tb, `performance.getEntriesByType('resource').filter(e => e.name.includes('/status')).length`); n != 1 {
+		t.Errorf("%d status polls around the opening, want 1", n)
+	}
 }
 
 func TestBrowserReconnecting(t *testing.T) {

@@ -68,12 +68,12 @@ func zoneLabel(t time.Time) string {
 	return t.Format("MST")
 }
 
-// formatCountdown shows d as hh:mm:ss, with a day count in front past a day.
+// formatCountdown shows d as hh:mm:ss, rounded up, with a day count in front past a day.
 func formatCountdown(c catalog, d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}
-	s := int64(d.Round(time.Second) / time.Second)
+	s := int64((d + time.Second - 1) / time.Second) // up, as queue.js: 00:00:00 only at the opening
 	days := s / 86400
 	s %= 86400
 	hms := fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)

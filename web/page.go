@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -19,7 +20,7 @@ import (
 // Status is the visitor's status as the page shows it: the gateway's status
 // JSON (see the package doc) in Go types.
 type Status struct {
-	State        string        // scheduled, prequeue, open, paused, closed
+	State        string        // scheduled, prequeue, open, paused, closed, sold_out
 	Place        int64         // 1 = next in; 0 when unknown (pre-queue)
 	Ahead        int64         // people ahead
 	JoinedPlace  int64         // place when the visitor joined; the progress bar's start
@@ -31,6 +32,18 @@ type Status struct {
 	OpensAt      time.Time     // opening time; zero when not scheduled
 	UpdatedAt    time.Time     // when the gateway computed this status
 	Reconnecting bool          // the gateway cannot reach its store; place is the last known
+	// Position is the ticket's position in the room's order; the page keys what it remembers
+	// of the ticket (place at join, best place shown) by it. 0 when unknown.
+	Position int64
+	// Stalled says why a waiting line does not move: "" (it moves), "sessions" (the active
+	// cap is full and sessions are not ending: no time estimate) or "paused".
+	Stalled string
+	// Returning: the visitor was skipped while away and is back in the returning lane; the
+	// place is real.
+	Returning bool
+	// Notice is "place_rose" when the gateway had to raise the visitor's place (a data
+	// loss); the page says so instead of showing a silent jump.
+	Notice string
 }
 
 // Theme is a room's look. Colours are "#rgb" or "#rrggbb"; anything else is
@@ -46,6 +59,12 @@ type Theme struct {
 type QueuePageData struct {
 	Room        string // room name as in URLs ([a-z0-9-]{1,64})
 	DisplayName string // heading; default Room
+	// DisplayNames is the heading per language ("en", "ko"); a language it lacks uses
+	// DisplayName.
+	DisplayNames map[string]string
+	// Texts replaces queue-page messages for this room, per language and catalogue key
+	// ({"ko": {"q_closed_body": "..."}}); see CheckRoomTexts.
+	Texts       map[string]map[string]string
 	Lang        string // "en" or "ko" (see RequestLang); anything else is English
 	TimeZone    string // IANA zone of the room ("Asia/Seoul"); default UTC
 	Prefix      string // foyer's path prefix; default "/foyer"
@@ -72,12 +91,14 @@ type ErrorPageData struct {
 	Code        string
 	Prefix      string // default "/foyer"
 	DisplayName string // room or site name; optional
-	Theme       Theme
-	RetryURL    string        // the "Try again" link; default the current page
-	RetryAfter  time.Duration // > 0: the page reloads itself after this long
-	RequestID   string        // shown as a reference for support; optional
-	HomeURL     string        // optional
-	Nonce       string
+	// DisplayNames is the name per language, as in QueuePageData.
+	DisplayNames map[string]string
+	Theme        Theme
+	RetryURL     string        // the "Try again" link; default the current page
+	RetryAfter   time.Duration // > 0: the page reloads itself after this long
+	RequestID    string        // shown as a reference for support; optional
+	HomeURL      string        // optional
+	Nonce        string
 }
 
 // DashboardData is what the organisers' dashboard page is rendered from.
@@ -96,6 +117,7 @@ const (
 	panelTurn    = "turn"
 	panelPaused  = "paused"
 	panelClosed  = "closed"
+	panelSoldOut = "soldout"
 )
 
 // panelFor mirrors panel() in queue.js.
@@ -103,13 +125,15 @@ func panelFor(s Status, hasTicket bool) string {
 	switch {
 	case s.Admitted:
 		return panelTurn
+	case s.State == "sold_out":
+		return panelSoldOut
 	case s.State == "closed":
 		return panelClosed
 	case !hasTicket:
 		return panelJoining
 	case s.State == "scheduled" || s.State == "prequeue":
 		return panelPre
-	case s.State == "paused":
+	case s.State == "paused" || s.Stalled == "paused":
 		return panelPaused
 	}
 	return panelWait
@@ -176,7 +200,7 @@ func (s *Site) base(lang, name, prefix string, th Theme, nonce string, js string
 type queueView struct {
 	base
 	Room, Panel                             string
-	Scheduled                               bool
+	Scheduled, Final, Stalled, Returning    bool
 	Place, Ahead, ETA                       string
 	ProgressDone, ProgressTotal, ProgressPc int64
 	Updated, UpdatedISO                     string
@@ -214,6 +238,10 @@ type statusJSON struct {
 	OpensAt      string  `json:"opens_at,omitempty"`
 	UpdatedAt    string  `json:"updated_at,omitempty"`
 	Reconnecting bool    `json:"reconnecting"`
+	Position     int64   `json:"position,omitempty"`
+	Stalled      string  `json:"stalled,omitempty"`
+	Returning    bool    `json:"returning,omitempty"`
+	Notice       string  `json:"notice,omitempty"`
 }
 
 type etaJSON struct {
@@ -240,10 +268,7 @@ func location(name string) (*time.Location, string) {
 
 func (s *Site) queueView(d QueuePageData) *queueView {
 	prefix := cleanPrefix(d.Prefix)
-	name := d.DisplayName
-	if name == "" {
-		name = d.Room
-	}
+	name := pickName(d.DisplayNames, d.Lang, d.DisplayName, d.Room)
 	roomPath := prefix + "/v1/rooms/" + url.PathEscape(d.Room)
 	def := func(v, dflt string) string {
 		if v == "" {
@@ -266,11 +291,18 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 		FairnessURL: def(d.FairnessURL, roomPath+"/fairness"),
 		HomeURL:     safeURL(d.HomeURL, true),
 	}
+	v.cat = v.cat.withTexts(d.Texts[v.Lang])
 	c := v.cat
 	v.Title = c.text("q_title") + " · " + name
 	v.Scheduled = st.State == "scheduled"
+	v.Final = v.Panel == panelClosed || v.Panel == panelSoldOut
+	v.Stalled = st.Stalled == "sessions" && v.Panel == panelWait
+	v.Returning = st.Returning && (v.Panel == panelWait || v.Panel == panelPaused)
 	v.Place, v.Ahead = formatInt(st.Place), formatInt(st.Ahead)
 	v.ETA = formatETA(c, st.ETALow, st.ETAHigh)
+	if st.Stalled == "sessions" {
+		v.ETA = c.text("qjs_stalled_eta") // no number from a line that does not move
+	}
 	v.ProgressDone, v.ProgressTotal = progress(st.JoinedPlace, st.Place)
 	v.ProgressPc = v.ProgressDone * 100 / v.ProgressTotal
 	upd := st.UpdatedAt
@@ -298,7 +330,7 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 	switch {
 	case v.Panel == panelTurn && v.Redirect != "":
 		v.Refresh = "0;url=" + v.Redirect
-	case v.Panel != panelClosed:
+	case !v.Final:
 		v.Refresh = fmt.Sprint(v.RefreshSeconds)
 	}
 	v.Boot = queueBoot{
@@ -311,7 +343,8 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 			Room: d.Room, State: st.State, Place: st.Place, Ahead: st.Ahead, JoinedPlace: st.JoinedPlace,
 			ETA:         etaJSON{Low: int64(st.ETALow / time.Second), High: int64(st.ETAHigh / time.Second)},
 			PollAfterMS: int64(poll / time.Millisecond), Admitted: st.Admitted, Redirect: v.Redirect,
-			Reconnecting: st.Reconnecting,
+			Reconnecting: st.Reconnecting, Position: st.Position, Stalled: st.Stalled,
+			Returning: st.Returning, Notice: st.Notice,
 		},
 	}
 	if !st.OpensAt.IsZero() {
@@ -362,14 +395,15 @@ func errorCode(code string, status int) string {
 
 func (s *Site) errorView(d ErrorPageData) *errorView {
 	prefix := cleanPrefix(d.Prefix)
-	v := &errorView{base: s.base(d.Lang, d.DisplayName, prefix, d.Theme, d.Nonce, ""), Status: d.Status}
+	name := pickName(d.DisplayNames, d.Lang, d.DisplayName, "")
+	v := &errorView{base: s.base(d.Lang, name, prefix, d.Theme, d.Nonce, ""), Status: d.Status}
 	code := errorCode(d.Code, d.Status)
 	c := v.cat
 	v.Heading = c.text("err_" + code + "_title")
 	v.Body = c.text("err_" + code + "_body")
 	v.Title = v.Heading
-	if d.DisplayName != "" {
-		v.Title += " · " + d.DisplayName
+	if name != "" {
+		v.Title += " · " + name
 	}
 	v.Retry = safeURL(d.RetryURL, true)
 	v.HomeURL = safeURL(d.HomeURL, true)
@@ -377,7 +411,9 @@ func (s *Site) errorView(d ErrorPageData) *errorView {
 	if d.RetryAfter > 0 {
 		sec := int((d.RetryAfter + time.Second - 1) / time.Second)
 		v.RetryIn = c.text("err_retry_in", "seconds", formatInt(int64(sec)))
-		v.Refresh = fmt.Sprint(sec)
+		// The reload waits up to half as long again: a crowd behind one address, refused
+		// together, does not come back in the same second.
+		v.Refresh = fmt.Sprint(sec + mrand.IntN(sec/2+1))
 		if v.Retry != "" {
 			v.Refresh += ";url=" + v.Retry
 		}

@@ -394,8 +394,12 @@ func TestErrorPage(t *testing.T) {
 			if len(metas) != 1 {
 				t.Fatalf("want a meta refresh")
 			}
-			if c, _ := attr(metas[0], "content"); c != "30" {
-				t.Errorf("refresh %q", c)
+			if c, _ := attr(metas[0], "content"); c < "30" || c > "45" || len(c) != 2 {
+				t.Errorf("refresh %q, want 30 to 45 (Retry-After and up to half again)", c)
+			}
+			// Words only: the status code is for logs, never for the visitor.
+			if strings.Contains(body, fmt.Sprint(tc.status)) || strings.Contains(strings.ToLower(body), "error") || strings.Contains(body, "오류") {
+				t.Errorf("main shows a status code: %q", body)
 			}
 		})
 	}
@@ -452,5 +456,75 @@ func TestDashboardPage(t *testing.T) {
 				t.Errorf("boot %+v", boot)
 			}
 		})
+	}
+}
+
+func TestQueuePageRoomTexts(t *testing.T) {
+	s := newSite(t)
+	names := map[string]string{"ko": "2026 부산국제영화제", "en": "Busan Film Festival 2026"}
+	texts := map[string]map[string]string{"ko": {"q_closed_body": "모두 팔렸습니다.", "qjs_near_title": "곧 차례!"}}
+	for _, tc := range []struct{ lang, name, closed string }{
+		{"ko", "2026 부산국제영화제", "모두 팔렸습니다."},
+		{"en", "Busan Film Festival 2026", "The sale has ended or is sold out. Check the organiser's website for news."},
+	} {
+		d := baseQueueData(tc.lang)
+		d.DisplayNames, d.Texts = names, texts
+		d.Status.State = "closed"
+		doc := renderQueue(t, s, d)
+		if got := textOf(findAll(doc, withAttr("class", "brand"))[0]); got != tc.name {
+			t.Errorf("%s: heading %q, want %q", tc.lang, got, tc.name)
+		}
+		if got := textOf(findAll(doc, tag("title"))[0]); !strings.HasSuffix(got, " · "+tc.name) {
+			t.Errorf("%s: title %q", tc.lang, got)
+		}
+		if got := textOf(findAll(byID(t, doc, "p-closed"), tag("p"))[0]); got != tc.closed {
+			t.Errorf("%s: closed body %q, want %q", tc.lang, got, tc.closed)
+		}
+		var boot struct{ Msgs map[string]string }
+		if err := json.Unmarshal([]byte(textOf(byID(t, doc, "boot"))), &boot); err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]string{"ko": "곧 차례!", "en": "Almost your turn!"}[tc.lang]; boot.Msgs["near_title"] != want {
+			t.Errorf("%s: script message %q, want %q", tc.lang, boot.Msgs["near_title"], want)
+		}
+	}
+	// A name missing for the language falls back to display_name.
+	d := baseQueueData("ko")
+	d.DisplayNames = map[string]string{"en": "English only"}
+	if got := textOf(findAll(renderQueue(t, s, d), withAttr("class", "brand"))[0]); got != "BIFF 2026" {
+		t.Errorf("fallback heading %q", got)
+	}
+	if probs := CheckRoomTexts(names, texts); len(probs) != 0 {
+		t.Errorf("good texts refused: %v", probs)
+	}
+}
+
+func TestQueuePageStalledReturningSoldOut(t *testing.T) {
+	s := newSite(t)
+	for _, lang := range Langs() {
+		c := s.catalogs[lang]
+		d := baseQueueData(lang)
+		d.Status.Stalled, d.Status.Returning = "sessions", true
+		doc := renderQueue(t, s, d)
+		if got := textOf(findAll(byID(t, doc, "p-wait"), withAttr("data-f", "eta"))[0]); got != c.text("qjs_stalled_eta") {
+			t.Errorf("%s: stalled eta %q", lang, got)
+		}
+		for _, id := range []string{"stalled", "returning"} {
+			if !shown(byID(t, doc, id)) {
+				t.Errorf("%s: #%s hidden", lang, id)
+			}
+		}
+		d.Status.Stalled = "paused"
+		if p := visiblePanel(t, renderQueue(t, s, d)); p != "p-paused" {
+			t.Errorf("%s: stalled paused shows %s", lang, p)
+		}
+		d.Status.State = "sold_out"
+		doc = renderQueue(t, s, d)
+		if p := visiblePanel(t, doc); p != "p-soldout" {
+			t.Errorf("%s: sold out shows %s", lang, p)
+		}
+		if len(findAll(doc, withAttr("http-equiv", "refresh"))) != 0 {
+			t.Errorf("%s: sold out page reloads itself", lang)
+		}
 	}
 }

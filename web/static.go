@@ -37,7 +37,7 @@ const (
 
 func loadAssets(base, over fs.FS) (*assets, error) {
 	files := map[string][]byte{}
-	read := func(fsys fs.FS) error {
+	read := func(fsys fs.FS, own bool) error {
 		ents, err := fs.ReadDir(fsys, "static")
 		if err != nil {
 			if isNotExist(err) {
@@ -53,15 +53,18 @@ func loadAssets(base, over fs.FS) (*assets, error) {
 			if err != nil {
 				return err
 			}
+			if own && path.Ext(e.Name()) == ".js" {
+				b = trimJS(b)
+			}
 			files[e.Name()] = b
 		}
 		return nil
 	}
-	if err := read(base); err != nil {
+	if err := read(base, true); err != nil {
 		return nil, fmt.Errorf("web: read static: %w", err)
 	}
 	if over != nil {
-		if err := read(over); err != nil {
+		if err := read(over, false); err != nil {
 			return nil, fmt.Errorf("web: read override static: %w", err)
 		}
 	}
@@ -93,6 +96,39 @@ func loadAssets(base, over fs.FS) (*assets, error) {
 		as.byVersioned[a.versioned] = a
 	}
 	return as, nil
+}
+
+// trimJS drops what a browser does not need from foyer's own scripts: indentation, blank
+// lines and comments that fill whole lines (// lines and /* */ blocks that start a line).
+// It keeps the page inside its weight budget while the source stays commented. Safe for
+// scripts without multi-line template literals, which foyer's scripts do not use; an
+// operator's override files are served as they are.
+func trimJS(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	inBlock := false
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		l := bytes.TrimSpace(line)
+		if inBlock {
+			i := bytes.Index(l, []byte("*/"))
+			if i < 0 {
+				continue
+			}
+			inBlock, l = false, bytes.TrimSpace(l[i+2:])
+		}
+		if bytes.HasPrefix(l, []byte("/*")) {
+			if i := bytes.Index(l[2:], []byte("*/")); i >= 0 {
+				l = bytes.TrimSpace(l[i+4:])
+			} else {
+				inBlock = true
+				continue
+			}
+		}
+		if len(l) == 0 || bytes.HasPrefix(l, []byte("//")) {
+			continue
+		}
+		out = append(append(out, l...), '\n')
+	}
+	return out
 }
 
 func compressible(ctype string) bool {
