@@ -241,6 +241,8 @@
     busy = true; clearTimeout(timer); lastPoll = now();
     const join = joining, h = {Accept: 'application/json'};
     if (ticket) h['Foyer-Ticket'] = ticket;
+    // the best place shown so far: a gateway whose cache is a step behind answers no higher
+    if (!join && mine.b > 0) h['Foyer-Place'] = String(mine.b);
     (join ? prepareJoin() : Promise.resolve({})).then(x => {
       const o = {method: join ? 'POST' : 'GET', credentials: 'same-origin', headers: Object.assign(h, x.headers), cache: 'no-store'};
       if (x.body !== undefined) o.body = x.body;
