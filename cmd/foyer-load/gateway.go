@@ -136,8 +136,7 @@ func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, s
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		MaxHeaderBytes: 32 << 10}
+	srv := gw.HTTPServer()
 	cln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		_ = ln.Close()
@@ -152,7 +151,7 @@ func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, s
 	})
 	ctl := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(gw.Listener(ln)) }()
 	go func() { errc <- ctl.Serve(cln) }()
 	b, _ := json.Marshal(gatewayReady{Listen: ln.Addr().String(), Control: cln.Addr().String(), PID: os.Getpid()})
 	fmt.Fprintf(stdout, "%s\n", b)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -243,14 +242,9 @@ func serve(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, l
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           gw.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-	}
+	srv := gw.HTTPServer()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(gw.Listener(ln)) }()
 	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Str("version", version).Msg("foyer is serving")
 	if ready != nil {
 		ready <- ln.Addr().String()
