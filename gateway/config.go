@@ -255,7 +255,7 @@ func DefaultConfig() Config {
 			MaxConns: 10000, MaxConnsPerIP: 512, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, BodyTimeout: 60 * time.Second,
 			ProxyWriteTimeout: 5 * time.Minute},
-		Log:    LogConfig{Level: "info", Format: "auto"},
+		Log: LogConfig{Level: "info", Format: "auto"},
 	}
 }
 
