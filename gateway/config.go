@@ -49,10 +49,15 @@ type Config struct {
 type RedisConfig struct {
 	// URL is a redis:// or rediss:// URL; for a cluster or Sentinel use Addrs.
 	URL string `yaml:"url"`
-	// Addrs are cluster seed nodes (host:port); when set, URL is ignored.
+	// Addrs are cluster seed nodes (host:port), or the sentinels with MasterName; when set, URL
+	// is ignored. One seed may be a single server or a cluster's configuration endpoint: the
+	// seed is asked which (see Mode).
 	Addrs []string `yaml:"addrs"`
 	// MasterName selects Sentinel mode with Addrs as the sentinels.
 	MasterName string `yaml:"master_name"`
+	// Mode is auto (default: Sentinel with master_name, a cluster with several addrs, and for
+	// one addr whatever the seed says), single, cluster or sentinel.
+	Mode string `yaml:"mode"`
 	// Password for Addrs mode.
 	Password string `yaml:"password"`
 	// Prefix starts every key, default "foyer".
@@ -413,6 +418,19 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			bad("redis.url", "must be a redis://, rediss:// or unix:// URL")
 		}
+	}
+	switch c.Redis.Mode {
+	case "", RedisAuto, RedisSingle:
+	case RedisCluster:
+		if len(c.Redis.Addrs) == 0 && c.Redis.URL == "" {
+			bad("redis.mode", "cluster needs redis.addrs or redis.url")
+		}
+	case RedisSentinel:
+		if c.Redis.MasterName == "" || len(c.Redis.Addrs) == 0 {
+			bad("redis.mode", "sentinel needs redis.master_name and the sentinels in redis.addrs")
+		}
+	default:
+		bad("redis.mode", "must be auto, single, cluster or sentinel, got %q", c.Redis.Mode)
 	}
 	if !roomName.MatchString(c.Redis.Prefix) {
 		bad("redis.prefix", "must match [a-z0-9-]{1,64}, got %q", c.Redis.Prefix)

@@ -95,14 +95,11 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, stdout io.Writer) error {
-	opt, err := redis.ParseURL(cfg.Redis.URL)
+	rdb, closeStore, err := gateway.OpenStore(ctx, cfg.Redis, log) // the client foyer serve builds
 	if err != nil {
-		return fmt.Errorf("redis.url: %w", err)
+		return err
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, cfg.Redis.Timeout, cfg.Redis.Timeout
-	opt.PoolSize = 64 // as cmd/foyer's openStore
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
+	defer closeStore()
 	hook := &countHook{}
 	rdb.AddHook(hook)
 
