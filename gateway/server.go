@@ -57,6 +57,7 @@ type Server struct {
 	trusted  []*net.IPNet
 	joins    *clientLimiter
 	conns    *connLimiter
+	shed     *prometheus.CounterVec
 
 	rooms  map[string]*room
 	routes []route // protected path prefixes, longest first
@@ -134,6 +135,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	sort.Slice(s.routes, func(i, j int) bool { return len(s.routes[i].prefix) > len(s.routes[j].prefix) })
 	s.m = newMetrics(s.reg)
+	s.shed = newShedCounter(s.reg)
 	s.conns = newConnLimiter(cfg.Limits.MaxConns, cfg.Limits.MaxConnsPerIP, s.trusted, s.reg)
 	s.reg.MustRegister(&roomCollector{s: s})
 	s.e = s.routesEcho()

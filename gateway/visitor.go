@@ -138,11 +138,13 @@ func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, s
 		return queue.Ticket{}, "", &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 			Message: "too many joins from your address; try again shortly", RetryAfter: secs}
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*s.cfg.Redis.Timeout)
+	// A join may wait for the coalesced call ahead of it and then for its own (each up to twice
+	// the Redis timeout): a slow store makes a slower join, not an error.
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 4*s.cfg.Redis.Timeout)
 	defer cancel()
 	t, raw, err := s.engine.Join(ctx, rm.cfg.Name, visitor)
 	if err != nil {
-		return t, "", s.storeErr("join", err)
+		return t, "", s.storeErrIn(rm, "join", err)
 	}
 	s.m.join(rm.cfg.Name)
 	s.setCookie(c.Response(), ticketPrefix+rm.cfg.Name, raw, 7*24*time.Hour)
@@ -201,9 +203,9 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 	}
 	tryClaim := st.Admitted || (st.State == queue.StateOpen && st.Place == 1)
 	if tryClaim && !b.Reconnecting {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*s.cfg.Redis.Timeout)
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 3*s.cfg.Redis.Timeout) // room for one retry
 		defer cancel()
-		adm, err := s.claim(ctx, rm, t, now)
+		adm, err := s.claimRetrying(ctx, rm, t, now)
 		switch {
 		case err == nil:
 			b.Admitted, b.Token = true, adm.token
@@ -214,6 +216,8 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 			s.setCookie(c.Response(), admissionCookie, adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
 			return b, adm, nil
 		case errors.Is(err, queue.ErrNotYourTurn), errors.Is(err, queue.ErrRoomPaused):
+		case s.overloaded(rm.cfg.Name, err):
+			s.shed.WithLabelValues("claim").Inc() // slow, not gone: the next poll claims
 		case errors.Is(err, queue.ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded):
 			s.m.redisErrors.WithLabelValues("claim").Inc()
 			b.Reconnecting = true

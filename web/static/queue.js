@@ -130,7 +130,7 @@
           schedule(backoff(0) / 4);
           return;
         }
-        if (r.status === 429) { schedule(backoff(+r.headers.get('Retry-After') || 0)); return; }
+        if (r.status === 429 || code === 'busy') { schedule(backoff(+r.headers.get('Retry-After') || 0)); return; }
         if (r.status >= 500) apply(Object.assign({}, last, {reconnecting: true}));
         else $('problem').hidden = false;
         schedule(backoff(0));
