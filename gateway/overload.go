@@ -77,4 +77,3 @@ func (s *Server) claimRetrying(ctx context.Context, rm *room, t queue.Ticket, no
 	}
 	return s.claim(ctx, rm, t, now)
 }
-
