@@ -12,8 +12,9 @@ import (
 const maxJoinBatch = 10000
 
 // maxPendingJoins bounds the joins waiting for a join.lua call: one more would wait for a
-// third call, longer than a caller's deadline, so it is shed (ErrBusy) instead.
-const maxPendingJoins = 2 * maxJoinBatch
+// third call, longer than a caller's deadline, so it is shed (ErrBusy) instead. A variable
+// for tests.
+var maxPendingJoins = 2 * maxJoinBatch
 
 // joiner coalesces concurrent joins of a room: while one join.lua call is in flight, arrivals
 // queue up and the next call issues all of them with one INCRBY-like step.

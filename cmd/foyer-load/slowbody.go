@@ -142,6 +142,7 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 	actx, acancel := context.WithTimeout(ctx, a.duration)
 	var awg sync.WaitGroup
 	start := time.Now()
+	gwCPU0, ownCPU0 := procCPU(gw.pid()), procCPU(os.Getpid())
 	for i := range a.slow + a.idle {
 		awg.Add(1)
 		go func() {
@@ -161,6 +162,7 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 	awg.Wait()
 	acancel()
 	held := time.Since(start)
+	gwCPU, ownCPU := procCPU(gw.pid())-gwCPU0, procCPU(os.Getpid())-ownCPU0
 
 	p.phase("after")
 	sleepCtx(ctx, min(a.baseline, 3*time.Second))
@@ -172,8 +174,10 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 	m, _ := scrapeConnMetrics(base)
 	fmt.Fprintf(w, "attack held %s: %d connections opened by the attacker (%d refused before the attacker wrote a byte, %d answered 413, %d cut off by a deadline while sending, %d idle ones closed by the header deadline)\n",
 		held.Round(time.Second), stats.opened.Load(), stats.refused.Load(), stats.tooLarge.Load(), stats.cutOff.Load(), stats.idleClosed.Load())
-	fmt.Fprintf(w, "gateway at the peak: %d open connections, %d file descriptors, RSS %d MiB; refused %s, reclaimed idle %s\n\n",
+	fmt.Fprintf(w, "gateway at the peak: %d open connections, %d file descriptors, RSS %d MiB; refused %s, reclaimed idle %s\n",
 		peak.open, peak.fds, peak.rssKiB>>10, m["refused"], m["reclaimed"])
+	fmt.Fprintf(w, "CPU during the attack: gateway %.1f s (%.0f%% of one core), attacker and probes (this process) %.1f s (%.0f%%); load average %s\n\n",
+		gwCPU.Seconds(), 100*gwCPU.Seconds()/held.Seconds(), ownCPU.Seconds(), 100*ownCPU.Seconds()/held.Seconds(), loadAvg())
 	fmt.Fprintf(w, "  %-9s %-8s %8s %9s %9s %9s  %s\n", "phase", "request", "count", "p50", "p99", "max", "answers")
 	for _, ph := range []string{"baseline", "attack", "after"} {
 		for _, kind := range []string{"healthz", "join", "status"} {
