@@ -54,10 +54,15 @@ type Config struct {
 type RedisConfig struct {
 	// URL is a redis:// or rediss:// URL; for a cluster or Sentinel use Addrs.
 	URL string `yaml:"url"`
-	// Addrs are cluster seed nodes (host:port); when set, URL is ignored.
+	// Addrs are cluster seed nodes (host:port), or the sentinels with MasterName; when set, URL
+	// is ignored. One seed may be a single server or a cluster's configuration endpoint: the
+	// seed is asked which (see Mode).
 	Addrs []string `yaml:"addrs"`
 	// MasterName selects Sentinel mode with Addrs as the sentinels.
 	MasterName string `yaml:"master_name"`
+	// Mode is auto (default: Sentinel with master_name, a cluster with several addrs, and for
+	// one addr whatever the seed says), single, cluster or sentinel.
+	Mode string `yaml:"mode"`
 	// Password for Addrs mode.
 	Password string `yaml:"password"`
 	// Prefix starts every key, default "foyer".
@@ -109,6 +114,64 @@ type LimitConfig struct {
 	JoinsPerMinute int `yaml:"joins_per_minute"`
 	// MaxBodyBytes bounds request bodies of foyer's own API.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ProxyMaxBodyBytes bounds request bodies passed to a room's backend, default 10 MiB.
+	ProxyMaxBodyBytes int64 `yaml:"proxy_max_body_bytes"`
+	// MaxConns bounds open client connections in total, default 10000 (keep it well below
+	// the process's file limit); 0 turns the bound off.
+	MaxConns int `yaml:"max_conns"`
+	// MaxConnsPerIP bounds open connections from one client address (an IPv6 /64 counts as
+	// one), default 512; idle keep-alive connections of that address are closed first to make
+	// room. Trusted proxies are exempt. 0 turns the bound off.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
+	// ReadHeaderTimeout is how long a client may take to send a request's headers, default 10s.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout is how long a client may take to send a whole request (headers and body) to
+	// foyer's own paths, default 10s.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout is how long a response from foyer's own paths may take to write, default 30s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout is how long a keep-alive connection may wait for its next request, default 60s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// BodyTimeout is how long a client may take to send the body of a request passed to the
+	// backend (uploads may be slower than foyer's own small bodies), default 60s.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
+	// ProxyWriteTimeout bounds a response passed from the backend, default 5m; 0 means no
+	// bound (long streams). WebSocket upgrades are never bounded.
+	ProxyWriteTimeout time.Duration `yaml:"proxy_write_timeout"`
+}
+
+// validate reports the bad connection limits through bad.
+func (l LimitConfig) validate(bad func(field, format string, args ...any)) {
+	if l.ProxyMaxBodyBytes < 512 || l.ProxyMaxBodyBytes > 1<<40 {
+		bad("limits.proxy_max_body_bytes", "must be between 512 and 1099511627776")
+	}
+	if l.MaxConns < 0 {
+		bad("limits.max_conns", "must not be negative")
+	}
+	if l.MaxConnsPerIP < 0 {
+		bad("limits.max_conns_per_ip", "must not be negative")
+	}
+	for _, d := range []struct {
+		field    string
+		v        time.Duration
+		min, max time.Duration
+	}{
+		{"limits.read_header_timeout", l.ReadHeaderTimeout, 100 * time.Millisecond, 10 * time.Minute},
+		{"limits.read_timeout", l.ReadTimeout, 100 * time.Millisecond, 10 * time.Minute},
+		{"limits.write_timeout", l.WriteTimeout, 100 * time.Millisecond, 10 * time.Minute},
+		{"limits.idle_timeout", l.IdleTimeout, 100 * time.Millisecond, 1 * time.Hour},
+		{"limits.body_timeout", l.BodyTimeout, 100 * time.Millisecond, 24 * time.Hour},
+	} {
+		if d.v < d.min || d.v > d.max {
+			bad(d.field, "must be between %s and %s, got %s", d.min, d.max, d.v)
+		}
+	}
+	if l.ReadHeaderTimeout > l.ReadTimeout {
+		bad("limits.read_header_timeout", "must not be longer than limits.read_timeout")
+	}
+	if l.ProxyWriteTimeout != 0 && (l.ProxyWriteTimeout < time.Second || l.ProxyWriteTimeout > 24*time.Hour) {
+		bad("limits.proxy_write_timeout", "must be 0 (no bound) or between 1s and 24h, got %s", l.ProxyWriteTimeout)
+	}
 }
 
 // WebConfig configures the pages.
@@ -206,8 +269,11 @@ func DefaultConfig() Config {
 		Prefix: "/foyer",
 		Redis:  RedisConfig{URL: "redis://127.0.0.1:6379/0", Prefix: "foyer", Timeout: 500 * time.Millisecond},
 		Tokens: TokenConfig{Algorithm: "EdDSA", KeyDir: ".foyer/keys"},
-		Limits: LimitConfig{JoinsPerMinute: 30, MaxBodyBytes: 16 << 10},
-		Log:    LogConfig{Level: "info", Format: "auto"},
+		Limits: LimitConfig{JoinsPerMinute: 30, MaxBodyBytes: 16 << 10, ProxyMaxBodyBytes: 10 << 20,
+			MaxConns: 10000, MaxConnsPerIP: 512, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, BodyTimeout: 60 * time.Second,
+			ProxyWriteTimeout: 5 * time.Minute},
+		Log: LogConfig{Level: "info", Format: "auto"},
 	}
 }
 
@@ -352,6 +418,19 @@ func (c *Config) Validate() error {
 			bad("redis.url", "must be a redis://, rediss:// or unix:// URL")
 		}
 	}
+	switch c.Redis.Mode {
+	case "", RedisAuto, RedisSingle:
+	case RedisCluster:
+		if len(c.Redis.Addrs) == 0 && c.Redis.URL == "" {
+			bad("redis.mode", "cluster needs redis.addrs or redis.url")
+		}
+	case RedisSentinel:
+		if c.Redis.MasterName == "" || len(c.Redis.Addrs) == 0 {
+			bad("redis.mode", "sentinel needs redis.master_name and the sentinels in redis.addrs")
+		}
+	default:
+		bad("redis.mode", "must be auto, single, cluster or sentinel, got %q", c.Redis.Mode)
+	}
 	if !roomName.MatchString(c.Redis.Prefix) {
 		bad("redis.prefix", "must match [a-z0-9-]{1,64}, got %q", c.Redis.Prefix)
 	}
@@ -398,6 +477,7 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxBodyBytes < 512 || c.Limits.MaxBodyBytes > 1<<20 {
 		bad("limits.max_body_bytes", "must be between 512 and 1048576")
 	}
+	c.Limits.validate(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -27,6 +27,9 @@ func (s *Server) renderQueuePage(c echo.Context, rm *room, b statusBody, dest de
 		Reconnecting: b.Reconnecting,
 		UpdatedAt:    s.now(),
 		Position:     b.Position,
+		Stalled:      b.Stalled,
+		Returning:    b.Returning,
+		Notice:       b.Notice,
 	}
 	if b.Place != nil {
 		st.Place = *b.Place

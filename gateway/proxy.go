@@ -67,6 +67,28 @@ func (s *Server) newProxy(rm *room) *httputil.ReverseProxy {
 	}
 }
 
+// proxyDeadlines replaces the server's deadlines, made for foyer's own small requests, with
+// the backend's: limits.body_timeout to read the body, limits.proxy_write_timeout to write the
+// answer. A WebSocket upgrade is left unbounded (the hijacked connection keeps the deadlines
+// it has, so they are cleared).
+func (s *Server) proxyDeadlines(w http.ResponseWriter, r *http.Request) {
+	rc := http.NewResponseController(w)
+	now := time.Now()
+	if r.Header.Get("Upgrade") != "" {
+		_ = rc.SetReadDeadline(time.Time{})
+		_ = rc.SetWriteDeadline(time.Time{})
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		_ = rc.SetReadDeadline(now.Add(s.cfg.Limits.BodyTimeout))
+	}
+	wd := time.Time{}
+	if d := s.cfg.Limits.ProxyWriteTimeout; d > 0 {
+		wd = now.Add(d)
+	}
+	_ = rc.SetWriteDeadline(wd)
+}
+
 // stripFoyerCookies keeps the admission token in the request (the backend may verify it) but
 // removes the visitor's ticket cookies, which are foyer's business only.
 func stripFoyerCookies(r *http.Request, _ string) {
@@ -117,6 +139,7 @@ func (s *Server) proxyTo(c echo.Context, rm *room, claims admission.Claims) erro
 	s.inflight.Add(1)
 	defer s.inflight.Done()
 	r := c.Request()
+	s.proxyDeadlines(c.Response().Writer, r)
 	r = r.WithContext(context.WithValue(r.Context(), claimsKey, claims))
 	rec := &statusRecorder{ResponseWriter: c.Response().Writer}
 	start := time.Now()

@@ -56,6 +56,8 @@ type Server struct {
 	admins   []adminCredential
 	trusted  []*net.IPNet
 	joins    *clientLimiter
+	conns    *connLimiter
+	shed     *prometheus.CounterVec
 
 	rooms  map[string]*room
 	routes []route // protected path prefixes, longest first
@@ -133,6 +135,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	sort.Slice(s.routes, func(i, j int) bool { return len(s.routes[i].prefix) > len(s.routes[j].prefix) })
 	s.m = newMetrics(s.reg)
+	s.shed = newShedCounter(s.reg)
+	s.conns = newConnLimiter(cfg.Limits.MaxConns, cfg.Limits.MaxConnsPerIP, s.trusted, s.reg)
 	s.reg.MustRegister(&roomCollector{s: s})
 	s.e = s.routesEcho()
 	return s, nil
@@ -198,6 +202,25 @@ func (s *Server) settings(rm *room) queue.Settings {
 // Handler is the gateway's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.e }
 
+// HTTPServer is an http.Server for the gateway with the deadlines of limits: (headers, whole
+// requests, responses, keep-alive) and the hook the connection bounds need. Serve it on
+// Listener(ln), never on a bare listener.
+func (s *Server) HTTPServer() *http.Server {
+	l := s.cfg.Limits
+	return &http.Server{
+		Handler:           s.e,
+		ReadHeaderTimeout: l.ReadHeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ConnState:         s.conns.connState,
+	}
+}
+
+// Listener wraps ln with the connection bounds of limits: (per client address and in total).
+func (s *Server) Listener(ln net.Listener) net.Listener { return s.conns.wrap(ln) }
+
 // Run starts the background loops (history sampling, adaptive rate control) and returns when
 // ctx is cancelled.
 func (s *Server) Run(ctx context.Context) error {
@@ -237,6 +260,7 @@ func (s *Server) routesEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = s.clientIP
 	e.Use(s.requestLog)
+	e.Use(s.bodyLimit)
 
 	p := s.cfg.Prefix
 	v1 := e.Group(p + "/v1/rooms/:room")
@@ -263,6 +287,32 @@ func (s *Server) routesEcho() *echo.Echo {
 
 	e.Any("/*", s.handleProtected)
 	return e
+}
+
+// bodyLimit bounds every request body: limits.max_body_bytes on foyer's own paths,
+// limits.proxy_max_body_bytes on protected paths (whose bodies go to the backend). A body
+// announced too large is refused before a byte of it is read, and the connection is closed
+// rather than drained; how long the body may take is bounded by the server's read deadline.
+func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Body == nil || r.Body == http.NoBody {
+			return next(c)
+		}
+		limit := s.cfg.Limits.MaxBodyBytes
+		if c.Path() == "/*" {
+			limit = s.cfg.Limits.ProxyMaxBodyBytes
+		}
+		if r.ContentLength > limit {
+			w := c.Response().Writer
+			w.Header().Set("Connection", "close")
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now()) // no draining of a refused body
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+				Message: "the request body is too large"}
+		}
+		r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, limit)
+		return next(c)
+	}
 }
 
 // match finds the room protecting path, longest prefix first.

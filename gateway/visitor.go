@@ -140,11 +140,13 @@ func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, s
 		return queue.Ticket{}, "", &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
 			Message: "too many joins from your address; try again shortly", RetryAfter: secs}
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*s.cfg.Redis.Timeout)
+	// A join may wait for the coalesced call ahead of it and then for its own (each up to twice
+	// the Redis timeout): a slow store makes a slower join, not an error.
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 4*s.cfg.Redis.Timeout)
 	defer cancel()
 	t, raw, err := s.engine.Join(ctx, rm.cfg.Name, visitor)
 	if err != nil {
-		return t, "", s.storeErr("join", err)
+		return t, "", s.storeErrIn(rm, "join", err)
 	}
 	s.m.join(rm.cfg.Name)
 	s.setCookie(c.Response(), ticketPrefix+rm.cfg.Name, raw, 7*24*time.Hour)

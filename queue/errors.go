@@ -37,6 +37,9 @@ var (
 	ErrUnknownLease = errors.New("queue: unknown lease")
 	// ErrStoreUnavailable wraps every Redis failure and timeout.
 	ErrStoreUnavailable = errors.New("queue: store unavailable")
+	// ErrBusy means the call was shed: more work is waiting for Redis than can be done in
+	// time. Nothing was changed; try again shortly.
+	ErrBusy = errors.New("queue: busy")
 )
 
 // ValidationError lists every invalid field of a settings change at once, keyed by the field's

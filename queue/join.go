@@ -11,6 +11,11 @@ import (
 // maxJoinBatch bounds the tickets one join.lua call issues.
 const maxJoinBatch = 10000
 
+// maxPendingJoins bounds the joins waiting for a join.lua call: one more would wait for a
+// third call, longer than a caller's deadline, so it is shed (ErrBusy) instead. A variable
+// for tests.
+var maxPendingJoins = 2 * maxJoinBatch
+
 // joiner coalesces concurrent joins of a room: while one join.lua call is in flight, arrivals
 // queue up and the next call issues all of them with one INCRBY-like step.
 type joiner struct {
@@ -42,6 +47,10 @@ func (e *Engine) Join(ctx context.Context, room, visitor string) (Ticket, string
 	ch := make(chan joinResult, 1)
 	j := &r.join
 	j.mu.Lock()
+	if len(j.pending) >= maxPendingJoins {
+		j.mu.Unlock()
+		return Ticket{}, "", fmt.Errorf("queue: join %s: %d joins waiting: %w", room, maxPendingJoins, ErrBusy)
+	}
 	j.pending = append(j.pending, ch)
 	if !j.busy {
 		j.busy = true
@@ -129,7 +138,10 @@ func (e *Engine) issue(ctx context.Context, r *room, n int64) (last int64, opene
 }
 
 func (e *Engine) issueOnce(ctx context.Context, r *room, n int64) (int64, bool, int64, time.Time, error) {
-	cctx, cancel := e.callCtx(ctx)
+	// Twice the call deadline: one call carries a whole batch of joins, and giving up on it
+	// while Redis (or this process) is merely slow fails all of them and may waste the numbers
+	// it issued; join.lua is not retried.
+	cctx, cancel := context.WithTimeout(ctx, 2*e.cfg.CallTimeout)
 	defer cancel()
 	v, err := joinScript.Run(cctx, e.rdb, []string{r.keys.meta}, n, r.known.Load()).Result()
 	if err != nil {

@@ -106,6 +106,10 @@ func (e *Engine) Poll(ctx context.Context, t Ticket, o PollOptions) (Decision, e
 			r.lanes.forget(pos)
 			r.spent.add(pos)
 			return Decision{}, err
+		case errors.Is(err, ErrStoreUnavailable) && e.Answering(t.Room):
+			// slow, not gone: the room's figures were refreshed lately, so this claim met a
+			// busy Redis or a starved process; the next poll (soon) claims again
+			d.Admitted, d.PollAfter = false, jitter(time.Second)
 		case errors.Is(err, ErrStoreUnavailable):
 			d.StoreDown = true
 		case errors.Is(err, ErrNotYourTurn), errors.Is(err, ErrRoomPaused):

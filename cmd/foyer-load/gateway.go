@@ -95,14 +95,11 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, stdout io.Writer) error {
-	opt, err := redis.ParseURL(cfg.Redis.URL)
+	rdb, closeStore, err := gateway.OpenStore(ctx, cfg.Redis, log) // the client foyer serve builds
 	if err != nil {
-		return fmt.Errorf("redis.url: %w", err)
+		return err
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, cfg.Redis.Timeout, cfg.Redis.Timeout
-	opt.PoolSize = 64 // as cmd/foyer's openStore
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
+	defer closeStore()
 	hook := &countHook{}
 	rdb.AddHook(hook)
 
@@ -136,8 +133,7 @@ func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, s
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		MaxHeaderBytes: 32 << 10}
+	srv := gw.HTTPServer()
 	cln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		_ = ln.Close()
@@ -152,7 +148,7 @@ func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, s
 	})
 	ctl := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(gw.Listener(ln)) }()
 	go func() { errc <- ctl.Serve(cln) }()
 	b, _ := json.Marshal(gatewayReady{Listen: ln.Addr().String(), Control: cln.Addr().String(), PID: os.Getpid()})
 	fmt.Fprintf(stdout, "%s\n", b)

@@ -55,7 +55,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer cleanup()
-	rdb, closeStore, err := openStore(ctx, cfg.Redis, log)
+	redis.SetLogger(redisLog{log: log.With().Str("component", "redis").Logger()})
+	rdb, closeStore, err := gateway.OpenStore(ctx, cfg.Redis, log)
 	if err != nil {
 		log.Error().Err(err).Msg("store")
 		return 1

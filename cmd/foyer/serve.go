@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/mattn/go-isatty"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -98,7 +96,8 @@ func runServe(args []string, _, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rdb, closeStore, err := openStore(ctx, cfg.Redis, log)
+	redis.SetLogger(redisLog{log: log.With().Str("component", "redis").Logger()})
+	rdb, closeStore, err := gateway.OpenStore(ctx, cfg.Redis, log)
 	if err != nil {
 		log.Error().Err(err).Msg("store")
 		return 1
@@ -128,35 +127,6 @@ func newLogger(c gateway.LogConfig, w io.Writer) zerolog.Logger {
 		out = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05"}
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger()
-}
-
-// openStore connects to Redis as configured: a URL, a cluster (addrs), Sentinel (addrs +
-// master_name), or an embedded single-node server for demos.
-func openStore(ctx context.Context, c gateway.RedisConfig, log zerolog.Logger) (redis.UniversalClient, func(), error) {
-	redis.SetLogger(redisLog{log: log.With().Str("component", "redis").Logger()})
-	if c.Embedded {
-		mr, err := miniredis.Run()
-		if err != nil {
-			return nil, nil, fmt.Errorf("embedded redis: %w", err)
-		}
-		log.Warn().Str("addr", mr.Addr()).Msg("using the embedded Redis-compatible server: single node, in memory, not durable; for demos only")
-		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-		return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
-	}
-	var rdb redis.UniversalClient
-	if len(c.Addrs) > 0 {
-		rdb = redis.NewUniversalClient(&redis.UniversalOptions{Addrs: c.Addrs, MasterName: c.MasterName, Password: c.Password,
-			DialTimeout: 2 * time.Second, ReadTimeout: c.Timeout, WriteTimeout: c.Timeout})
-	} else {
-		opt, err := redis.ParseURL(c.URL)
-		if err != nil {
-			return nil, nil, fmt.Errorf("redis.url: %w", err)
-		}
-		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, c.Timeout, c.Timeout
-		opt.PoolSize = 64
-		rdb = redis.NewClient(opt)
-	}
-	return rdb, func() { _ = rdb.Close() }, nil
 }
 
 // ticketKeys returns the configured ticket secrets, or a secret generated once and kept in the
@@ -243,14 +213,9 @@ func serve(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, l
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           gw.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-	}
+	srv := gw.HTTPServer()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(gw.Listener(ln)) }()
 	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Str("version", version).Msg("foyer is serving")
 	if ready != nil {
 		ready <- ln.Addr().String()

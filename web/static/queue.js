@@ -277,7 +277,7 @@
         return;
       }
       if (code === 'room_paused') { apply(Object.assign({}, last, {state: 'paused'})); schedule(wait(r)); return; }
-      if (r.status === 429) return retry(wait(r), join ? 'busy_join' : 'busy');
+      if (r.status === 429 || code === 'busy') return retry(wait(r), join ? 'busy_join' : 'busy');
       if (r.status >= 500) { apply(Object.assign({}, last, {reconnecting: true})); schedule(wait(r)); return; }
       retry(wait(r), 'problem');
     }))
