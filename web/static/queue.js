@@ -294,7 +294,8 @@
   // Hidden: one status fetch now tells the server the visitor was here as late as possible
   // (iOS stops the page about 3 s later). Visible again: ask at once.
   d.addEventListener('visibilitychange', () => {
-    if (d.hidden) { if (!joining && now() - lastPoll > 2000) poll(true); } else { soon(); retitle(last, shown); }
+    if (d.hidden) { if (!joining && now() - lastPoll > 2000) poll(true); } else soon();
+    if (shown) retitle(last, shown); // flash while hidden, hold still when seen
   });
   addEventListener('pageshow', e => { if (e.persisted) now1(); });
   d.addEventListener('resume', now1); // Chrome thawing a frozen page: its timers were stopped
