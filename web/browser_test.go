@@ -280,6 +280,7 @@ type fakeGateway struct {
 	// -1 drops the connection); retryAfter is their Retry-After header.
 	joinFail, statusFail []int
 	retryAfter           string
+	lastAt               time.Time // when the last join or status request came in
 }
 
 func newFakeGateway(t *testing.T, s *Site) (*fakeGateway, *httptest.Server) {
@@ -418,6 +419,7 @@ func (f *fakeGateway) join(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.joins++
+	f.lastAt = time.Now()
 	if f.refuse(w, &f.joinFail) {
 		return
 	}
@@ -460,6 +462,7 @@ func (f *fakeGateway) status(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.polls++
+	f.lastAt = time.Now()
 	if r.Header.Get("Accept") != "application/json" {
 		writeJSON(w, 406, map[string]any{"error": map[string]string{"code": "not_acceptable", "message": "want JSON"}})
 		return

@@ -34,14 +34,24 @@ func (tb *tabT) setVisibility(t *testing.T, hidden bool) {
 	})()`, state))
 }
 
-// waitQuiet waits until the page's last request to the room is at least ms old, so that
-// what follows cannot be mistaken for an ordinary poll.
-func (tb *tabT) waitQuiet(t *testing.T, ms int) {
+// waitQuiet waits until the fake gateway's last request from the page is at least d old, so
+// that what follows cannot be mistaken for an ordinary poll (the page stamps its polls when it
+// sends them, before the gateway sees them).
+func (f *fakeGateway) waitQuiet(t *testing.T, d time.Duration) {
 	t.Helper()
-	tb.waitFor(t, fmt.Sprintf("%d ms without a request", ms), fmt.Sprintf(`(() => {
-		const e = performance.getEntriesByType('resource').filter(x => x.name.includes('/foyer/v1/rooms/'));
-		return e.length > 0 && performance.now() - e[e.length - 1].responseEnd > %d;
-	})()`, ms), 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.mu.Lock()
+		last := f.lastAt
+		f.mu.Unlock()
+		if time.Since(last) > d {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page kept asking: no %s without a request", d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitPolls waits until the fake gateway has answered more than n status polls.
@@ -79,13 +89,13 @@ func TestBrowserPollsAtOnceWhenVisibleAgain(t *testing.T) {
 
 	// Hidden (the phone locks): one status request at once tells the gateway the visitor
 	// was here as late as possible, before iOS stops the page.
-	tb.waitQuiet(t, 2100)
+	f.waitQuiet(t, 2100*time.Millisecond)
 	polls, _ := f.count()
 	tb.setVisibility(t, true)
 	polls = f.waitPolls(t, "hidden", polls, 5*time.Second)
 
 	// Visible again: the page asks at once rather than at its next 30 s poll.
-	tb.waitQuiet(t, 1100)
+	f.waitQuiet(t, 1100*time.Millisecond)
 	f.set(func(f *fakeGateway) { f.head = 10 })
 	tb.setVisibility(t, false)
 	f.waitPolls(t, "visible again", polls, 5*time.Second)
@@ -101,7 +111,7 @@ func TestBrowserPollsAtOnceAfterFreeze(t *testing.T) {
 	tb := newTab(t, false)
 	tb.do(t, chromedp.Navigate(srv.URL+"/book"))
 	tb.waitFor(t, "place 50", `document.querySelector('#p-wait:not([hidden]) [data-f=place]')?.innerText === '50'`, 10*time.Second)
-	tb.waitQuiet(t, 2100)
+	f.waitQuiet(t, 2100*time.Millisecond)
 	polls, _ := f.count()
 	lifecycle := func(st page.SetWebLifecycleStateState) {
 		t.Helper()

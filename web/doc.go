@@ -44,14 +44,28 @@
 //     Accept: application/json) every poll_after_ms (clamped to 1 s..60 s);
 //   - on a network error or a 5xx shows "reconnecting" with the last known
 //     place and backs off exponentially with jitter (up to 60 s); on 429
-//     waits Retry-After; on 401 or error code no_ticket/bad_ticket joins
-//     again; on error code room_closed shows the closed panel;
-//   - shows one panel per state: joining, pre (scheduled/prequeue: opening
+//     says so in words (never a status code) and waits Retry-After plus up
+//     to half again; only on 401 or error code no_ticket/bad_ticket does it
+//     drop the ticket and join again; on error code room_closed shows the
+//     closed panel;
+//   - polls at once when the page is visible again, restored from the
+//     back-forward cache, thawed or back online, and sends one keepalive
+//     status request when it is hidden (figures and sources in
+//     docs/queue.md, "The queue page");
+//   - near the front (place <= 5 or ETA <= 1 min) changes the title, plays a
+//     tone, vibrates and, if the visitor opted in, notifies;
+//   - keeps {position, place at join, best place} in localStorage, so the
+//     progress bar and the never-rising place survive reloads, unless the
+//     status says notice "place_rose";
+//   - says stalled ("sessions": no ETA number; "paused"), returning and
+//     sold_out in words;
+//   - shows one panel per state: joining (also at the opening, until the
+//     gateway says open), pre (scheduled/prequeue: opening
 //     time in the room's zone, a countdown against the server's clock, the
 //     random-place promise and the fairness link), wait (place, people
 //     ahead, ETA range, progress from joined_place to the front, last
 //     update), turn (goes to redirect by itself after 0.6 s, with a button),
-//     paused, closed; a reconnecting banner over any of them;
+//     paused, sold out, closed; a reconnecting banner over any of them;
 //   - announces in an aria-live region only what matters: a new panel, the
 //     connection lost or back, the place when it is 10 or less, fell by 10%
 //     since the last announcement, or two minutes have passed;
@@ -60,9 +74,13 @@
 //
 // The status JSON it reads (fields it does not know are ignored):
 //
-//	{"room","state","place","ahead","joined_place","eta_seconds":{"low","high"},
+//	{"room","state","place","ahead","joined_place","eta_seconds":{"low","high"} or null,
 //	 "poll_after_ms","admitted","redirect","opens_at","updated_at","reconnecting",
-//	 "ticket" (join only)}
+//	 "position","stalled","returning","notice","ticket" (join only)}
+//
+// The join request is prepared by prepareJoin in queue.js: the hook for a join
+// challenge. Room names and queue-page messages per language come from
+// QueuePageData.DisplayNames and Texts (checked by CheckRoomTexts).
 //
 // # Languages
 //
@@ -84,7 +102,8 @@
 // # Weight
 //
 // A first load of the queue page (HTML, CSS, script; the heaviest state) is
-// about 17.4 KB in English and 17.9 KB in Korean uncompressed (7 KB gzip);
+// about 25.0 KB in English and 26.2 KB in Korean uncompressed (9.8 KB gzip);
+// foyer's own scripts are served without indentation and whole-line comments;
 // the dashboard about 25 KB (9 KB gzip). TestQueuePageBudget and
 // TestDashboardBudget hold each to 30,000 bytes uncompressed, fetching every
 // file the page references through Static.

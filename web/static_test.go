@@ -178,3 +178,21 @@ func TestDashboardBudget(t *testing.T) {
 		}
 	}
 }
+
+func TestTrimJS(t *testing.T) {
+	in := "/* header\n * figures\n */\n(() => {\n  'use strict';\n  // a comment\n\n  const u = 'http://x/y'; // kept: not a whole line\n  /* one line */ f(u);\n  /* a block\n     that ends */ g();\n})();\n"
+	want := "(() => {\n'use strict';\nconst u = 'http://x/y'; // kept: not a whole line\nf(u);\ng();\n})();\n"
+	if got := string(trimJS([]byte(in))); got != want {
+		t.Errorf("trimJS:\n%s\nwant:\n%s", got, want)
+	}
+	// The served script is the trimmed one, and what the comments say stays in the source.
+	s := newSite(t)
+	served, _ := s.Asset("queue.js")
+	src, err := embedded.ReadFile("static/queue.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(served) >= len(src)*9/10 || strings.Contains(string(served), "\n  ") || !strings.Contains(string(src), "intensive throttling") {
+		t.Errorf("queue.js served %d bytes from %d: not trimmed", len(served), len(src))
+	}
+}

@@ -166,17 +166,17 @@
     o.connect(g); g.connect(ac.destination); o.start(c); o.stop(c + 0.55);
   }
   const canNotify = () => 'Notification' in w && Notification.permission === 'granted' && sget(akey);
-  function notify(body) {
+  function notify(head, body) {
     if (!canNotify()) return;
-    try { const n = new Notification(t('near_title'), {body: body, tag: 'foyer-' + boot.room}); n.onclick = () => { w.focus(); n.close(); }; } catch (e) { /* Android Chrome: service workers only */ }
+    try { const n = new Notification(head, {body: body, tag: 'foyer-' + boot.room}); n.onclick = () => { w.focus(); n.close(); }; } catch (e) { /* Android Chrome: service workers only */ }
   }
   function retitle(s, p) {
-    let x = title;
-    if (p === 'turn') x = $('h-turn').innerText + ' · ' + title;
+    let x = title, hi = '';
+    if (p === 'turn') hi = $('h-turn').innerText + ' · ' + title;
     else if (s.place > 0 && (p === 'wait' || p === 'paused')) x = t('title_place', {place: num(s.place)}) + ' · ' + title;
+    if (near && p === 'wait') hi = t('near_title') + ' · ' + x;
     clearInterval(flash);
-    if (near && (p === 'wait' || p === 'turn')) {
-      const hi = t('near_title') + ' · ' + x;
+    if (hi) {
       d.title = hi;
       // Flash while hidden, so the tab catches the eye; steady if motion is reduced.
       if (d.hidden && !calm) flash = setInterval(() => { d.title = d.title === hi ? x : hi; }, 1000);
@@ -188,10 +188,9 @@
     near = p === 'turn' || (p === 'wait' && s.place > 0 && (s.place <= 5 || (!s.stalled && +e.high > 0 && +e.high <= 60)));
     retitle(s, p);
     if (!near || was) return '';
-    const body = p === 'turn' ? $('h-turn').innerText : t('near_body', {place: num(s.place)});
     beep();
     if (nav.vibrate && (!nav.userActivation || nav.userActivation.hasBeenActive)) nav.vibrate([200, 100, 200]);
-    if (d.hidden) notify(body);
+    if (d.hidden) p === 'turn' ? notify($('h-turn').innerText, $('p-turn').querySelector('p').innerText) : notify(t('near_title'), t('near_body', {place: num(s.place)}));
     return p === 'turn' ? '' : t('near_live', {place: num(s.place)});
   }
   function alertsOn() {
@@ -296,7 +295,8 @@
   // Hidden: one status fetch now tells the server the visitor was here as late as possible
   // (iOS stops the page about 3 s later). Visible again: ask at once.
   d.addEventListener('visibilitychange', () => {
-    if (d.hidden) { if (!joining && now() - lastPoll > 2000) poll(true); } else { soon(); retitle(last, shown); }
+    if (d.hidden) { if (!joining && now() - lastPoll > 2000) poll(true); } else soon();
+    if (shown) retitle(last, shown); // flash while hidden, hold still when seen
   });
   addEventListener('pageshow', e => { if (e.persisted) now1(); });
   d.addEventListener('resume', now1); // Chrome thawing a frozen page: its timers were stopped
