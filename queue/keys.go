@@ -32,6 +32,8 @@ type roomKeys struct {
 	skipped   string
 	returning string
 	orphans   string
+	released  string
+	upload    string
 }
 
 func newRoomKeys(prefix, room string) roomKeys {
@@ -46,6 +48,8 @@ func newRoomKeys(prefix, room string) roomKeys {
 		skipped:   b + "skipped",
 		returning: b + "returning",
 		orphans:   b + "orphans",
+		released:  b + "released",
+		upload:    b + "upload",
 	}
 }
 
@@ -56,7 +60,8 @@ func (k roomKeys) seen(epoch int64) string {
 
 // all lists the room's fixed keys (not the per-epoch bitmaps).
 func (k roomKeys) all() []string {
-	return []string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans}
+	return []string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans,
+		k.released, k.upload}
 }
 
 // settingsChannel is the Pub/Sub channel announcing settings changes for every room of a prefix.

@@ -11,8 +11,9 @@ import (
 	"github.com/foyerhq/foyer/queue/redistest"
 )
 
-// TestRecoveryAfterKeysDeleted deletes every key of a room mid-run: no number is issued twice,
-// nobody's place changes, the seed commitment survives and admitted visitors still get in.
+// TestRecoveryAfterKeysDeleted deletes every key of a room mid-run: no number is issued twice
+// (the restored counter leaves a margin: numbers after the loss may skip some), nobody's place
+// changes, the seed commitment survives and admitted visitors still get in.
 func TestRecoveryAfterKeysDeleted(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
@@ -48,8 +49,8 @@ func TestRecoveryAfterKeysDeleted(t *testing.T) {
 		}
 		slices.Sort(numbers)
 		for i, n := range numbers {
-			if n != int64(i+1) {
-				t.Fatalf("ticket numbers after the loss: %v (duplicate or gap)", numbers)
+			if i < 20 && n != int64(i+1) || i > 0 && n == numbers[i-1] {
+				t.Fatalf("ticket numbers after the loss: %v (duplicate, or a number lost before it)", numbers)
 			}
 		}
 		for _, j := range js[:20] {
@@ -107,8 +108,8 @@ func TestRecoveryBeyondIssued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tk.Number != 4 {
-		t.Fatalf("next number %d, want 4 (3 were issued before the loss)", tk.Number)
+	if tk.Number <= 3 || tk.Number > 3+minCounterMargin+1 {
+		t.Fatalf("next number %d, want above 3 (issued before the loss) by at most the margin", tk.Number)
 	}
 }
 
@@ -195,8 +196,8 @@ func TestRedisRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tk.Number != 11 {
-		t.Fatalf("first number after the restart: %d, want 11", tk.Number)
+	if tk.Number <= 10 || tk.Number > 10+minCounterMargin+100 {
+		t.Fatalf("first number after the restart: %d, want above 10 by a bounded margin", tk.Number)
 	}
 	if st := status(t, e, js[7].t); st.StoreDown || st.Position != before.Position || st.Place > before.Place {
 		t.Fatalf("status after the restart: %+v, before %+v", st, before)

@@ -1,7 +1,9 @@
 -- claim.lua: turn an admission into a lease, idempotently per position (two tabs of one visitor
 -- get the same lease). For a position at or behind the head: an existing lease is returned; an
--- offer becomes a lease; a visitor skipped within grace (or an orphan of a restore) is moved to
--- the returning set, served first by the next step; anything else is spent. For the position
+-- offer becomes a lease; a visitor skipped within grace (or an orphan of a restore, while the
+-- restore's budget of outstanding admissions lasts) is moved to the returning set, served first
+-- by the next step; anything else is spent. A lease held by another visitor (a number issued
+-- twice) is refused as spent. For the position
 -- just after the head (passthrough): when nobody is returning, credit >= 1 and capacity is free,
 -- the head advances by one and the lease is made here, counted against the rate and the cap
 -- exactly like a step's admission.
@@ -39,6 +41,10 @@ if existing then
   local d = redis.call('HGET', KEYS[5], 'j:' .. existing)
   local exp = redis.call('ZSCORE', KEYS[4], existing)
   if d and exp then
+    -- the lease is only this visitor's: another holder of the number is refused
+    if string.match(d, '^%d+|%d+|%d+|%d+|(.*)$') ~= ARGV[2] then
+      return {'SPENT', head}
+    end
     return {'LEASE', existing, d, tonumber(exp), head}
   end
 end
@@ -76,7 +82,9 @@ if pos <= head then
     redis.call('HINCRBY', KEYS[2], 'returned', 1)
     return {'RETURNING', head}
   end
-  if pos <= restored_head and redis.call('GETBIT', KEYS[8], pos) == 0 then
+  if pos <= restored_head and redis.call('GETBIT', KEYS[8], pos) == 0
+      and (tonumber(redis.call('HGET', KEYS[1], 'orphan_budget')) or 0) > 0 then
+    redis.call('HINCRBY', KEYS[1], 'orphan_budget', -1)
     redis.call('SETBIT', KEYS[8], pos, 1)
     redis.call('PEXPIRE', KEYS[8], ttl)
     redis.call('ZADD', KEYS[7], now, ARGV[1])

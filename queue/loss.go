@@ -1,0 +1,236 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+)
+
+// What an engine remembers so that a restore after a data loss (room.go: refresh, restore) can
+// keep its promises: which positions it saw claimed (so a served visitor is not let in again),
+// the leases it claimed lately (so a lease claimed after the restoring cache was taken still
+// counts against the cap), and how fast numbers were issued (so the restored counter leaves room
+// for every number another gateway may have handed out).
+
+// recentClaimKeep is how long recent claims are kept: far more than a cache can be old.
+const recentClaimKeep = 30 * time.Second
+
+// mergeWindow is how soon after a restore another restore of the room is taken for a second
+// gateway noticing the same loss (a merge) rather than a new loss.
+const mergeWindow = 10 * time.Second
+
+// minCounterMargin is added to every restored counter, for joins the rate samples missed.
+const minCounterMargin = 32
+
+// maxServedPosition bounds the served bitmap (8 MiB a room); positions beyond it are not
+// remembered.
+const maxServedPosition = 1 << 26
+
+// served is what an engine saw of a room's claims.
+type served struct {
+	mu sync.Mutex
+	// bits has bit p set when position p was claimed here, in Redis's bit order (bit 0 is the
+	// high bit of byte 0), ready for BITOP.
+	bits   []byte
+	any    bool
+	recent []Lease
+	// answered is the restore (restored_ms) this engine has sent its account for.
+	answered int64
+}
+
+// claimed records a lease this engine got from claim.lua.
+func (s *served) claimed(l Lease) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := l.Position; p > 0 && p < maxServedPosition {
+		i := int(p >> 3)
+		if i >= len(s.bits) {
+			s.bits = append(s.bits, make([]byte, i+1-len(s.bits)+len(s.bits)/4)...)
+		}
+		s.bits[i] |= 0x80 >> (p & 7)
+		s.any = true
+	}
+	cut := l.IssuedAt.Add(-recentClaimKeep)
+	k := 0
+	for _, r := range s.recent {
+		if r.IssuedAt.After(cut) && r.JTI != l.JTI {
+			s.recent[k] = r
+			k++
+		}
+	}
+	s.recent = append(s.recent[:k], l)
+}
+
+// account returns the claimed-position bitmap and the number of leases claimed in (from, to)
+// (Redis clock), for the restore restoredAt; ok is false when it was answered already.
+func (s *served) account(restoredAt int64, from, to time.Time) (bits []byte, n int, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.answered == restoredAt {
+		return nil, 0, false
+	}
+	s.answered = restoredAt
+	for _, r := range s.recent {
+		if r.IssuedAt.After(from) && r.IssuedAt.Before(to) {
+			n++
+		}
+	}
+	if s.any {
+		bits = append([]byte(nil), s.bits...)
+	}
+	return bits, n, true
+}
+
+// issueRate follows the room's counter as the steps see it (every gateway's joins), and the
+// health of this engine's steps.
+type issueRate struct {
+	mu        sync.Mutex
+	samples   []issueSample
+	lastOK    time.Time
+	firstFail time.Time
+}
+
+type issueSample struct {
+	at     time.Time
+	issued int64
+}
+
+// ok records a successful step at local time at.
+func (q *issueRate) ok(at time.Time, issued int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.lastOK, q.firstFail = at, time.Time{}
+	n := len(q.samples)
+	if n > 0 {
+		last := q.samples[n-1]
+		if issued < last.issued {
+			q.samples = q.samples[:0]
+		} else if at.Sub(last.at) < 250*time.Millisecond {
+			return
+		}
+	}
+	q.samples = append(q.samples, issueSample{at, issued})
+	if len(q.samples) > 241 { // a minute
+		q.samples = append(q.samples[:0], q.samples[len(q.samples)-241:]...)
+	}
+}
+
+// fail records a failed step.
+func (q *issueRate) fail(at time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.firstFail.IsZero() {
+		q.firstFail = at
+	}
+}
+
+// margin is how many numbers beyond the highest this engine knows may have been issued by other
+// gateways and lost: twice the peak issue rate of the last minute over the time since this
+// engine's last good step, counted until a little after its steps began to fail (a Redis that
+// stopped answering here stopped answering everyone: one Redis, one network), plus
+// minCounterMargin.
+func (q *issueRate) margin(now time.Time, callTimeout time.Duration) int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.lastOK.IsZero() {
+		return minCounterMargin
+	}
+	end := now
+	if !q.firstFail.IsZero() {
+		if f := q.firstFail.Add(2 * callTimeout); f.Before(end) {
+			end = f
+		}
+	}
+	window := end.Sub(q.lastOK)
+	if window < 0 {
+		window = 0
+	}
+	var peak float64
+	for i := 1; i < len(q.samples); i++ {
+		a, b := q.samples[i-1], q.samples[i]
+		if d := b.at.Sub(a.at).Seconds(); d > 0 {
+			peak = max(peak, float64(b.issued-a.issued)/d)
+		}
+	}
+	return int64(math.Ceil(2*peak*window.Seconds())) + minCounterMargin
+}
+
+// answerRestore sends this engine's account of the room (claimed positions, leases claimed
+// after the restoring cache was taken) once per restore; see spend.lua.
+func (e *Engine) answerRestore(ctx context.Context, r *room, s *snapshot) error {
+	bits, n, ok := r.served.account(s.restoredAt.UnixMilli(), s.restoredFrom, s.restoredAt)
+	if !ok || (len(bits) == 0 && n == 0) {
+		return nil
+	}
+	until := s.restoredAt.Add(s.settings.Session)
+	cctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	k := r.keys
+	v, err := spendScript.Run(cctx, e.rdb, []string{k.orphans, k.upload, k.leases, k.meta},
+		string(bits), e.cfg.RoomTTL.Milliseconds(), n, until.UnixMilli(), s.restoredAt.UnixMilli()).Result()
+	if err != nil {
+		r.served.forget(s.restoredAt.UnixMilli())
+		return storeErr("queue: spend "+r.name, err)
+	}
+	a, err := asSlice(v, 1)
+	if err != nil {
+		return fmt.Errorf("queue: spend %s: %w", r.name, err)
+	}
+	tag, err := tagOf(a)
+	if err != nil {
+		return fmt.Errorf("queue: spend %s: %w", r.name, err)
+	}
+	e.log.Info().Str("room", r.name).Str("reply", tag).Int("positions_bytes", len(bits)).Int("placeholders", n).
+		Msg("sent this gateway's account of claims to the restored room")
+	return nil
+}
+
+// forget lets the account of restore restoredAt be sent again (its sending failed).
+func (s *served) forget(restoredAt int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.answered == restoredAt {
+		s.answered = 0
+	}
+}
+
+// maxReleasedMemo bounds the lease ids a room remembers as released here.
+const maxReleasedMemo = 1 << 16
+
+// releasedMemo remembers the lease ids released through this engine until their tokens can no
+// longer be presented, so that a release repeated after a data loss (which took Redis's record
+// of the first one) cannot take a lost lease's placeholder.
+type releasedMemo struct {
+	mu  sync.Mutex
+	ids map[string]time.Time
+}
+
+// seen reports whether jti was released here and its token may still be presented.
+func (m *releasedMemo) seen(jti string, now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	until, ok := m.ids[jti]
+	return ok && now.Before(until)
+}
+
+// add remembers jti until until.
+func (m *releasedMemo) add(jti string, until, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ids == nil {
+		m.ids = map[string]time.Time{}
+	}
+	if len(m.ids) >= maxReleasedMemo {
+		for k, u := range m.ids {
+			if !now.Before(u) {
+				delete(m.ids, k)
+			}
+		}
+		if len(m.ids) >= maxReleasedMemo {
+			return
+		}
+	}
+	m.ids[jti] = until
+}
