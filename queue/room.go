@@ -93,12 +93,12 @@ type snapshot struct {
 	// restoredFrom the Redis time of the cache it was restored from.
 	restoredAt, restoredFrom time.Time
 	offers                   int64
-	active       int64
-	returning    int64
-	skipped      int64
-	stats        map[string]int64
-	redisNow     time.Time
-	fetched      time.Time
+	active                   int64
+	returning                int64
+	skipped                  int64
+	stats                    map[string]int64
+	redisNow                 time.Time
+	fetched                  time.Time
 }
 
 // position is the place in line of ticket n: the shuffle for pre-queue tickets, the number
