@@ -261,21 +261,21 @@ func (e *Engine) Release(ctx context.Context, room, jti string, outcome Outcome)
 	if r != nil && r.released.seen(jti, time.Now()) {
 		return fmt.Errorf("queue: release %s: released already: %w", room, ErrUnknownLease)
 	}
-	k := newRoomKeys(e.cfg.Prefix, room)
-	cctx, cancel := e.callCtx(ctx)
-	defer cancel()
-	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats, k.meta, k.released},
-		jti, string(outcome), e.cfg.RoomTTL.Milliseconds()).Result()
-	if err != nil {
-		return storeErr("queue: release "+room, err)
+	a, tag, err := e.releaseOnce(ctx, room, jti, outcome)
+	if err == nil && tag == "NOROOM" {
+		// the room's data was lost and not restored yet: restore it (from this engine's cache)
+		// so the lost lease's placeholder can be taken, then try once more
+		if r == nil {
+			if r, err = e.roomFor(ctx, room); err != nil {
+				return err
+			}
+		} else if _, err = e.refresh(ctx, r); err != nil {
+			return err
+		}
+		a, tag, err = e.releaseOnce(ctx, room, jti, outcome)
 	}
-	a, err := asSlice(v, 1)
 	if err != nil {
-		return fmt.Errorf("queue: release %s: %w", room, err)
-	}
-	tag, err := tagOf(a)
-	if err != nil {
-		return fmt.Errorf("queue: release %s: %w", room, err)
+		return err
 	}
 	e.extendMu.Lock()
 	delete(e.extendMemo, room+"\x00"+jti)
@@ -296,8 +296,28 @@ func (e *Engine) Release(ctx context.Context, room, jti string, outcome Outcome)
 			r.released.add(jti, until, time.Now())
 		}
 		return nil
-	case "UNKNOWN":
+	case "UNKNOWN", "NOROOM":
 		return fmt.Errorf("queue: release %s: %w", room, ErrUnknownLease)
 	}
 	return fmt.Errorf("queue: release %s: %w", room, replyErr{"release: " + tag})
+}
+
+func (e *Engine) releaseOnce(ctx context.Context, room, jti string, outcome Outcome) ([]any, string, error) {
+	k := newRoomKeys(e.cfg.Prefix, room)
+	cctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats, k.meta, k.released},
+		jti, string(outcome), e.cfg.RoomTTL.Milliseconds()).Result()
+	if err != nil {
+		return nil, "", storeErr("queue: release "+room, err)
+	}
+	a, err := asSlice(v, 1)
+	if err != nil {
+		return nil, "", fmt.Errorf("queue: release %s: %w", room, err)
+	}
+	tag, err := tagOf(a)
+	if err != nil {
+		return nil, "", fmt.Errorf("queue: release %s: %w", room, err)
+	}
+	return a, tag, nil
 }

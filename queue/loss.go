@@ -24,6 +24,9 @@ const mergeWindow = 10 * time.Second
 // minCounterMargin is added to every restored counter, for joins the rate samples missed.
 const minCounterMargin = 32
 
+// minHeadMargin is added to every restored head, for the admissions of the step in flight.
+const minHeadMargin = 2
+
 // maxServedPosition bounds the served bitmap (8 MiB a room); positions beyond it are not
 // remembered.
 const maxServedPosition = 1 << 26
@@ -93,25 +96,25 @@ type issueRate struct {
 }
 
 type issueSample struct {
-	at     time.Time
-	issued int64
+	at           time.Time
+	issued, head int64
 }
 
 // ok records a successful step at local time at.
-func (q *issueRate) ok(at time.Time, issued int64) {
+func (q *issueRate) ok(at time.Time, issued, head int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.lastOK, q.firstFail = at, time.Time{}
 	n := len(q.samples)
 	if n > 0 {
 		last := q.samples[n-1]
-		if issued < last.issued {
+		if issued < last.issued || head < last.head {
 			q.samples = q.samples[:0]
 		} else if at.Sub(last.at) < 250*time.Millisecond {
 			return
 		}
 	}
-	q.samples = append(q.samples, issueSample{at, issued})
+	q.samples = append(q.samples, issueSample{at, issued, head})
 	if len(q.samples) > 241 { // a minute
 		q.samples = append(q.samples[:0], q.samples[len(q.samples)-241:]...)
 	}
@@ -126,16 +129,16 @@ func (q *issueRate) fail(at time.Time) {
 	}
 }
 
-// margin is how many numbers beyond the highest this engine knows may have been issued by other
-// gateways and lost: twice the peak issue rate of the last minute over the time since this
-// engine's last good step, counted until a little after its steps began to fail (a Redis that
-// stopped answering here stopped answering everyone: one Redis, one network), plus
-// minCounterMargin.
-func (q *issueRate) margin(now time.Time, callTimeout time.Duration) int64 {
+// margins are how far the counter and the head may have moved beyond what this engine's cache
+// shows before the data was lost: twice the peak rate of the last minute (numbers issued,
+// positions reached) over the time since this engine's last good step, counted until a little
+// after its steps began to fail (a Redis that stopped answering here stopped answering
+// everyone: one Redis, one network), plus minCounterMargin numbers and minHeadMargin positions.
+func (q *issueRate) margins(now time.Time, callTimeout time.Duration) (counter, head int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.lastOK.IsZero() {
-		return minCounterMargin
+		return minCounterMargin, minHeadMargin
 	}
 	end := now
 	if !q.firstFail.IsZero() {
@@ -147,14 +150,16 @@ func (q *issueRate) margin(now time.Time, callTimeout time.Duration) int64 {
 	if window < 0 {
 		window = 0
 	}
-	var peak float64
+	var peakIssued, peakHead float64
 	for i := 1; i < len(q.samples); i++ {
 		a, b := q.samples[i-1], q.samples[i]
 		if d := b.at.Sub(a.at).Seconds(); d > 0 {
-			peak = max(peak, float64(b.issued-a.issued)/d)
+			peakIssued = max(peakIssued, float64(b.issued-a.issued)/d)
+			peakHead = max(peakHead, float64(b.head-a.head)/d)
 		}
 	}
-	return int64(math.Ceil(2*peak*window.Seconds())) + minCounterMargin
+	w := 2 * window.Seconds()
+	return int64(math.Ceil(peakIssued*w)) + minCounterMargin, int64(math.Ceil(peakHead*w)) + minHeadMargin
 }
 
 // answerRestore sends this engine's account of the room (claimed positions, leases claimed

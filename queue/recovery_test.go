@@ -56,7 +56,8 @@ func TestRecoveryAfterKeysDeleted(t *testing.T) {
 		for _, j := range js[:20] {
 			st := status(t, e1, j.t)
 			was := before[j.t.Number]
-			if st.Position != was.Position || st.Place > was.Place || st.Admitted != was.Admitted {
+			// places never rise; the next in line may be counted as admitted (the head margin)
+			if st.Position != was.Position || st.Place > was.Place || was.Admitted && !st.Admitted {
 				t.Fatalf("ticket %d: before %+v, after %+v", j.t.Number, was, st)
 			}
 		}
@@ -232,20 +233,15 @@ func TestCapHeldAfterLeasesLost(t *testing.T) {
 	if v, _ := e.View("cap"); v.Active != 2 {
 		t.Fatalf("active after the loss = %d, want the 2 lost leases still counted", v.Active)
 	}
-	for _, j := range js[2:] {
-		if st := status(t, e, j.t); st.Admitted {
-			t.Fatalf("ticket %d admitted past the cap after the loss", j.t.Number)
-		}
+	if n := len(admitNow(t, e, "cap", js[2:])); n != 0 {
+		t.Fatalf("%d admitted past the cap after the loss", n)
 	}
 	if err := e.Release(ctx, "cap", leases[0].JTI, OutcomeBooked); err != nil {
 		t.Fatalf("release of a lost lease: %v", err)
 	}
 	time.Sleep(20 * time.Millisecond)
 	step(t, e, "cap")
-	if st := status(t, e, js[2].t); !st.Admitted {
-		t.Fatalf("the next visitor was not admitted after a lost lease was released: %+v", st)
-	}
-	if st := status(t, e, js[3].t); st.Admitted {
-		t.Fatal("two admitted for one release")
+	if n := len(admitNow(t, e, "cap", js[2:])); n != 1 {
+		t.Fatalf("%d admitted after a lost lease was released, want 1", n)
 	}
 }

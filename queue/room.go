@@ -260,7 +260,7 @@ func (e *Engine) refresh(ctx context.Context, r *room) (*snapshot, error) {
 	old, known := r.snap.Load(), r.known.Load()
 	s, err := e.runStep(ctx, r)
 	if err == nil && !regressed(old, known, s) {
-		r.issue.ok(time.Now(), s.issued)
+		r.issue.ok(time.Now(), s.issued, s.head)
 		return e.installAnswering(ctx, r, old, s), nil
 	}
 	if err != nil && !errors.Is(err, errNoRoom) {
@@ -279,7 +279,7 @@ func (e *Engine) refresh(ctx context.Context, r *room) (*snapshot, error) {
 	if s, err = e.runStep(ctx, r); err != nil {
 		return nil, err
 	}
-	r.issue.ok(time.Now(), s.issued)
+	r.issue.ok(time.Now(), s.issued, s.head)
 	return e.installAnswering(ctx, r, old, s), nil
 }
 
@@ -304,16 +304,23 @@ func regressed(old *snapshot, known int64, s *snapshot) bool {
 		s.settings.Version < old.settings.Version || s.created.After(old.created))
 }
 
-// restore rebuilds the room in Redis from the snapshot old (see restore.lua). The counter is
-// restored beyond the highest number this engine knows by a margin (issueRate.margin) that
-// covers what other gateways may have issued since its cache was taken; positions at or behind
-// the head come back only as far as old counted outstanding admissions (offers, skips within
-// grace, returning visitors) plus a second of admissions.
+// restore rebuilds the room in Redis from the snapshot old (see restore.lua). The counter and
+// the head are restored beyond what this engine knows by margins (issueRate.margins) that cover
+// what other gateways may have issued and admitted since its cache was taken: a number is never
+// issued twice, and a position admitted before the loss is never offered again as if new.
+// Positions at or behind the restored head come back (as orphans, through the returning set)
+// only as far as old counted outstanding admissions (offers, skips within grace, returning
+// visitors), plus the head margin and a second of admissions.
 func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated bool) error {
 	knownIssued := max(old.issued, r.known.Load())
-	margin := r.issue.margin(time.Now(), e.cfg.CallTimeout)
+	margin, headMargin := r.issue.margins(time.Now(), e.cfg.CallTimeout)
 	counter := knownIssued + margin
-	budget := old.offers + old.skipped + old.returning + max(1, int64(math.Ceil(float64(old.settings.RatePerMinute)/60)))
+	head := old.head
+	if old.opened {
+		head = min(old.head+headMargin, knownIssued)
+	}
+	budget := old.offers + old.skipped + old.returning + (head - old.head) +
+		max(1, int64(math.Ceil(float64(old.settings.RatePerMinute)/60)))
 	absent := old.settings.AbsentAfter.Milliseconds()
 	if absent <= 0 {
 		absent = 60000
@@ -335,7 +342,7 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 		mode, "created_ms", msOf(old.created),
 		"max", "version", old.settings.Version,
 		"max", "counter", counter,
-		"max", "head", old.head,
+		"max", "head", max(old.head, head),
 		"max", "restored_head", old.restoredHead,
 	)
 	if old.opened {

@@ -8,7 +8,7 @@
 -- do that, once.
 -- KEYS[1] lease hash  KEYS[2] leases  KEYS[3] stats  KEYS[4] meta  KEYS[5] released zset
 -- ARGV[1] lease id (jti)  ARGV[2] outcome (booked | abandoned | failed)  ARGV[3] room TTL ms
--- reply: {"OK", lease data} | {"OK", ""} (a placeholder) | {"UNKNOWN"}
+-- reply: {"OK", lease data} | {"OK", ""} (a placeholder) | {"UNKNOWN"} | {"NOROOM"}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local jti = ARGV[1]
@@ -22,6 +22,9 @@ local function remember(until_ms)
   redis.call('HINCRBY', KEYS[3], 'released:' .. ARGV[2], 1)
 end
 local d = redis.call('HGET', KEYS[1], 'j:' .. jti)
+if not d and redis.call('EXISTS', KEYS[4]) == 0 then
+  return {'NOROOM'} -- lost and not restored yet: the caller restores the room and tries again
+end
 if not d then
   local m = redis.call('HMGET', KEYS[4], 'lost_n', 'restored_ms', 'max_session_ms', 'session_ms')
   local n = tonumber(m[1]) or 0
