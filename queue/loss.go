@@ -21,6 +21,11 @@ const recentClaimKeep = 30 * time.Second
 // gateway noticing the same loss (a merge) rather than a new loss.
 const mergeWindow = 10 * time.Second
 
+// orphanSettle is how long after a restore orphans wait before they are let in: time for every
+// live gateway to step once and mark the positions it saw claimed (answerRestore), so that a
+// visitor served before the loss is not taken for one whose admission was lost.
+const orphanSettle = 2 * time.Second
+
 // minCounterMargin is added to every restored counter, for joins the rate samples missed.
 const minCounterMargin = 32
 

@@ -321,13 +321,16 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 	}
 	budget := old.offers + old.skipped + old.returning + (head - old.head) +
 		max(1, int64(math.Ceil(float64(old.settings.RatePerMinute)/60)))
+	// capacity held for the orphans: what outstanding admissions held, within the cap
+	holds := max(0, min(budget, old.offers+old.returning+(head-old.head), int64(old.settings.MaxActive)-old.active))
 	absent := old.settings.AbsentAfter.Milliseconds()
 	if absent <= 0 {
 		absent = 60000
 	}
 	epoch := r.redisNow().UnixMilli() / absent
 	args := []any{e.cfg.RoomTTL.Milliseconds(), old.active, old.settings.Session.Milliseconds(),
-		budget, msOf(old.redisNow), mergeWindow.Milliseconds(), 3 * absent, knownIssued}
+		budget, msOf(old.redisNow), mergeWindow.Milliseconds(), 3 * absent, knownIssued,
+		orphanSettle.Milliseconds(), holds}
 	mode := "nx"
 	if recreated {
 		mode = "set"

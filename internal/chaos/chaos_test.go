@@ -69,7 +69,7 @@ type harness struct {
 	mu         sync.Mutex
 	numbers    map[int64]string  // ticket number -> visitor
 	jtiOwner   map[string]string // lease id -> visitor
-	served     map[string]string // visitor -> lease id of its admission
+	served     map[string]queue.Lease // visitor -> its admission
 	live       map[string]string // visitor -> lease id, admitted and not released
 	maxLive    int
 	admits     []time.Time
@@ -142,6 +142,14 @@ func (h *harness) pick(own int) (*gateway, int) {
 
 func (h *harness) elapsed() time.Duration { return time.Since(h.start) }
 
+// rel is t as time into the cell.
+func (h *harness) rel(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Sub(h.start).Round(time.Millisecond).String()
+}
+
 func (h *harness) admit(id string, l queue.Lease) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -150,12 +158,14 @@ func (h *harness) admit(id string, l queue.Lease) bool {
 	}
 	h.jtiOwner[l.JTI] = id
 	if prev, ok := h.served[id]; ok {
-		if prev != l.JTI {
-			h.violations = append(h.violations, fmt.Sprintf("served visitor (ticket %d) admitted again", l.Ticket))
+		if prev.JTI != l.JTI {
+			h.violations = append(h.violations, fmt.Sprintf("served visitor (ticket %d) admitted again: first at %s, again at %s (fault over at %s)",
+				l.Ticket, h.rel(prev.IssuedAt), h.rel(l.IssuedAt), h.rel(h.faultEnd)))
+			h.served[id] = l
 		}
 		return false
 	}
-	h.served[id] = l.JTI
+	h.served[id] = l
 	h.live[id] = l.JTI
 	if len(h.live) > capActive {
 		h.violations = append(h.violations, fmt.Sprintf("%d live admissions, cap %d", len(h.live), capActive))
@@ -345,7 +355,7 @@ func run(t *testing.T, name string, fault func(h *harness)) cellResult {
 		prefix:   "chaos-" + strings.ReplaceAll(name, " ", "-"),
 		numbers:  map[int64]string{},
 		jtiOwner: map[string]string{},
-		served:   map[string]string{},
+		served:   map[string]queue.Lease{},
 		live:     map[string]string{},
 	}
 	for i := 0; i < nGateways; i++ {

@@ -2,7 +2,8 @@
 -- get the same lease). For a position at or behind the head: an existing lease is returned; an
 -- offer becomes a lease; a visitor skipped within grace (or an orphan of a restore, while the
 -- restore's budget of outstanding admissions lasts) is moved to the returning set, served first
--- by the next step; anything else is spent. A lease held by another visitor (a number issued
+-- by the next step (orphans only from orphans_from_ms, when the gateways have marked what they
+-- saw claimed); anything else is spent. A lease held by another visitor (a number issued
 -- twice) is refused as spent. For the position
 -- just after the head (passthrough): when nobody is returning, credit >= 1 and capacity is free,
 -- the head advances by one and the lease is made here, counted against the rate and the cap
@@ -82,9 +83,23 @@ if pos <= head then
     redis.call('HINCRBY', KEYS[2], 'returned', 1)
     return {'RETURNING', head}
   end
-  if pos <= restored_head and redis.call('GETBIT', KEYS[8], pos) == 0
-      and (tonumber(redis.call('HGET', KEYS[1], 'orphan_budget')) or 0) > 0 then
+  local o = pos <= restored_head and redis.call('GETBIT', KEYS[8], pos) == 0
+    and redis.call('HMGET', KEYS[1], 'orphan_budget', 'orphans_from_ms')
+  if o and now < (tonumber(o[2]) or 0) then
+    return {'WAIT', head} -- the gateways are still marking what they saw claimed (spend.lua)
+  end
+  if o and (tonumber(o[1]) or 0) > 0 then
     redis.call('HINCRBY', KEYS[1], 'orphan_budget', -1)
+    -- its capacity was held since the restore ("hold:<n>" in the leases set): hand it over
+    local hn = tonumber(redis.call('HGET', KEYS[1], 'hold_n')) or 0
+    while hn > 0 do
+      local removed = redis.call('ZREM', KEYS[4], 'hold:' .. hn)
+      hn = hn - 1
+      if removed == 1 then
+        break
+      end
+    end
+    redis.call('HSET', KEYS[1], 'hold_n', hn)
     redis.call('SETBIT', KEYS[8], pos, 1)
     redis.call('PEXPIRE', KEYS[8], ttl)
     redis.call('ZADD', KEYS[7], now, ARGV[1])

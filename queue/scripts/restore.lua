@@ -13,8 +13,10 @@
 --  * outstanding admissions: positions at or behind the restored head (restored_head) that
 --    come back without a lease are re-offered once, through the returning set, up to
 --    orphan_budget of them (ARGV[4]: the offers, skips within grace and returning visitors the
---    cache counted, plus a second of admissions); the gateways mark the positions they saw
---    claimed in the orphans bitmap (spend.lua), so those are spent.
+--    cache counted, plus a second of admissions), from ARGV[9] after the restore; meanwhile
+--    the gateways mark the positions they saw claimed in the orphans bitmap (spend.lua), so
+--    those are spent, and the capacity of the admissions that held it (offers, returning)
+--    is held for them (ARGV[10]) rather than given to the next in line.
 --  * liveness: the positions not yet reached, up to the highest number the gateway knew
 --    issued, are marked seen in both live bitmaps (every restore), so nobody who may be waiting
 --    is skipped for lack of marks; the numbers of the counter's margin are marked only by the
@@ -27,8 +29,12 @@
 -- ARGV[1] room TTL ms; ARGV[2] active leases the cache knew; ARGV[3] session ms;
 -- ARGV[4] orphan budget; ARGV[5] the cache's Redis time ms; ARGV[6] merge window ms;
 -- ARGV[7] seen bitmap TTL ms; ARGV[8] the highest number known issued (the counter without
--- its margin: positions beyond it are marked only by polls);
--- ARGV[9..] triples: mode ("nx" | "set" | "max" on meta, "smax" on stats), field, value
+-- its margin: positions beyond it are marked only by polls); ARGV[9] orphan settle ms: orphans
+-- are let in only from then (orphans_from_ms), once the gateways have marked what they saw
+-- claimed;
+-- ARGV[10] capacity to hold for the orphans until they come (hold:<n> members of the leases set,
+-- expiring AbsentAfter after orphans_from_ms, handed over by claim.lua);
+-- ARGV[11..] triples: mode ("nx" | "set" | "max" on meta, "smax" on stats), field, value
 -- reply: {existed (1 | 0), head before, head after, fresh (1 | 0), placeholders added}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -37,7 +43,7 @@ local existed = redis.call('EXISTS', KEYS[1])
 local b = redis.call('HMGET', KEYS[1], 'head', 'restored_ms')
 local before = tonumber(b[1]) or 0
 local last_restore = tonumber(b[2]) or 0
-for i = 9, #ARGV, 3 do
+for i = 11, #ARGV, 3 do
   local mode, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   if mode == 'nx' then
     redis.call('HSETNX', KEYS[1], f, v)
@@ -100,7 +106,8 @@ if fresh then
   added = want
   local rh = tonumber(redis.call('HGET', KEYS[1], 'restored_head')) or 0
   redis.call('HSET', KEYS[1], 'restored_ms', now, 'restored_from_ms', ARGV[5],
-    'orphan_budget', ARGV[4], 'restored_head', math.max(rh, after), 'skip_after_ms', now)
+    'orphan_budget', ARGV[4], 'restored_head', math.max(rh, after), 'skip_after_ms', now,
+    'orphans_from_ms', now + tonumber(ARGV[9]))
 else
   local have = redis.call('ZCARD', KEYS[3])
   if want > have then
@@ -117,6 +124,14 @@ fill(KEYS[9], after + 1, known)
 for _ = 1, added do
   lost_n = lost_n + 1
   redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), 'lost:' .. lost_n)
+end
+if fresh then
+  local absent = tonumber(redis.call('HGET', KEYS[1], 'absent_ms')) or 60000
+  local holds = tonumber(ARGV[10])
+  for n = 1, holds do
+    redis.call('ZADD', KEYS[3], now + tonumber(ARGV[9]) + absent, 'hold:' .. n)
+  end
+  redis.call('HSET', KEYS[1], 'hold_n', holds)
 end
 redis.call('HSET', KEYS[1], 'lost_n', lost_n, 'mark_ms', now, 'mark_n', counter, 'mark_prev_n', counter)
 for i = 1, 7 do
