@@ -67,3 +67,8 @@ func (k roomKeys) all() []string {
 // settingsChannel is the Pub/Sub channel announcing settings changes for every room of a prefix.
 // It is a channel, not a key: it has no slot and no TTL.
 func settingsChannel(prefix string) string { return prefix + ":settings" }
+
+// claimsChannel is the Pub/Sub channel on which engines announce the positions they saw claimed,
+// so that every gateway can tell a served visitor from a waiting one after a data loss, even
+// when the gateway that served it is gone. A channel, not a key: no slot, no TTL.
+func claimsChannel(prefix string) string { return prefix + ":claims" }

@@ -273,6 +273,13 @@ func (e *Engine) Release(ctx context.Context, room, jti string, outcome Outcome)
 			return err
 		}
 		a, tag, err = e.releaseOnce(ctx, room, jti, outcome)
+	} else if err == nil && tag == "UNKNOWN" && r != nil && r.snap.Load() != nil {
+		// Redis may have restarted from an older snapshot that this engine has not stepped
+		// since: let a step notice (and restore), then try once more
+		before := r.snap.Load().restoredAt
+		if s, rerr := e.refresh(ctx, r); rerr == nil && !s.restoredAt.Equal(before) {
+			a, tag, err = e.releaseOnce(ctx, room, jti, outcome)
+		}
 	}
 	if err != nil {
 		return err

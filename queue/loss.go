@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -44,21 +46,50 @@ type served struct {
 	bits   []byte
 	any    bool
 	recent []Lease
+	// pending are positions claimed here, still to be announced to the other engines.
+	pending []int64
 	// answered is the restore (restored_ms) this engine has sent its account for.
 	answered int64
 }
 
-// claimed records a lease this engine got from claim.lua.
-func (s *served) claimed(l Lease) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if p := l.Position; p > 0 && p < maxServedPosition {
+// mark sets position p in the bitmap; the caller holds mu.
+func (s *served) mark(p int64) {
+	if p > 0 && p < maxServedPosition {
 		i := int(p >> 3)
 		if i >= len(s.bits) {
 			s.bits = append(s.bits, make([]byte, i+1-len(s.bits)+len(s.bits)/4)...)
 		}
 		s.bits[i] |= 0x80 >> (p & 7)
 		s.any = true
+	}
+}
+
+// heard records positions another engine announced as claimed.
+func (s *served) heard(ps []int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ps {
+		s.mark(p)
+	}
+}
+
+// takePending returns the positions to announce (at most maxAnnounce).
+func (s *served) takePending() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := min(len(s.pending), maxAnnounce)
+	out := append([]int64(nil), s.pending[:n]...)
+	s.pending = append(s.pending[:0], s.pending[n:]...)
+	return out
+}
+
+// claimed records a lease this engine got from claim.lua.
+func (s *served) claimed(l Lease) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mark(l.Position)
+	if len(s.pending) < 16*maxAnnounce {
+		s.pending = append(s.pending, l.Position)
 	}
 	cut := l.IssuedAt.Add(-recentClaimKeep)
 	k := 0
@@ -195,6 +226,53 @@ func (e *Engine) answerRestore(ctx context.Context, r *room, s *snapshot) error 
 	e.log.Info().Str("room", r.name).Str("reply", tag).Int("positions_bytes", len(bits)).Int("placeholders", n).
 		Msg("sent this gateway's account of claims to the restored room")
 	return nil
+}
+
+// maxAnnounce bounds the positions of one announcement.
+const maxAnnounce = 5000
+
+// announceClaims publishes the positions claimed here since the last announcement (one PUBLISH
+// per room per step, only when there were claims), so that every live engine can mark them
+// spent after a restore even if this one is gone by then. Best effort: a lost announcement only
+// weakens the case where this engine dies together with Redis.
+func (e *Engine) announceClaims(ctx context.Context, r *room) {
+	ps := r.served.takePending()
+	if len(ps) == 0 {
+		return
+	}
+	b := make([]byte, 0, len(r.name)+1+8*len(ps))
+	b = append(b, r.name...)
+	b = append(b, '|')
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, p, 10)
+	}
+	cctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	if err := e.rdb.Publish(cctx, claimsChannel(e.cfg.Prefix), b).Err(); err != nil {
+		r.logErr(e.log, "announce claims", err)
+	}
+}
+
+// heardClaims records an announcement "room|p1,p2,..." from any engine (this one included).
+func (e *Engine) heardClaims(payload string) {
+	name, list, ok := strings.Cut(payload, "|")
+	if !ok || !ValidRoomName(name) {
+		return
+	}
+	r := e.cached(name)
+	if r == nil {
+		return
+	}
+	var ps []int64
+	for _, f := range strings.Split(list, ",") {
+		if p, err := strconv.ParseInt(f, 10, 64); err == nil && p > 0 {
+			ps = append(ps, p)
+		}
+	}
+	r.served.heard(ps)
 }
 
 // forget lets the account of restore restoredAt be sent again (its sending failed).

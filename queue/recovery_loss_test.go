@@ -338,3 +338,54 @@ func TestSnapshotRestoreResumesAdmissions(t *testing.T) {
 		t.Fatalf("the offers outstanding at the loss (tickets %d, %d) were not let in: %v", js[8].t.Number, js[9].t.Number, in)
 	}
 }
+
+// TestRestoreServedByDeadGateway: a gateway dies together with Redis; the visitors it served
+// are still spent after the restore, because it announced their positions to the others.
+func TestRestoreServedByDeadGateway(t *testing.T) {
+	t.Parallel()
+	srv, b := privateBackend(t, "dead")
+	ctx := context.Background()
+	e := newTestEngine(t, b)
+	dead := newTestEngine(t, b)
+	ensure(t, e, "dead", Settings{RatePerMinute: 600, MaxActive: 10, QueueAll: true})
+	ensure(t, dead, "dead", Settings{})
+	runEngine(t, e) // the survivor listens to the announcements
+	js := join(t, dead, "dead", 12)
+	time.Sleep(1100 * time.Millisecond)
+	stepOK(t, dead, "dead")
+	leases := claimAll(t, dead, js[:4])
+	for _, l := range leases[:2] {
+		if err := dead.Release(ctx, "dead", l.JTI, OutcomeBooked); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stepOK(t, dead, "dead") // announces the claims
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := e.cached("dead")
+		r.served.mu.Lock()
+		heard := len(r.served.bits) > 0 && r.served.bits[0]&0x78 == 0x78 // positions 1..4
+		r.served.mu.Unlock()
+		if heard {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the survivor never heard the dead gateway's claims")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	restartEmpty(t, srv) // the dead gateway is never used again
+	for e.restores.Load() == 0 {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatal("no restore")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(orphanSettle + 200*time.Millisecond)
+	for _, j := range js[:4] {
+		if _, err := e.Claim(ctx, j.t); !errors.Is(err, ErrTicketSpent) {
+			t.Fatalf("ticket %d served by the dead gateway, after the loss: %v, want spent", j.t.Number, err)
+		}
+	}
+}

@@ -283,10 +283,12 @@ func (e *Engine) refresh(ctx context.Context, r *room) (*snapshot, error) {
 	return e.installAnswering(ctx, r, old, s), nil
 }
 
-// installAnswering installs s and, when s shows a restore this engine has not answered yet,
-// sends its account of the claims it saw before the loss.
+// installAnswering installs s, announces the claims made here since the last step, and, when s
+// shows a restore this engine has not answered yet, sends its account of the claims it saw
+// before the loss.
 func (e *Engine) installAnswering(ctx context.Context, r *room, old, s *snapshot) *snapshot {
 	s = e.install(r, s)
+	e.announceClaims(ctx, r)
 	if old != nil && !s.restoredAt.IsZero() && !s.restoredAt.Equal(old.restoredAt) {
 		if err := e.answerRestore(ctx, r, s); err != nil {
 			r.logErr(e.log, "answer restore", err)

@@ -67,10 +67,10 @@ type harness struct {
 	killOnClaim atomic.Int32 // 1 + index of a gateway to kill in the middle of its next claim
 
 	mu         sync.Mutex
-	numbers    map[int64]string  // ticket number -> visitor
-	jtiOwner   map[string]string // lease id -> visitor
+	numbers    map[int64]string       // ticket number -> visitor
+	jtiOwner   map[string]string      // lease id -> visitor
 	served     map[string]queue.Lease // visitor -> its admission
-	live       map[string]string // visitor -> lease id, admitted and not released
+	live       map[string]string      // visitor -> lease id, admitted and not released
 	maxLive    int
 	admits     []time.Time
 	violations []string
