@@ -23,11 +23,15 @@
 // Status reads an in-process cache refreshed by every step (at most RefreshEvery old) and
 // records the visitor as seen; seen positions go to Redis in one call per room per FlushEvery.
 //
-// If a room's keys are lost, the next step (or join) notices (meta gone, or counter or head
-// behind what this engine knows) and restores the room from the cache with max-merges: no
-// number is issued twice (joins also pass the highest known number as a floor) and nobody's
-// place moves. Visitors at or behind the restored head whose admission was lost are let in
-// once, through the returning set.
+// If a room's keys are lost (Redis restarted empty or from an older snapshot), the next step,
+// join or release notices (meta gone, or counter or head behind what this engine knows) and
+// restores the room from the cache with max-merges (room.go, restore.lua, loss.go): the counter
+// and the head get margins from the measured rates, so no number is issued twice and no
+// position admitted before the loss is offered again as new; leases become placeholders that
+// still count against the cap and that a release frees once (release is one-shot); positions
+// at or behind the restored head come back once, through the returning set, only within a
+// budget of the admissions that were outstanding, and not if a live gateway saw them claimed.
+// docs/failures.md states what survives which loss.
 //
 // # Keys
 //
@@ -36,16 +40,21 @@
 //
 //	key                    type    written by                         TTL
 //	P:{R}:meta             hash    create, join, step, claim,         RoomTTL (7 days), refreshed by step
-//	                               update, restore                    every minute
+//	                               update, restore, release, spend    every minute
 //	                               (settings, version, seed, commit, counter, head, P, opened,
-//	                               credit, last step time, liveness marks, restored head)
+//	                               credit, last step time, liveness marks; after a restore:
+//	                               restored head, restored/restored-from/orphans-from times,
+//	                               orphan budget, lost_n and hold_n placeholder counters)
 //	P:{R}:stats            hash    step, claim, release, restore      RoomTTL, refreshed by step
 //	                               (admitted, skipped, returned, offers_expired, released:<outcome>)
 //	P:{R}:offers           zset    step (add, expire), claim (take)   RoomTTL, refreshed by step
 //	                               member position, score offer expiry ms
-//	P:{R}:leases           zset    claim, extend, release, step       RoomTTL, set by claim
+//	P:{R}:leases           zset    claim, extend, release, step,      RoomTTL, set by claim
+//	                               restore, spend
 //	                               member jti, score lease expiry ms; after a data loss also
-//	                               "lost:<n>" placeholders for leases the cache counted (restore)
+//	                               "lost:<n>" placeholders for leases the cache counted (restore,
+//	                               spend) and "hold:<n>" capacity held for orphans (restore,
+//	                               taken by claim)
 //	P:{R}:lease            hash    claim, release, step               RoomTTL, set by claim
 //	                               j:<jti> -> "position|ticket|claimed ms|max until ms|visitor",
 //	                               p:<position> -> jti
@@ -53,9 +62,15 @@
 //	                               member position, score skip time ms
 //	P:{R}:returning        zset    claim (add), step (serve)          RoomTTL, set by claim
 //	                               member position, score return time ms
-//	P:{R}:orphans          bitmap  claim (after a restore)            RoomTTL, set by claim
-//	                               bit per position let in once after its admission was lost
-//	P:{R}:seen:<epoch>     bitmap  mark (liveness flush)              3 x AbsentAfter
+//	P:{R}:orphans          bitmap  claim, spend (after a restore)     RoomTTL, set by claim and spend
+//	                               bit per position let in once after its admission was lost,
+//	                               or seen claimed by a live gateway (spent)
+//	P:{R}:released         zset    release                            RoomTTL, set by release; members
+//	                               member jti, score the time its     pruned by release once their
+//	                               token can no longer be presented   score has passed
+//	P:{R}:upload           string  spend (scratch, set and deleted    60 s (deleted in the same script)
+//	                               in one script)
+//	P:{R}:seen:<epoch>     bitmap  mark (liveness flush), restore     3 x AbsentAfter
 //	                               bit per position seen polling, epoch = unix ms / AbsentAfter ms
 //	P:audit                list    AppendAudit (LPUSH + LTRIM)        none: the organisers' record, bounded
 //	                               newest first                       to AuditMax entries; global, no room

@@ -276,7 +276,7 @@ func (e *Engine) flushAll(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 func (e *Engine) subscribe(ctx context.Context) {
-	ps := e.rdb.Subscribe(ctx, settingsChannel(e.cfg.Prefix))
+	ps := e.rdb.Subscribe(ctx, settingsChannel(e.cfg.Prefix), claimsChannel(e.cfg.Prefix))
 	defer ps.Close()
 	ch := ps.Channel()
 	for {
@@ -286,6 +286,10 @@ func (e *Engine) subscribe(ctx context.Context) {
 		case m, ok := <-ch:
 			if !ok {
 				return
+			}
+			if m.Channel == claimsChannel(e.cfg.Prefix) {
+				e.heardClaims(m.Payload)
+				continue
 			}
 			if ValidRoomName(m.Payload) {
 				select {

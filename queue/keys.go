@@ -33,6 +33,8 @@ type roomKeys struct {
 	returning string
 	orphans   string
 	audit     string
+	released  string
+	upload    string
 }
 
 func newRoomKeys(prefix, room string) roomKeys {
@@ -48,6 +50,8 @@ func newRoomKeys(prefix, room string) roomKeys {
 		returning: b + "returning",
 		orphans:   b + "orphans",
 		audit:     b + "audit",
+		released:  b + "released",
+		upload:    b + "upload",
 	}
 }
 
@@ -58,7 +62,8 @@ func (k roomKeys) seen(epoch int64) string {
 
 // all lists the room's fixed keys (not the per-epoch bitmaps).
 func (k roomKeys) all() []string {
-	return []string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans}
+	return []string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans,
+		k.released, k.upload}
 }
 
 // settingsChannel is the Pub/Sub channel announcing settings changes for every room of a prefix.
@@ -68,3 +73,8 @@ func settingsChannel(prefix string) string { return prefix + ":settings" }
 // gatewaysKey is the set of live gateway engines (heartbeat): global to the prefix, no room
 // tag, written by plain commands only, TTL one minute refreshed by every beat.
 func gatewaysKey(prefix string) string { return prefix + ":gateways" }
+
+// claimsChannel is the Pub/Sub channel on which engines announce the positions they saw claimed,
+// so that every gateway can tell a served visitor from a waiting one after a data loss, even
+// when the gateway that served it is gone. A channel, not a key: no slot, no TTL.
+func claimsChannel(prefix string) string { return prefix + ":claims" }

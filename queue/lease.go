@@ -14,8 +14,10 @@ import (
 // Lease is an admitted visitor's session slot, counted against MaxActive until it is released
 // or expires.
 type Lease struct {
-	// JTI identifies the lease; it goes into the admission token. It starts with the position
-	// in base 36.
+	// JTI identifies the lease; it goes into the admission token. It is the position and the
+	// claim time (Redis clock, unix ms, as estimated by the claiming engine), both in base 36,
+	// then a random part: "<position>.<claim ms>.<random>". After a restore the claim time
+	// tells whether a lease Redis does not know was lost (claimed before) or ended (after).
 	JTI     string
 	Visitor string
 	Room    string
@@ -50,10 +52,11 @@ var ErrInvalidOutcome = errors.New("queue: invalid outcome")
 
 const maxJTILen = 64
 
-func newJTI(pos int64) string {
+func newJTI(pos int64, at time.Time) string {
 	var b [9]byte
 	_, _ = rand.Read(b[:])
-	return strconv.FormatInt(pos, 36) + "." + base64.RawURLEncoding.EncodeToString(b[:])
+	return strconv.FormatInt(pos, 36) + "." + strconv.FormatInt(at.UnixMilli(), 36) + "." +
+		base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func validJTI(s string) bool {
@@ -123,7 +126,7 @@ func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (L
 	defer cancel()
 	v, err := claimScript.Run(cctx, e.rdb,
 		[]string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans},
-		pos, t.Visitor, newJTI(pos), 1, e.cfg.RoomTTL.Milliseconds(), t.Number).Result()
+		pos, t.Visitor, newJTI(pos, r.redisNow()), 1, e.cfg.RoomTTL.Milliseconds(), t.Number).Result()
 	if err != nil {
 		return Lease{}, 0, storeErr("queue: claim "+r.name, err)
 	}
@@ -146,6 +149,9 @@ func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (L
 			return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: length"})
 		}
 		l, err := leaseFrom(r.name, a[1], a[2], a[3])
+		if err == nil {
+			r.served.claimed(l)
+		}
 		return l, 0, err
 	case "WAIT":
 		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrNotYourTurn)
@@ -258,7 +264,10 @@ func (e *Engine) pruneExtendMemo(now time.Time) {
 }
 
 // Release ends a lease now, freeing its slot under the cap at once, and counts the outcome.
-// ErrUnknownLease if it was never issued, already released or expired.
+// It is one-shot: a released lease id is remembered (in Redis, until its token can no longer be
+// presented) and releasing it again changes nothing. A lease lost with Redis's data frees one of
+// the placeholders the restore put in its stead, once, and only if it was claimed before the
+// restore. ErrUnknownLease if it was never issued, already released or expired.
 func (e *Engine) Release(ctx context.Context, room, jti string, outcome Outcome) error {
 	if !ValidRoomName(room) {
 		return fmt.Errorf("queue: release: room %q: %w", room, ErrInvalidRoomName)
@@ -269,29 +278,74 @@ func (e *Engine) Release(ctx context.Context, room, jti string, outcome Outcome)
 	if !validJTI(jti) {
 		return fmt.Errorf("queue: release %s: malformed lease id: %w", room, ErrUnknownLease)
 	}
-	k := newRoomKeys(e.cfg.Prefix, room)
-	cctx, cancel := e.callCtx(ctx)
-	defer cancel()
-	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats, k.meta}, jti, string(outcome)).Result()
-	if err != nil {
-		return storeErr("queue: release "+room, err)
+	r := e.cached(room)
+	if r != nil && r.released.seen(jti, time.Now()) {
+		return fmt.Errorf("queue: release %s: released already: %w", room, ErrUnknownLease)
 	}
-	a, err := asSlice(v, 1)
-	if err != nil {
-		return fmt.Errorf("queue: release %s: %w", room, err)
+	a, tag, err := e.releaseOnce(ctx, room, jti, outcome)
+	if err == nil && tag == "NOROOM" {
+		// the room's data was lost and not restored yet: restore it (from this engine's cache)
+		// so the lost lease's placeholder can be taken, then try once more
+		if r == nil {
+			if r, err = e.roomFor(ctx, room); err != nil {
+				return err
+			}
+		} else if _, err = e.refresh(ctx, r); err != nil {
+			return err
+		}
+		a, tag, err = e.releaseOnce(ctx, room, jti, outcome)
+	} else if err == nil && tag == "UNKNOWN" && r != nil && r.snap.Load() != nil {
+		// Redis may have restarted from an older snapshot that this engine has not stepped
+		// since: let a step notice (and restore), then try once more
+		before := r.snap.Load().restoredAt
+		if s, rerr := e.refresh(ctx, r); rerr == nil && !s.restoredAt.Equal(before) {
+			a, tag, err = e.releaseOnce(ctx, room, jti, outcome)
+		}
 	}
-	tag, err := tagOf(a)
 	if err != nil {
-		return fmt.Errorf("queue: release %s: %w", room, err)
+		return err
 	}
 	e.extendMu.Lock()
 	delete(e.extendMemo, room+"\x00"+jti)
 	e.extendMu.Unlock()
 	switch tag {
 	case "OK":
+		if r != nil && r.snap.Load() != nil {
+			// remembered as long as the token can be presented: the lease's max-until time, or
+			// (a lost lease, or data without it) one max session from now
+			until := time.Now().Add(r.snap.Load().settings.MaxSession)
+			if len(a) == 2 {
+				if d, err := asString(a[1]); err == nil && d != "" {
+					if _, _, _, mu, _, err := parseLeaseData(d); err == nil {
+						until = mu
+					}
+				}
+			}
+			r.released.add(jti, until, time.Now())
+		}
 		return nil
-	case "UNKNOWN":
+	case "UNKNOWN", "NOROOM":
 		return fmt.Errorf("queue: release %s: %w", room, ErrUnknownLease)
 	}
 	return fmt.Errorf("queue: release %s: %w", room, replyErr{"release: " + tag})
+}
+
+func (e *Engine) releaseOnce(ctx context.Context, room, jti string, outcome Outcome) ([]any, string, error) {
+	k := newRoomKeys(e.cfg.Prefix, room)
+	cctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats, k.meta, k.released},
+		jti, string(outcome), e.cfg.RoomTTL.Milliseconds()).Result()
+	if err != nil {
+		return nil, "", storeErr("queue: release "+room, err)
+	}
+	a, err := asSlice(v, 1)
+	if err != nil {
+		return nil, "", fmt.Errorf("queue: release %s: %w", room, err)
+	}
+	tag, err := tagOf(a)
+	if err != nil {
+		return nil, "", fmt.Errorf("queue: release %s: %w", room, err)
+	}
+	return a, tag, nil
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/foyerhq/foyer/queue/redistest"
 )
 
-// TestRecoveryAfterKeysDeleted deletes every key of a room mid-run: no number is issued twice,
-// nobody's place changes, the seed commitment survives and admitted visitors still get in.
+// TestRecoveryAfterKeysDeleted deletes every key of a room mid-run: no number is issued twice
+// (the restored counter leaves a margin: numbers after the loss may skip some), nobody's place
+// changes, the seed commitment survives and admitted visitors still get in.
 func TestRecoveryAfterKeysDeleted(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
@@ -48,14 +49,15 @@ func TestRecoveryAfterKeysDeleted(t *testing.T) {
 		}
 		slices.Sort(numbers)
 		for i, n := range numbers {
-			if n != int64(i+1) {
-				t.Fatalf("ticket numbers after the loss: %v (duplicate or gap)", numbers)
+			if i < 20 && n != int64(i+1) || i > 0 && n == numbers[i-1] {
+				t.Fatalf("ticket numbers after the loss: %v (duplicate, or a number lost before it)", numbers)
 			}
 		}
 		for _, j := range js[:20] {
 			st := status(t, e1, j.t)
 			was := before[j.t.Number]
-			if st.Position != was.Position || st.Place > was.Place || st.Admitted != was.Admitted {
+			// places never rise; the next in line may be counted as admitted (the head margin)
+			if st.Position != was.Position || st.Place > was.Place || was.Admitted && !st.Admitted {
 				t.Fatalf("ticket %d: before %+v, after %+v", j.t.Number, was, st)
 			}
 		}
@@ -65,7 +67,9 @@ func TestRecoveryAfterKeysDeleted(t *testing.T) {
 		if f, _ := e1.Fairness("lost"); f.Commitment != fair.Commitment {
 			t.Fatal("seed commitment changed in the restore")
 		}
-		// visitors whose offers were lost get in once: via the returning set
+		// visitors whose offers were lost get in once: via the returning set, once the gateways
+		// have had time to mark what they saw claimed
+		time.Sleep(orphanSettle + 50*time.Millisecond)
 		admitted := 0
 		for _, j := range js[1:5] {
 			if _, err := e1.Claim(ctx, j.t); !errors.Is(err, ErrNotYourTurn) {
@@ -107,8 +111,8 @@ func TestRecoveryBeyondIssued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tk.Number != 4 {
-		t.Fatalf("next number %d, want 4 (3 were issued before the loss)", tk.Number)
+	if tk.Number <= 3 || tk.Number > 3+minCounterMargin+1 {
+		t.Fatalf("next number %d, want above 3 (issued before the loss) by at most the margin", tk.Number)
 	}
 }
 
@@ -195,8 +199,8 @@ func TestRedisRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tk.Number != 11 {
-		t.Fatalf("first number after the restart: %d, want 11", tk.Number)
+	if tk.Number <= 10 || tk.Number > 10+minCounterMargin+100 {
+		t.Fatalf("first number after the restart: %d, want above 10 by a bounded margin", tk.Number)
 	}
 	if st := status(t, e, js[7].t); st.StoreDown || st.Position != before.Position || st.Place > before.Place {
 		t.Fatalf("status after the restart: %+v, before %+v", st, before)
@@ -228,23 +232,19 @@ func TestCapHeldAfterLeasesLost(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	step(t, e, "cap")
 
-	if v, _ := e.View("cap"); v.Active != 2 {
+	if v, _ := e.View("cap"); v.Active < 2 {
 		t.Fatalf("active after the loss = %d, want the 2 lost leases still counted", v.Active)
 	}
-	for _, j := range js[2:] {
-		if st := status(t, e, j.t); st.Admitted {
-			t.Fatalf("ticket %d admitted past the cap after the loss", j.t.Number)
-		}
+	time.Sleep(orphanSettle + 50*time.Millisecond)
+	if n := len(admitNow(t, e, "cap", js[2:])); n != 0 {
+		t.Fatalf("%d admitted past the cap after the loss", n)
 	}
 	if err := e.Release(ctx, "cap", leases[0].JTI, OutcomeBooked); err != nil {
 		t.Fatalf("release of a lost lease: %v", err)
 	}
 	time.Sleep(20 * time.Millisecond)
 	step(t, e, "cap")
-	if st := status(t, e, js[2].t); !st.Admitted {
-		t.Fatalf("the next visitor was not admitted after a lost lease was released: %+v", st)
-	}
-	if st := status(t, e, js[3].t); st.Admitted {
-		t.Fatal("two admitted for one release")
+	if n := len(admitNow(t, e, "cap", js[2:])); n != 1 {
+		t.Fatalf("%d admitted after a lost lease was released, want 1", n)
 	}
 }

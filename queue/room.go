@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +34,10 @@ type room struct {
 
 	join joiner
 	live liveness
+	// served and issue are what a restore after a data loss needs (loss.go).
+	served   served
+	issue    issueRate
+	released releasedMemo
 
 	// lanes, spent and outage serve Poll without Redis: returners' lane numbers, tickets
 	// known to be spent, and the pacing of fail-open admissions.
@@ -92,13 +97,16 @@ type snapshot struct {
 	restoredHead int64
 	// rseq is the last returning-lane number given, rserved the last one served.
 	rseq, rserved int64
-	offers        int64
-	active        int64
-	returning     int64
-	skipped       int64
-	stats         map[string]int64
-	redisNow      time.Time
-	fetched       time.Time
+	// restoredAt is the time of the room's last restore after a data loss (zero: none), and
+	// restoredFrom the Redis time of the cache it was restored from.
+	restoredAt, restoredFrom time.Time
+	offers                   int64
+	active                   int64
+	returning                int64
+	skipped                  int64
+	stats                    map[string]int64
+	redisNow                 time.Time
+	fetched                  time.Time
 }
 
 // position is the place in line of ticket n: the shuffle for pre-queue tickets, the number
@@ -236,6 +244,9 @@ func snapshotFromMeta(m map[string]string) (*snapshot, error) {
 		rseq:         optNum(m, "rseq"),
 		rserved:      optNum(m, "rserved"),
 	}
+	if m["restored_ms"] != "" {
+		s.restoredAt, s.restoredFrom = timeOfMs(num("restored_ms")), timeOfMs(num("restored_from_ms"))
+	}
 	if firstErr != nil {
 		return nil, firstErr
 	}
@@ -249,7 +260,8 @@ func snapshotFromMeta(m map[string]string) (*snapshot, error) {
 
 // refresh runs one step for the room and installs the snapshot; when the room's data was lost
 // (meta gone, or counter or head behind what this engine knows) it restores it from the cache
-// first.
+// first. After any restore (by this engine or another) it sends this engine's account of the
+// claims it saw, once (answerRestore).
 func (e *Engine) refresh(ctx context.Context, r *room) (*snapshot, error) {
 	r.refreshMu.Lock()
 	defer r.refreshMu.Unlock()
@@ -258,9 +270,11 @@ func (e *Engine) refresh(ctx context.Context, r *room) (*snapshot, error) {
 	old, known := r.snap.Load(), r.known.Load()
 	s, err := e.runStep(ctx, r)
 	if err == nil && !regressed(old, known, s) {
-		return e.install(r, s), nil
+		r.issue.ok(time.Now(), s.issued, s.head)
+		return e.installAnswering(ctx, r, old, s), nil
 	}
 	if err != nil && !errors.Is(err, errNoRoom) {
+		r.issue.fail(time.Now())
 		return nil, err
 	}
 	if old == nil {
@@ -275,7 +289,22 @@ func (e *Engine) refresh(ctx context.Context, r *room) (*snapshot, error) {
 	if s, err = e.runStep(ctx, r); err != nil {
 		return nil, err
 	}
-	return e.install(r, s), nil
+	r.issue.ok(time.Now(), s.issued, s.head)
+	return e.installAnswering(ctx, r, old, s), nil
+}
+
+// installAnswering installs s, announces the claims made here since the last step, and, when s
+// shows a restore this engine has not answered yet, sends its account of the claims it saw
+// before the loss.
+func (e *Engine) installAnswering(ctx context.Context, r *room, old, s *snapshot) *snapshot {
+	s = e.install(r, s)
+	e.announceClaims(ctx, r)
+	if old != nil && !s.restoredAt.IsZero() && !s.restoredAt.Equal(old.restoredAt) {
+		if err := e.answerRestore(ctx, r, s); err != nil {
+			r.logErr(e.log, "answer restore", err)
+		}
+	}
+	return s
 }
 
 // regressed reports whether Redis's room s is behind what was known before the step: data loss.
@@ -287,9 +316,33 @@ func regressed(old *snapshot, known int64, s *snapshot) bool {
 		s.settings.Version < old.settings.Version || s.created.After(old.created))
 }
 
-// restore rebuilds the room in Redis from the snapshot old (see restore.lua).
+// restore rebuilds the room in Redis from the snapshot old (see restore.lua). The counter and
+// the head are restored beyond what this engine knows by margins (issueRate.margins) that cover
+// what other gateways may have issued and admitted since its cache was taken: a number is never
+// issued twice, and a position admitted before the loss is never offered again as if new.
+// Positions at or behind the restored head come back (as orphans, through the returning set)
+// only as far as old counted outstanding admissions (offers, skips within grace, returning
+// visitors), plus the head margin and a second of admissions.
 func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated bool) error {
-	args := []any{e.cfg.RoomTTL.Milliseconds(), old.active, old.settings.Session.Milliseconds()}
+	knownIssued := max(old.issued, r.known.Load())
+	margin, headMargin := r.issue.margins(time.Now(), e.cfg.CallTimeout)
+	counter := knownIssued + margin
+	head := old.head
+	if old.opened {
+		head = min(old.head+headMargin, knownIssued)
+	}
+	budget := old.offers + old.skipped + old.returning + (head - old.head) +
+		max(1, int64(math.Ceil(float64(old.settings.RatePerMinute)/60)))
+	// capacity held for the orphans: what outstanding admissions held, within the cap
+	holds := max(0, min(budget, old.offers+old.returning+(head-old.head), int64(old.settings.MaxActive)-old.active))
+	absent := old.settings.AbsentAfter.Milliseconds()
+	if absent <= 0 {
+		absent = 60000
+	}
+	epoch := r.redisNow().UnixMilli() / absent
+	args := []any{e.cfg.RoomTTL.Milliseconds(), old.active, old.settings.Session.Milliseconds(),
+		budget, msOf(old.redisNow), mergeWindow.Milliseconds(), 3 * absent, knownIssued,
+		orphanSettle.Milliseconds(), holds}
 	mode := "nx"
 	if recreated {
 		mode = "set"
@@ -303,8 +356,8 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 		mode, "commit", old.commitment,
 		mode, "created_ms", msOf(old.created),
 		"max", "version", old.settings.Version,
-		"max", "counter", max(old.issued, r.known.Load()),
-		"max", "head", old.head,
+		"max", "counter", counter,
+		"max", "head", max(old.head, head),
 		"max", "restored_head", old.restoredHead,
 	)
 	if old.opened {
@@ -315,25 +368,31 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 	for k, v := range old.stats {
 		args = append(args, "smax", k, v)
 	}
+	k := r.keys
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	v, err := restoreScript.Run(cctx, e.rdb, []string{r.keys.meta, r.keys.stats, r.keys.leases}, args...).Result()
+	v, err := restoreScript.Run(cctx, e.rdb, []string{k.meta, k.stats, k.leases, k.lease, k.offers,
+		k.skipped, k.returning, k.seen(epoch), k.seen(epoch - 1)}, args...).Result()
 	if err != nil {
 		return storeErr("queue: restore "+r.name, err)
 	}
-	a, err := asSlice(v, 3)
+	a, err := asSlice(v, 5)
 	if err != nil {
 		return fmt.Errorf("queue: restore %s: %w", r.name, err)
 	}
+	var n [5]int64
+	for i := range n {
+		if n[i], err = asInt(a[i]); err != nil {
+			return fmt.Errorf("queue: restore %s: %w", r.name, err)
+		}
+	}
 	e.restores.Add(1)
-	existed, _ := asInt(a[0])
-	before, _ := asInt(a[1])
-	after, _ := asInt(a[2])
 	r.live.reset()
 	r.lanes.reset()
 	r.spent.reset()
-	e.log.Warn().Str("room", r.name).Bool("meta_existed", existed == 1).Int64("head_before", before).
-		Int64("head_after", after).Int64("counter", max(old.issued, r.known.Load())).
+	e.log.Warn().Str("room", r.name).Bool("meta_existed", n[0] == 1).Bool("fresh_loss", n[3] == 1).
+		Int64("head_before", n[1]).Int64("head_after", n[2]).Int64("counter", counter).
+		Int64("counter_margin", margin).Int64("orphan_budget", budget).Int64("placeholders", n[4]).
 		Msg("room data was lost; restored from the gateway cache")
 	return nil
 }

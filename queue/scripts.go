@@ -31,9 +31,10 @@ var (
 	markScript    = mustScript("mark")
 	updateScript  = mustScript("update")
 	restoreScript = mustScript("restore")
+	spendScript   = mustScript("spend")
 
 	allScripts = []*redis.Script{createScript, joinScript, stepScript, claimScript, releaseScript,
-		extendScript, markScript, updateScript, restoreScript}
+		extendScript, markScript, updateScript, restoreScript, spendScript}
 )
 
 // loadScripts loads every script (on every shard of a cluster).

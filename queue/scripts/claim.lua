@@ -1,7 +1,10 @@
 -- claim.lua: turn an admission into a lease, idempotently per position (two tabs of one visitor
 -- get the same lease). For a position at or behind the head: an existing lease is returned; an
--- offer becomes a lease; a visitor skipped within grace (or an orphan of a restore) is moved to
--- the returning set, served first by the next step; anything else is spent. For the position
+-- offer becomes a lease; a visitor skipped within grace (or an orphan of a restore, while the
+-- restore's budget of outstanding admissions lasts) is moved to the returning set, served first
+-- by the next step (orphans only from orphans_from_ms, when the gateways have marked what they
+-- saw claimed); anything else is spent. A lease held by another visitor (a number issued
+-- twice) is refused as spent. For the position
 -- just after the head (passthrough): when nobody is returning, credit >= 1 and capacity is free,
 -- the head advances by one and the lease is made here, counted against the rate and the cap
 -- exactly like a step's admission.
@@ -43,6 +46,10 @@ if existing then
   local d = redis.call('HGET', KEYS[5], 'j:' .. existing)
   local exp = redis.call('ZSCORE', KEYS[4], existing)
   if d and exp then
+    -- the lease is only this visitor's: another holder of the number is refused
+    if string.match(d, '^%d+|%d+|%d+|%d+|(.*)$') ~= ARGV[2] then
+      return {'SPENT', head}
+    end
     return {'LEASE', existing, d, tonumber(exp), head}
   end
 end
@@ -85,7 +92,23 @@ if pos <= head then
     redis.call('ZREM', KEYS[6], ARGV[1])
     return enter_lane()
   end
-  if pos <= restored_head and redis.call('GETBIT', KEYS[8], pos) == 0 then
+  local o = pos <= restored_head and redis.call('GETBIT', KEYS[8], pos) == 0
+    and redis.call('HMGET', KEYS[1], 'orphan_budget', 'orphans_from_ms')
+  if o and now < (tonumber(o[2]) or 0) then
+    return {'WAIT', head} -- the gateways are still marking what they saw claimed (spend.lua)
+  end
+  if o and (tonumber(o[1]) or 0) > 0 then
+    redis.call('HINCRBY', KEYS[1], 'orphan_budget', -1)
+    -- its capacity was held since the restore ("hold:<n>" in the leases set): hand it over
+    local hn = tonumber(redis.call('HGET', KEYS[1], 'hold_n')) or 0
+    while hn > 0 do
+      local removed = redis.call('ZREM', KEYS[4], 'hold:' .. hn)
+      hn = hn - 1
+      if removed == 1 then
+        break
+      end
+    end
+    redis.call('HSET', KEYS[1], 'hold_n', hn)
     redis.call('SETBIT', KEYS[8], pos, 1)
     redis.call('PEXPIRE', KEYS[8], ttl)
     return enter_lane()

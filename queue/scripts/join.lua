@@ -2,8 +2,8 @@
 -- first when its time has come, so a ticket is pre-queue exactly when issued before opening.
 -- KEYS[1] meta hash
 -- ARGV[1] n, the number of tickets to issue
--- ARGV[2] floor: the highest number the caller knows was issued; the counter never goes below
---         it, so a number is never issued twice even before a lost room is restored
+-- ARGV[2] floor: the highest number the caller knows was issued; a counter below it means the
+--         room's data was lost, and nothing is issued (NOROOM) until it is restored
 -- reply: {"NOROOM"} | {"CLOSED"} | {"SCHEDULED"} |
 --        {"OK", last number issued, opened (0 | 1), pre-queue size P, now ms}
 local t = redis.call('TIME')
@@ -33,7 +33,9 @@ if opened ~= 1 and now < prequeue_at then
 end
 local floor = tonumber(ARGV[2]) or 0
 if floor > counter then
-  counter = floor
+  -- data was lost (an older snapshot): the caller restores the room first, with a margin for
+  -- the numbers other gateways may have issued
+  return {'NOROOM'}
 end
 counter = counter + tonumber(ARGV[1])
 redis.call('HSET', KEYS[1], 'counter', counter)
