@@ -495,7 +495,7 @@ func TestChartLint(t *testing.T) {
 
 func TestChartSingleRedis(t *testing.T) {
 	r := render(t, "single-values.yaml")
-	want := []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Secret", "Service", "ServiceAccount", "ServiceMonitor"}
+	want := []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "PrometheusRule", "Secret", "Secret", "Service", "ServiceAccount", "ServiceMonitor"}
 	if got := r.kinds(); !slices.Equal(got, want) {
 		t.Fatalf("kinds: want %v, got %v", want, got)
 	}
@@ -564,6 +564,8 @@ func TestChartSingleRedis(t *testing.T) {
 	if len(sm.Endpoints) != 1 || sm.Endpoints[0].Port != "http" || sm.Endpoints[0].Path != "/metrics" || smo.Metadata.Labels["release"] != "kube-prometheus-stack" {
 		t.Errorf("ServiceMonitor: %+v labels %v", sm, smo.Metadata.Labels)
 	}
+	checkPrometheusRule(t, r.one(t, "PrometheusRule"))
+
 	var pdb struct {
 		MaxUnavailable int `yaml:"maxUnavailable"`
 	}
@@ -717,5 +719,29 @@ func TestChartRefuses(t *testing.T) {
 				t.Fatalf("want an error containing %q, got %v", tc.want, err)
 			}
 		})
+	}
+}
+
+// checkPrometheusRule: the chart's PrometheusRule carries the alert rules of
+// deploy/prometheus/foyer-rules.yml, the file promtool tests, unchanged.
+func checkPrometheusRule(t *testing.T, o object) {
+	t.Helper()
+	var got, want any
+	if err := o.Spec.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join("prometheus", "foyer-rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Error("the PrometheusRule's spec differs from deploy/prometheus/foyer-rules.yml: " +
+			"cp deploy/prometheus/foyer-rules.yml deploy/helm/foyer/files/")
+	}
+	if o.Metadata.Labels["release"] != "kube-prometheus-stack" {
+		t.Errorf("PrometheusRule labels: %v", o.Metadata.Labels)
 	}
 }
