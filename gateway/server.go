@@ -348,7 +348,10 @@ func (s *Server) clientIP(r *http.Request) string {
 	if len(s.trusted) == 0 || !s.isTrusted(host) {
 		return host
 	}
-	xff := r.Header.Get("X-Forwarded-For")
+	// Every X-Forwarded-For line counts, in order: a proxy that appends its own line (HAProxy's
+	// option forwardfor) leaves the client's forged one first, so reading only the first
+	// line would believe the client.
+	xff := strings.Join(r.Header.Values("X-Forwarded-For"), ",")
 	if len(xff) > 1024 {
 		return host
 	}

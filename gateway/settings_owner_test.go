@@ -197,3 +197,19 @@ func TestStartupReportsConfigDifferences(t *testing.T) {
 		t.Fatalf("stored settings changed by the YAML: %+v", st)
 	}
 }
+
+// Behind a trusted proxy that appends its own X-Forwarded-For line, the client's forged first
+// line must not win: every line is read, the rightmost untrusted hop is the client.
+func TestClientIPReadsEveryForwardedLine(t *testing.T) {
+	h := newHarness(t, harnessOpt{mod: func(c *Config) { c.TrustedProxies = []string{"127.0.0.1/32"} }})
+	r, err := http.NewRequest(http.MethodGet, "/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.RemoteAddr = "127.0.0.1:5555"
+	r.Header.Add("X-Forwarded-For", "203.0.113.5")  // the client's own, forged
+	r.Header.Add("X-Forwarded-For", "198.51.100.7") // appended by the proxy: the real client
+	if got := h.gw.clientIP(r); got != "198.51.100.7" {
+		t.Fatalf("client IP %q, want the hop the proxy appended", got)
+	}
+}
