@@ -106,16 +106,12 @@ Play a crowd against it:  bin/foyer-sim run --mode foyer --foyer %s --room %s --
 `, base, room.Paths[0], base, cfg.Prefix, admin, base, cfg.Prefix, room.Name, base, base, backendAddr, room.Paths[0],
 		redisNote, room.Name, room.OpensIn, base, room.Name)
 
-	select {
-	case <-ctx.Done():
-		return 0
-	case err := <-errc:
-		if err != nil {
-			log.Error().Err(err).Msg("gateway stopped")
-			return 1
-		}
-		return 0
+	// serve returns once the gateway has stopped and flushed: only then may the store close.
+	if err := <-errc; err != nil {
+		log.Error().Err(err).Msg("gateway stopped")
+		return 1
 	}
+	return 0
 }
 
 // demoStore picks the demo's Redis: FOYER_REDIS_URL or the configured URL when it answers, else

@@ -169,7 +169,6 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
-	engine, gw := parts.Engine, parts.Server
 
 	// The box office checks tokens as a backend in another process would: keys from foyer's JWKS.
 	rk, err := admission.NewRemoteKeys(admission.RemoteKeysConfig{URL: s.FoyerURL + "/.well-known/jwks.json"})
@@ -206,13 +205,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	var running int
 	finished := make(chan struct{}, 8)
 	goRun := func(f func()) { running++; go func() { f(); finished <- struct{}{} }() }
-	goRun(func() { _ = engine.Run(rctx) })
-	goRun(func() { _ = gw.Run(rctx) })
-	goRun(func() { _ = rk.Run(rctx) })
-	gsrv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	bsrv := &http.Server{Handler: s.Office.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	goRun(func() { _ = gsrv.Serve(gln) })
+	goRun(func() { _ = rk.Run(rctx) })
 	goRun(func() { _ = bsrv.Serve(bln) })
+	// the gateway runs as `foyer serve` runs it; Serve returns after its final flush
+	roomsReady := make(chan struct{})
+	gwErr := make(chan error, 1)
+	goRun(func() {
+		gwErr <- parts.Serve(rctx, gateway.ServeOptions{Listener: gln, RoomsWithin: 30 * time.Second,
+			ShutdownGrace: 5 * time.Second, Ready: func(string) { close(roomsReady) }})
+	})
 	go func() {
 		for i := 0; i < running; i++ {
 			<-finished
@@ -220,9 +222,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		close(s.done)
 	}()
 	s.closers = append(s.closers, func() {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 		defer c()
-		_ = gsrv.Shutdown(sctx)
 		_ = bsrv.Shutdown(sctx)
 		_ = s.Office.Wait(sctx)
 		cancel()
@@ -235,16 +236,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 
 	ectx, ecancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ecancel()
-	for {
-		err := gw.EnsureRooms(ectx)
-		if err == nil {
-			break
-		}
-		select {
-		case <-ectx.Done():
-			return nil, fmt.Errorf("stack: rooms: %w", err)
-		case <-time.After(100 * time.Millisecond):
-		}
+	select {
+	case <-roomsReady:
+	case err := <-gwErr:
+		return nil, fmt.Errorf("stack: gateway: %w", err)
+	case <-ectx.Done():
+		return nil, fmt.Errorf("stack: gateway: %w", ectx.Err())
 	}
 	if err := waitReady(ectx, s.FoyerURL+"/readyz"); err != nil {
 		return nil, err
