@@ -37,6 +37,7 @@ import (
 	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
 	"github.com/foyerhq/foyer/cmd/foyer-sim/sim"
 	"github.com/foyerhq/foyer/cmd/foyer-sim/stack"
+	"github.com/foyerhq/foyer/internal/childproc"
 )
 
 func main() {
@@ -229,7 +230,7 @@ func startHost(ctx context.Context, c *commonFlags, z sizing, withFoyer bool, st
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	childproc.DieWithParent(cmd, syscall.SIGTERM)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

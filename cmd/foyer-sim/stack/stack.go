@@ -21,9 +21,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -34,6 +31,7 @@ import (
 	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
 	"github.com/foyerhq/foyer/gateway"
+	"github.com/foyerhq/foyer/internal/redisproc"
 	"github.com/foyerhq/foyer/queue"
 )
 
@@ -302,10 +300,8 @@ func (s *Stack) redis(ctx context.Context, url string) (redis.UniversalClient, s
 		}
 		return c, url, nil
 	}
-	if bin, err := exec.LookPath("redis-server"); err == nil {
-		if c, note, err := s.privateRedis(ctx, bin); err == nil {
-			return c, note, nil
-		}
+	if c, note, err := s.privateRedis(ctx); err == nil {
+		return c, note, nil
 	}
 	mr, err := miniredis.Run()
 	if err != nil {
@@ -316,40 +312,14 @@ func (s *Stack) redis(ctx context.Context, url string) (redis.UniversalClient, s
 }
 
 // privateRedis starts a redis-server on a free loopback port, stopped by Close.
-func (s *Stack) privateRedis(ctx context.Context, bin string) (redis.UniversalClient, string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func (s *Stack) privateRedis(ctx context.Context) (redis.UniversalClient, string, error) {
+	srv, err := redisproc.Start(ctx, redisproc.Options{DeathSignal: syscall.SIGTERM})
 	if err != nil {
 		return nil, "", err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	dir, err := os.MkdirTemp("", "foyer-sim-redis-")
-	if err != nil {
-		return nil, "", err
-	}
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
-		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, "", err
-	}
-	s.closers = append(s.closers, func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
-		_ = os.RemoveAll(dir)
-	})
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), PoolSize: 64})
-	for i := 0; ; i++ {
-		if err := c.Ping(ctx).Err(); err == nil {
-			break
-		} else if i > 100 {
-			_ = c.Close()
-			return nil, "", fmt.Errorf("private redis-server: %w", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return c, fmt.Sprintf("redis-server on 127.0.0.1:%d (private, pid %d)", port, cmd.Process.Pid), nil
+	s.closers = append(s.closers, srv.Stop)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
+	return c, fmt.Sprintf("redis-server on %s (private, pid %d)", srv.Addr(), srv.PID()), nil
 }
 
 func waitReady(ctx context.Context, url string) error {
