@@ -34,10 +34,10 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
-	"github.com/foyerhq/foyer/cmd/foyer-sim/sim"
-	"github.com/foyerhq/foyer/cmd/foyer-sim/stack"
+	"github.com/foyerhq/foyer/internal/boxoffice"
 	"github.com/foyerhq/foyer/internal/childproc"
+	"github.com/foyerhq/foyer/internal/sim"
+	"github.com/foyerhq/foyer/internal/stack"
 )
 
 func main() {

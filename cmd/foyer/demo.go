@@ -18,8 +18,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/foyerhq/foyer/admission"
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
 	"github.com/foyerhq/foyer/gateway"
+	"github.com/foyerhq/foyer/internal/boxoffice"
 	"github.com/foyerhq/foyer/internal/redisproc"
 )
 
