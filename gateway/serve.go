@@ -139,12 +139,15 @@ func (s *Server) httpServer() *http.Server {
 	}
 }
 
-// ensureRoomsRetrying creates the configured rooms, retrying every `every` until it works or
+// ensureRoomsRetrying loads the scripts and creates the configured rooms, retrying every `every` until it works or
 // ctx ends.
 func (s *Server) ensureRoomsRetrying(ctx context.Context, every time.Duration, log zerolog.Logger) error {
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := s.EnsureRooms(cctx)
+		err := s.engine.Ready(cctx) // the scripts are loaded once, here
+		if err == nil {
+			err = s.EnsureRooms(cctx)
+		}
 		cancel()
 		if err == nil {
 			log.Info().Int("rooms", len(s.cfg.Rooms)).Msg("rooms ready")
