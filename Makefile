@@ -4,14 +4,20 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 BIN := bin
 CONFIG ?= configs/demo.yaml
+CROSS ?= darwin/arm64 windows/amd64 freebsd/amd64
 
-.PHONY: help run demo test test-short bench fuzz lint build clean
+.PHONY: help run demo test test-short bench fuzz lint build cross clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build every binary into bin/, version stamped
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
+
+cross: ## check that every binary builds for macOS, Windows and FreeBSD (CROSS=os/arch ...)
+	@for t in $(CROSS); do \
+	  echo "== $$t"; CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build -o /dev/null ./cmd/... || exit 1; \
+	done
 
 run: build ## start foyer with the demo room, the demo backend, the queue page and the dashboard
 	$(BIN)/foyer demo --config $(CONFIG)

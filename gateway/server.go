@@ -64,6 +64,7 @@ type Server struct {
 	e      *echo.Echo
 
 	inflight sync.WaitGroup // proxied requests, drained on shutdown
+	ready    readyCache     // the last /readyz answer (health.go)
 }
 
 // room is the gateway's runtime state for one configured room.

@@ -140,10 +140,21 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Ready reports whether Redis answers and the scripts are loaded (loading them if needed).
+// Ready reports whether Redis answers and the scripts are loaded. The first call loads them;
+// later calls cost one SCRIPT EXISTS and load them again only when Redis lost them (a restart
+// or a SCRIPT FLUSH: what would answer NOSCRIPT).
 func (e *Engine) Ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.CallTimeout*4)
 	defer cancel()
+	if e.loaded.Load() {
+		ok, err := scriptsLoaded(ctx, e.rdb)
+		if err != nil {
+			return storeErr("queue: check scripts", err)
+		}
+		if ok {
+			return nil
+		}
+	}
 	if err := loadScripts(ctx, e.rdb); err != nil {
 		e.loaded.Store(false)
 		return storeErr("queue: load scripts", err)

@@ -47,6 +47,25 @@ func loadScripts(ctx context.Context, rdb redis.Scripter) error {
 	return nil
 }
 
+// scriptsLoaded reports whether Redis still holds every script (on every shard of a cluster),
+// in one SCRIPT EXISTS.
+func scriptsLoaded(ctx context.Context, rdb redis.Scripter) (bool, error) {
+	hashes := make([]string, len(allScripts))
+	for i, s := range allScripts {
+		hashes[i] = s.Hash()
+	}
+	have, err := rdb.ScriptExists(ctx, hashes...).Result()
+	if err != nil {
+		return false, err
+	}
+	for _, ok := range have {
+		if !ok {
+			return false, nil
+		}
+	}
+	return len(have) == len(hashes), nil
+}
+
 // reply helpers: checked conversions of script replies.
 
 type replyErr struct{ what string }

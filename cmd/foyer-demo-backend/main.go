@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+	"github.com/foyerhq/foyer/internal/boxoffice"
 	"github.com/rs/zerolog"
 )
 

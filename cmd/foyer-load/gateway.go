@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,7 +22,7 @@ import (
 	"github.com/foyerhq/foyer/queue"
 )
 
-// The gateway child: wired as `foyer serve` wires it (cmd/foyer/serve.go), plus a control
+// The gateway child: built and served as `foyer serve` does it (gateway.Build, gateway.Serve), plus a control
 // listener on another loopback port with net/http/pprof and the count of Redis calls this
 // process made, so a profile and an exact commands-per-poll figure can be had even on a Redis
 // that other clients share.
@@ -95,11 +94,14 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, stdout io.Writer) error {
-	rdb, closeStore, err := gateway.OpenStore(ctx, cfg.Redis, log) // the client foyer serve builds
+	opt, err := redis.ParseURL(cfg.Redis.URL)
 	if err != nil {
-		return err
+		return fmt.Errorf("redis.url: %w", err)
 	}
-	defer closeStore()
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, cfg.Redis.Timeout, cfg.Redis.Timeout
+	opt.PoolSize = 64 // as cmd/foyer's openStore
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
 	hook := &countHook{}
 	rdb.AddHook(hook)
 
@@ -111,32 +113,8 @@ func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, s
 	if err != nil {
 		return err
 	}
-	engine, gw := parts.Engine, parts.Server
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ectx, ecancel := context.WithTimeout(ctx, 10*time.Second)
-	err = gw.EnsureRooms(ectx)
-	ecancel()
-	if err != nil {
-		return err
-	}
-	engineDone := make(chan struct{})
-	go func() {
-		defer close(engineDone)
-		if err := engine.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error().Err(err).Msg("engine stopped")
-		}
-	}()
-	go func() { _ = gw.Run(ctx) }()
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	srv := gw.HTTPServer()
 	cln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		_ = ln.Close()
 		return err
 	}
 	mux := http.NewServeMux()
@@ -147,26 +125,22 @@ func serveGateway(ctx context.Context, cfg gateway.Config, log zerolog.Logger, s
 		_ = json.NewEncoder(w).Encode(redisCounts{Calls: hook.calls.Load(), Commands: hook.cmds.Load()})
 	})
 	ctl := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(gw.Listener(ln)) }()
-	go func() { errc <- ctl.Serve(cln) }()
-	b, _ := json.Marshal(gatewayReady{Listen: ln.Addr().String(), Control: cln.Addr().String(), PID: os.Getpid()})
-	fmt.Fprintf(stdout, "%s\n", b)
-
-	select {
-	case err = <-errc:
-	case <-ctx.Done():
-	}
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	_ = srv.Shutdown(sctx)
-	_ = ctl.Shutdown(sctx)
-	cancel()
-	<-engineDone
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
+	go func() { _ = ctl.Serve(cln) }()
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = ctl.Shutdown(sctx)
+	}()
+	// the gateway itself runs as `foyer serve` runs it (gateway.Serve), except that the rooms
+	// must exist before the parent is told the address
+	return parts.Serve(ctx, gateway.ServeOptions{
+		RoomsWithin:   10 * time.Second,
+		ShutdownGrace: 5 * time.Second,
+		Ready: func(addr string) {
+			b, _ := json.Marshal(gatewayReady{Listen: addr, Control: cln.Addr().String(), PID: os.Getpid()})
+			fmt.Fprintf(stdout, "%s\n", b)
+		},
+	})
 }
 
 // child is a gateway child process seen from the parent.

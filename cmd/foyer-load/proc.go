@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/foyerhq/foyer/internal/childproc"
 )
 
 // proc is a child process this run started; it is only ever stopped through its own PID.
@@ -43,7 +45,7 @@ func startWithStdin(name string, stdout, stderr io.Writer, bin string, args ...s
 func start(name string, withStdin bool, deathSig syscall.Signal, stdout, stderr io.Writer, bin string, args ...string) (*proc, io.WriteCloser, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: deathSig}
+	childproc.DieWithParent(cmd, deathSig)
 	var in io.WriteCloser
 	if withStdin {
 		var err error
@@ -77,13 +79,13 @@ func (p *proc) stop(sig syscall.Signal, grace time.Duration) {
 	if p == nil || p.exited() {
 		return
 	}
-	_ = syscall.Kill(p.pid(), sig)
+	_ = childproc.Signal(p.cmd.Process, sig)
 	select {
 	case <-p.done:
 		return
 	case <-time.After(grace):
 	}
-	_ = syscall.Kill(p.pid(), syscall.SIGKILL)
+	_ = childproc.Signal(p.cmd.Process, syscall.SIGKILL)
 	<-p.done
 }
 

@@ -11,10 +11,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/foyerhq/foyer/internal/redisproc"
 )
 
 // redisFlags choose the Redis a run uses.
@@ -37,7 +38,7 @@ type store struct {
 	url     string
 	prefix  string
 	rdb     *redis.Client
-	private *proc
+	private *redisproc.Server
 	shared  bool
 }
 
@@ -50,28 +51,15 @@ func openStore(ctx context.Context, f redisFlags, dir string) (*store, error) {
 		s.prefix = "foyer-load-" + hex.EncodeToString(b[:])
 	}
 	if f.url == "private" {
-		bin, err := need("redis-server", "redis-server")
-		if err != nil {
-			return nil, err
-		}
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
 		rdir := filepath.Join(dir, "redis")
 		if err := os.MkdirAll(rdir, 0o700); err != nil {
 			return nil, err
 		}
-		s.private, err = startProc("redis-server", nil, nil, bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-			"--save", "", "--appendonly", "no", "--dir", rdir, "--logfile", filepath.Join(rdir, "redis.log"))
+		srv, err := redisproc.Start(ctx, redisproc.Options{Dir: rdir})
 		if err != nil {
 			return nil, err
 		}
-		s.url = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-		if err := waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second, s.private); err != nil {
-			s.private.stop(syscall.SIGTERM, time.Second)
-			return nil, err
-		}
+		s.private, s.url = srv, srv.URL()
 	} else {
 		s.shared = true
 	}
@@ -99,7 +87,9 @@ func (s *store) close(ctx context.Context) {
 	if s.rdb != nil {
 		_ = s.rdb.Close()
 	}
-	s.private.stop(syscall.SIGTERM, 2*time.Second)
+	if s.private != nil {
+		s.private.Stop()
+	}
 }
 
 // deletePrefix removes every key of the run (SCAN, then UNLINK); never a FLUSH.

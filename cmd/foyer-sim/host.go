@@ -13,8 +13,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
-	"github.com/foyerhq/foyer/cmd/foyer-sim/stack"
+	"github.com/foyerhq/foyer/internal/boxoffice"
+	"github.com/foyerhq/foyer/internal/stack"
 )
 
 // serveOffice serves a box office on a free loopback port.

@@ -34,9 +34,10 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/rs/zerolog"
 
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
-	"github.com/foyerhq/foyer/cmd/foyer-sim/sim"
-	"github.com/foyerhq/foyer/cmd/foyer-sim/stack"
+	"github.com/foyerhq/foyer/internal/boxoffice"
+	"github.com/foyerhq/foyer/internal/childproc"
+	"github.com/foyerhq/foyer/internal/sim"
+	"github.com/foyerhq/foyer/internal/stack"
 )
 
 func main() {
@@ -229,7 +230,7 @@ func startHost(ctx context.Context, c *commonFlags, z sizing, withFoyer bool, st
 	}
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	childproc.DieWithParent(cmd, syscall.SIGTERM)
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err

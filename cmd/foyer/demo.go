@@ -10,10 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -21,8 +18,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/foyerhq/foyer/admission"
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
 	"github.com/foyerhq/foyer/gateway"
+	"github.com/foyerhq/foyer/internal/boxoffice"
+	"github.com/foyerhq/foyer/internal/redisproc"
 )
 
 func init() {
@@ -107,16 +105,12 @@ Play a crowd against it:  bin/foyer-sim run --mode foyer --foyer %s --room %s --
 `, base, room.Paths[0], base, cfg.Prefix, admin, base, cfg.Prefix, room.Name, base, base, backendAddr, room.Paths[0],
 		redisNote, room.Name, room.OpensIn, base, room.Name)
 
-	select {
-	case <-ctx.Done():
-		return 0
-	case err := <-errc:
-		if err != nil {
-			log.Error().Err(err).Msg("gateway stopped")
-			return 1
-		}
-		return 0
+	// serve returns once the gateway has stopped and flushed: only then may the store close.
+	if err := <-errc; err != nil {
+		log.Error().Err(err).Msg("gateway stopped")
+		return 1
 	}
+	return 0
 }
 
 // demoStore picks the demo's Redis: FOYER_REDIS_URL or the configured URL when it answers, else
@@ -133,29 +127,12 @@ func demoStore(ctx context.Context, cfg *gateway.Config, log zerolog.Logger) (st
 	if os.Getenv("FOYER_REDIS_URL") != "" {
 		return "", nop, fmt.Errorf("FOYER_REDIS_URL=%s does not answer", cfg.Redis.URL)
 	}
-	if bin, err := exec.LookPath("redis-server"); err == nil {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err == nil {
-			port := l.Addr().(*net.TCPAddr).Port
-			_ = l.Close()
-			dir, _ := os.MkdirTemp("", "foyer-demo-redis-")
-			cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
-				"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-			if err := cmd.Start(); err == nil {
-				u := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-				for i := 0; i < 100 && pingURL(ctx, u) != nil; i++ {
-					time.Sleep(50 * time.Millisecond)
-				}
-				cfg.Redis.URL = u
-				log.Info().Str("url", u).Msg("started a private redis-server for the demo")
-				return u + " (a redis-server started for this demo)", func() {
-					_ = cmd.Process.Signal(syscall.SIGTERM)
-					_, _ = cmd.Process.Wait()
-					_ = os.RemoveAll(dir)
-				}, nil
-			}
-		}
+	if srv, err := redisproc.Start(ctx, redisproc.Options{DeathSignal: syscall.SIGTERM}); err == nil {
+		cfg.Redis.URL = srv.URL()
+		log.Info().Str("url", srv.URL()).Msg("started a private redis-server for the demo")
+		return srv.URL() + " (a redis-server started for this demo)", srv.Stop, nil
+	} else if !errors.Is(err, redisproc.ErrNoServer) {
+		log.Warn().Err(err).Msg("could not start a private redis-server; using the embedded server")
 	}
 	cfg.Redis.Embedded = true
 	return "embedded", nop, nil

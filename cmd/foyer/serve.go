@@ -4,17 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/redis/go-redis/v9"
@@ -63,17 +60,21 @@ func (f *serveFlags) bind(fs *flag.FlagSet, defConfig string) {
 	fs.StringVar(&f.listen, "listen", "", "listen address, overrides the file and FOYER_LISTEN")
 }
 
+// load reads the configuration; --listen wins over FOYER_LISTEN and the file, and a public_url
+// derived from the listen address follows it, while a configured one (TLS behind a proxy, a
+// real host name) is kept.
 func (f *serveFlags) load() (gateway.Config, error) {
-	cfg, err := gateway.LoadConfig(f.config, os.Getenv)
-	if err != nil {
-		return cfg, err
+	return gateway.LoadConfig(f.config, f.getenv(os.Getenv))
+}
+
+// getenv layers the flags over the environment, so they go through the same path.
+func (f *serveFlags) getenv(env func(string) string) func(string) string {
+	return func(k string) string {
+		if k == "FOYER_LISTEN" && f.listen != "" {
+			return f.listen
+		}
+		return env(k)
 	}
-	if f.listen != "" {
-		cfg.Listen = f.listen
-		cfg.PublicURL = ""
-		cfg.FillDefaults()
-	}
-	return cfg, cfg.Validate()
 }
 
 func runServe(args []string, _, stderr io.Writer) int {
@@ -94,6 +95,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	log := newLogger(cfg.Log, stderr)
+	log.Info().Str("version", version).Msg("foyer starting")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	redis.SetLogger(redisLog{log: log.With().Str("component", "redis").Logger()})
@@ -170,6 +172,7 @@ func ticketKeys(cfg gateway.Config, log zerolog.Logger) ([]queue.TicketKey, erro
 }
 
 // serve wires the parts and runs until ctx ends; ready, if set, receives the bound address.
+// It returns once the gateway has stopped and flushed, so the caller may close rdb.
 func serve(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, log zerolog.Logger, ready chan<- string) error {
 	tk, err := ticketKeys(cfg, log)
 	if err != nil {
@@ -179,58 +182,11 @@ func serve(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, l
 	if err != nil {
 		return err
 	}
-	engine, gw := parts.Engine, parts.Server
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	// Rooms are created as soon as Redis answers; until then the gateway still serves (waiting
-	// visitors see "reconnecting") instead of refusing to start.
-	go func() {
-		for {
-			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
-			err := gw.EnsureRooms(cctx)
-			ccancel()
-			if err == nil {
-				log.Info().Int("rooms", len(cfg.Rooms)).Msg("rooms ready")
-				return
-			}
-			log.Warn().Err(err).Msg("cannot set up rooms yet; retrying")
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(2 * time.Second):
-			}
-		}
-	}()
-	go func() {
-		if err := engine.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error().Err(err).Msg("engine stopped")
-		}
-	}()
-	go func() { _ = gw.Run(ctx) }()
-
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
-	}
-	srv := gw.HTTPServer()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(gw.Listener(ln)) }()
-	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Str("version", version).Msg("foyer is serving")
+	opts := gateway.ServeOptions{}
 	if ready != nil {
-		ready <- ln.Addr().String()
+		opts.Ready = func(addr string) { ready <- addr }
 	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info().Msg("shutting down: draining in-flight requests")
-	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer scancel()
-	err = srv.Shutdown(sctx)
-	_ = gw.Drain(sctx)
-	return err
+	return parts.Serve(ctx, opts)
 }
 
 // redisLog sends go-redis's own messages (pool dial failures and the like) to the root logger

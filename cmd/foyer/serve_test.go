@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/gateway"
+	"github.com/foyerhq/foyer/queue/redistest"
 )
 
 // TestGeneratedSecretsKeepJWKS: on a first run the generated ticket secret and the generated
@@ -45,5 +50,86 @@ func TestGeneratedSecretsKeepJWKS(t *testing.T) {
 		if err := json.Unmarshal(ks.JWKS(), &jwks); err != nil || len(jwks.Keys) != 1 {
 			t.Fatalf("legacy=%v: JWKS %s", legacy, ks.JWKS())
 		}
+	}
+}
+
+// TestListenFlagKeepsPublicURL: --listen moves the listen address but keeps a configured
+// public_url (and with it the Secure cookie flag behind a TLS-terminating proxy); a public_url
+// derived from the listen address follows the flag. It once blanked the configured one.
+func TestListenFlagKeepsPublicURL(t *testing.T) {
+	db := redistest.New(t)
+	dir := t.TempDir()
+	write := func(publicURL string) string {
+		t.Helper()
+		y := fmt.Sprintf(`listen: 127.0.0.1:1
+%s
+redis: {url: %q, prefix: %q}
+tokens: {key_dir: %q}
+limits: {joins_per_minute: 0}
+rooms:
+  - {name: fest, paths: ["/book/"], backend: "http://127.0.0.1:1", rate_per_minute: 1, max_active: 1, queue_all: true}
+`, publicURL, db.URL, db.Prefix, filepath.Join(dir, "keys"))
+		p := filepath.Join(dir, "foyer.yaml")
+		if err := os.WriteFile(p, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Setenv("FOYER_LISTEN", "")
+	t.Setenv("FOYER_REDIS_URL", "")
+
+	sf := serveFlags{config: write("public_url: https://queue.example.org"), listen: "127.0.0.1:0"}
+	cfg, err := sf.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:0" || cfg.PublicURL != "https://queue.example.org" {
+		t.Fatalf("listen %q public_url %q; want 127.0.0.1:0 and the configured https URL", cfg.Listen, cfg.PublicURL)
+	}
+	derived := serveFlags{config: write(""), listen: "127.0.0.1:9"}
+	dcfg, err := derived.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dcfg.PublicURL != "http://127.0.0.1:9" {
+		t.Fatalf("derived public_url %q, want it to follow --listen", dcfg.PublicURL)
+	}
+
+	// Through the real serve path: the visitor cookie is Secure.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, db.Client, zerolog.Nop(), ready) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	var resp *http.Response
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/foyer/v1/rooms/fest/join", nil)
+		req.Header.Set("Accept", "application/json")
+		if resp, err = http.DefaultClient.Do(req); err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // the rooms are set up in the background
+	}
+	if resp.StatusCode != http.StatusOK || len(resp.Cookies()) == 0 {
+		t.Fatalf("join: status %d, cookies %v", resp.StatusCode, resp.Cookies())
+	}
+	for _, c := range resp.Cookies() {
+		if !c.Secure {
+			t.Errorf("cookie %s is not Secure though public_url is https", c.Name)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -127,9 +127,9 @@ func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 	return cl
 }
 
-// Stop stops every node (their data is gone).
+// Stop stops every node (their data is gone) and removes their directories.
 func (c *Cluster) Stop() {
 	for _, s := range c.Servers {
-		s.Stop()
+		s.p.Stop()
 	}
 }

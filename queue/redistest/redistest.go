@@ -10,19 +10,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/foyerhq/foyer/internal/redisproc"
 )
 
 // EnvURL names the environment variable that points the tests at a Redis.
@@ -141,113 +138,47 @@ func ping(u string) error {
 }
 
 // Server is a redis-server process owned by a test: it can be stopped and started again on
-// the same port, to play a crash or a restart that lost its data.
+// the same port, to play a crash or a restart that lost its data. It is the one launcher
+// (internal/redisproc) that the binaries use too.
 type Server struct {
 	Port int
-	dir  string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	args []string
+	p    *redisproc.Server
 }
 
 // StartServer starts a private redis-server on a free loopback port (nothing kept on disk) and
 // stops it when the test ends. extra are more redis-server arguments.
 func StartServer(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	s, err := startServer(dir, extra...)
+	s, err := startServer(t.TempDir(), extra...)
 	if err != nil {
 		t.Fatalf("redistest: %s (%v)", howTo, err)
 	}
-	t.Cleanup(s.Stop)
+	t.Cleanup(s.p.Stop)
 	return s
 }
 
+// startServer starts a server in dir (a temporary one, removed by Stop, when empty). A port
+// taken between choosing it and the bind costs an attempt, not the test.
 func startServer(dir string, extra ...string) (*Server, error) {
-	bin, err := exec.LookPath("redis-server")
+	p, err := redisproc.Start(context.Background(), redisproc.Options{Dir: dir, Args: extra})
 	if err != nil {
 		return nil, err
 	}
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "foyer-redis-"); err != nil {
-			return nil, err
-		}
-	}
-	_ = bin
-	// A free port can be taken again between FreePort and redis-server binding it (other tests
-	// start servers too): try a few ports before giving up.
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := FreePort()
-		if err != nil {
-			return nil, err
-		}
-		s := &Server{Port: port, dir: dir}
-		s.args = append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "",
-			"--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log")}, extra...)
-		if lastErr = s.Start(); lastErr == nil {
-			return s, nil
-		}
-		s.Stop()
-	}
-	return nil, lastErr
+	return &Server{Port: p.Port, p: p}, nil
 }
 
 // URL is the server's redis:// URL.
-func (s *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", s.Port) }
+func (s *Server) URL() string { return s.p.URL() }
 
 // Addr is host:port.
-func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.Port) }
+func (s *Server) Addr() string { return s.p.Addr() }
 
 // Start (re)starts the process on the same port, empty, and waits until it answers.
-func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return nil
-	}
-	cmd := exec.Command("redis-server", s.args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test binary
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	s.cmd = cmd
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if ping(s.URL()) == nil {
-			return nil
-		}
-		select {
-		case <-exited: // e.g. the port was taken: say so at once instead of waiting 10 s
-			s.cmd = nil
-			return fmt.Errorf("redis-server on port %d exited at start (see %s)", s.Port, filepath.Join(s.dir, "redis.log"))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("redis-server on port %d did not answer within 10s", s.Port)
-}
+func (s *Server) Start() error { return s.p.Restart(context.Background()) }
 
-// Stop kills the process (its data is gone: nothing is kept on disk).
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	_ = s.cmd.Process.Kill()
-	s.cmd = nil
-	// wait until the port is closed so a restart can bind it
-	for i := 0; i < 200; i++ {
-		c, err := net.DialTimeout("tcp", s.Addr(), 50*time.Millisecond)
-		if err != nil {
-			return
-		}
-		_ = c.Close()
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+// Stop kills the process (its data is gone: nothing is kept on disk) and waits until the port
+// is free again.
+func (s *Server) Stop() { s.p.Kill() }
 
 // Client returns a new client on this server, closed when the test ends.
 func (s *Server) Client(t testing.TB) *redis.Client {
@@ -259,11 +190,4 @@ func (s *Server) Client(t testing.TB) *redis.Client {
 }
 
 // FreePort asks the kernel for a free loopback TCP port.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func FreePort() (int, error) { return redisproc.FreePort() }

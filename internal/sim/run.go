@@ -15,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+	"github.com/foyerhq/foyer/internal/boxoffice"
 )
 
 // Mode is how visitors reach the booking site.

@@ -21,9 +21,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -32,8 +29,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/foyerhq/foyer/admission"
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
 	"github.com/foyerhq/foyer/gateway"
+	"github.com/foyerhq/foyer/internal/boxoffice"
+	"github.com/foyerhq/foyer/internal/redisproc"
 	"github.com/foyerhq/foyer/queue"
 )
 
@@ -169,7 +167,6 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
-	engine, gw := parts.Engine, parts.Server
 
 	// The box office checks tokens as a backend in another process would: keys from foyer's JWKS.
 	rk, err := admission.NewRemoteKeys(admission.RemoteKeysConfig{URL: s.FoyerURL + "/.well-known/jwks.json"})
@@ -206,13 +203,16 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	var running int
 	finished := make(chan struct{}, 8)
 	goRun := func(f func()) { running++; go func() { f(); finished <- struct{}{} }() }
-	goRun(func() { _ = engine.Run(rctx) })
-	goRun(func() { _ = gw.Run(rctx) })
-	goRun(func() { _ = rk.Run(rctx) })
-	gsrv := &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
 	bsrv := &http.Server{Handler: s.Office.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	goRun(func() { _ = gsrv.Serve(gln) })
+	goRun(func() { _ = rk.Run(rctx) })
 	goRun(func() { _ = bsrv.Serve(bln) })
+	// the gateway runs as `foyer serve` runs it; Serve returns after its final flush
+	roomsReady := make(chan struct{})
+	gwErr := make(chan error, 1)
+	goRun(func() {
+		gwErr <- parts.Serve(rctx, gateway.ServeOptions{Listener: gln, RoomsWithin: 30 * time.Second,
+			ShutdownGrace: 5 * time.Second, Ready: func(string) { close(roomsReady) }})
+	})
 	go func() {
 		for i := 0; i < running; i++ {
 			<-finished
@@ -220,9 +220,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		close(s.done)
 	}()
 	s.closers = append(s.closers, func() {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 		defer c()
-		_ = gsrv.Shutdown(sctx)
 		_ = bsrv.Shutdown(sctx)
 		_ = s.Office.Wait(sctx)
 		cancel()
@@ -235,16 +234,12 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 
 	ectx, ecancel := context.WithTimeout(ctx, 30*time.Second)
 	defer ecancel()
-	for {
-		err := gw.EnsureRooms(ectx)
-		if err == nil {
-			break
-		}
-		select {
-		case <-ectx.Done():
-			return nil, fmt.Errorf("stack: rooms: %w", err)
-		case <-time.After(100 * time.Millisecond):
-		}
+	select {
+	case <-roomsReady:
+	case err := <-gwErr:
+		return nil, fmt.Errorf("stack: gateway: %w", err)
+	case <-ectx.Done():
+		return nil, fmt.Errorf("stack: gateway: %w", ectx.Err())
 	}
 	if err := waitReady(ectx, s.FoyerURL+"/readyz"); err != nil {
 		return nil, err
@@ -305,10 +300,8 @@ func (s *Stack) redis(ctx context.Context, url string) (redis.UniversalClient, s
 		}
 		return c, url, nil
 	}
-	if bin, err := exec.LookPath("redis-server"); err == nil {
-		if c, note, err := s.privateRedis(ctx, bin); err == nil {
-			return c, note, nil
-		}
+	if c, note, err := s.privateRedis(ctx); err == nil {
+		return c, note, nil
 	}
 	mr, err := miniredis.Run()
 	if err != nil {
@@ -319,40 +312,14 @@ func (s *Stack) redis(ctx context.Context, url string) (redis.UniversalClient, s
 }
 
 // privateRedis starts a redis-server on a free loopback port, stopped by Close.
-func (s *Stack) privateRedis(ctx context.Context, bin string) (redis.UniversalClient, string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func (s *Stack) privateRedis(ctx context.Context) (redis.UniversalClient, string, error) {
+	srv, err := redisproc.Start(ctx, redisproc.Options{DeathSignal: syscall.SIGTERM})
 	if err != nil {
 		return nil, "", err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	dir, err := os.MkdirTemp("", "foyer-sim-redis-")
-	if err != nil {
-		return nil, "", err
-	}
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
-		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		_ = os.RemoveAll(dir)
-		return nil, "", err
-	}
-	s.closers = append(s.closers, func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_, _ = cmd.Process.Wait()
-		_ = os.RemoveAll(dir)
-	})
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), PoolSize: 64})
-	for i := 0; ; i++ {
-		if err := c.Ping(ctx).Err(); err == nil {
-			break
-		} else if i > 100 {
-			_ = c.Close()
-			return nil, "", fmt.Errorf("private redis-server: %w", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return c, fmt.Sprintf("redis-server on 127.0.0.1:%d (private, pid %d)", port, cmd.Process.Pid), nil
+	s.closers = append(s.closers, srv.Stop)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: 64})
+	return c, fmt.Sprintf("redis-server on %s (private, pid %d)", srv.Addr(), srv.PID()), nil
 }
 
 func waitReady(ctx context.Context, url string) error {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+	"github.com/foyerhq/foyer/internal/boxoffice"
 )
 
 // Result is what one run measured. Times are sale seconds from the opening unless named

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
-	"github.com/foyerhq/foyer/cmd/foyer-sim/sim"
+	"github.com/foyerhq/foyer/internal/boxoffice"
+	"github.com/foyerhq/foyer/internal/sim"
 )
 
 // TestCrowdThroughRealFoyer plays a small crowd through a real gateway, queue and Redis in

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+	"github.com/foyerhq/foyer/internal/boxoffice"
 )
 
 // smallCrowd is a festival of n visitors with a two-minute pre-queue and tail, played fast.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
+	"github.com/foyerhq/foyer/internal/boxoffice"
 )
 
 func sampleResult(label string, waiting []int) *Result {
