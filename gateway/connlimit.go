@@ -19,10 +19,11 @@ import (
 // The model: every accepted connection counts against its address (an IPv4 address, or an
 // IPv6 /64, the block one subscriber is usually given) and against the total, until it is
 // closed. When a new connection would go over a bound, the oldest idle keep-alive connection of
-// that address (or, for the total, of anyone) is closed to make room: browsers reopen such a
-// connection at their next request, so a campus or carrier NAT with many polling visitors
-// behind one address is not refused for its idle connections. Only when nothing is idle is the
-// new connection refused: it gets a 503 `busy` with Retry-After (or, while too many refusals
+// the same address is closed to make room: browsers reopen such a connection at their next
+// request, so a campus or carrier NAT with many polling visitors behind one address is not
+// refused for its idle connections (another address's idle connections are never taken: they
+// are real visitors', an attacker's are never idle). Only when nothing is idle is the new
+// connection refused: it gets a 503 `busy` with Retry-After (or, while too many refusals
 // are already being written, is simply closed). Over the total bound, an address that holds
 // fewer than two connections may still use a small reserve, so a health checker or a visitor's
 // first connection gets in while an attacker holding many connections does not.
@@ -170,7 +171,13 @@ func (l *connLimiter) admit(c net.Conn) *limitedConn {
 		}
 	}
 	if reason == "" && victim == nil && l.maxTotal > 0 && l.total >= l.maxTotal {
-		if victim = oldestIdle(&l.idle); victim == nil {
+		// Only the address's own idle connection makes room: over the total bound the idle
+		// ones are real visitors' (an attacker's connections are never idle), and closing them
+		// for a newcomer would hand their places to whoever holds the most connections.
+		if a != nil {
+			victim = oldestIdle(&a.idle)
+		}
+		if victim == nil {
 			few := exempt || a == nil || a.n < 2
 			if !few || l.total >= l.maxTotal+l.reserve {
 				reason = "total"

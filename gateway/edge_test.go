@@ -228,7 +228,8 @@ func TestConnBoundReclaimsIdle(t *testing.T) {
 }
 
 // TestConnBoundTotal: at the total bound an address holding many connections is refused,
-// while a health checker holding none gets in from the reserve.
+// while a health checker holding none gets in from the reserve, and a visitor's idle
+// keep-alive connection is not closed to make room for the address that holds many.
 func TestConnBoundTotal(t *testing.T) {
 	h := newHarness(t, harnessOpt{mod: func(c *Config) {
 		c.Limits.MaxConns = 4
@@ -237,8 +238,20 @@ func TestConnBoundTotal(t *testing.T) {
 		c.Limits.ReadTimeout = time.Minute
 	}})
 	addr := edgeServer(t, h)
-	silentConns(t, h, "127.0.0.2", addr, 4)
+	kept := dialFrom(t, "127.0.0.4", addr)
+	fmt.Fprintf(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(kept)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	} else {
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+	silentConns(t, h, "127.0.0.2", addr, 3)
 	busyAnswer(t, dialFrom(t, "127.0.0.2", addr))
+	fmt.Fprintf(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") // still open
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the visitor's kept-alive connection: %v %v", resp, err)
+	}
 	if got := counterValue(h.gw.conns.refused.WithLabelValues("total")); got != 1 {
 		t.Fatalf("foyer_http_connections_refused_total{reason=total} = %v, want 1", got)
 	}
