@@ -39,7 +39,7 @@ func runSlowBody(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	duration := fs.Duration("duration", 30*time.Second, "how long the attack is held once opened")
 	baseline := fs.Duration("baseline", 5*time.Second, "measuring without the attack first")
 	visitors := fs.Int("visitors", 8, "real visitors on 127.0.0.1, each joining and then polling")
-	maxConns := fs.Int("max-conns", 10000, "the gateway's limits.max_conns")
+	maxConns := fs.Int("max-conns", 10000, "the gateway's limits.max_conns (-1: leave the limits out of the configuration)")
 	perIP := fs.Int("max-conns-per-ip", 512, "the gateway's limits.max_conns_per_ip")
 	nice := fs.Int("attacker-nice", 10, "niceness of the attacking child process: on one machine it competes with the gateway for the CPU, which a remote attacker does not")
 	keep := fs.Bool("keep", false, "keep the temporary directory (configs, logs)")
@@ -52,7 +52,7 @@ func runSlowBody(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	if *slow < 0 || *idle < 0 || *slow+*idle > 50000 || *sources < 1 || *sources > 250 || *duration < time.Second ||
 		*duration > 10*time.Minute || *baseline < 0 || *baseline > time.Minute || *visitors < 1 || *visitors > 256 ||
-		*interval < 10*time.Millisecond || *maxConns < 0 || *perIP < 0 {
+		*interval < 10*time.Millisecond || *maxConns < -1 || *perIP < 0 {
 		fmt.Fprintln(stderr, "foyer-load slowbody: slow+idle 0..50000, sources 1..250, duration 1s..10m, baseline 0..1m, visitors 1..256")
 		return 2
 	}
@@ -118,8 +118,10 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 	if err != nil {
 		return err
 	}
-	if err := addLimits(cp, fmt.Sprintf("  max_conns: %d\n  max_conns_per_ip: %d\n", a.maxConns, a.perIP)); err != nil {
-		return err
+	if a.maxConns >= 0 { // -1: write no limits of our own (a gateway built before they existed)
+		if err := addLimits(cp, fmt.Sprintf("  max_conns: %d\n  max_conns_per_ip: %d\n", a.maxConns, a.perIP)); err != nil {
+			return err
+		}
 	}
 	gw, err := startGateway(ctx, "gateway", cp, dir+"/gateway.log")
 	if err != nil {
