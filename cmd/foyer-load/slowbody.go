@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ func runSlowBody(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	visitors := fs.Int("visitors", 8, "real visitors on 127.0.0.1, each joining and then polling")
 	maxConns := fs.Int("max-conns", 10000, "the gateway's limits.max_conns (-1: leave the limits out of the configuration)")
 	perIP := fs.Int("max-conns-per-ip", 512, "the gateway's limits.max_conns_per_ip")
+	nofile := fs.Int("gateway-nofile", 0, "lower the gateway's open-file limit to this (prlimit; 0 leaves it), to see what running out looks like")
 	nice := fs.Int("attacker-nice", 10, "niceness of the attacking child process: on one machine it competes with the gateway for the CPU, which a remote attacker does not")
 	keep := fs.Bool("keep", false, "keep the temporary directory (configs, logs)")
 	if err := fs.Parse(args); err != nil {
@@ -63,7 +65,7 @@ func runSlowBody(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	defer done()
 	a := attackRun{slow: *slow, idle: *idle, sources: *sources, interval: *interval, duration: *duration,
-		baseline: *baseline, visitors: *visitors, maxConns: *maxConns, perIP: *perIP, nice: *nice}
+		baseline: *baseline, visitors: *visitors, maxConns: *maxConns, perIP: *perIP, nice: *nice, nofile: *nofile}
 	if err := a.run(ctx, stdout, dir, st); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -78,6 +80,7 @@ type attackRun struct {
 	visitors            int
 	maxConns, perIP     int
 	nice                int
+	nofile              int
 }
 
 // probe is what the health checker and the visitors saw in one phase.
@@ -129,6 +132,13 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 	}
 	defer gw.stop()
 	base := "http://" + gw.ready.Listen
+	if a.nofile > 0 {
+		n := strconv.Itoa(a.nofile)
+		if out, err := exec.Command("prlimit", "--pid", strconv.Itoa(gw.pid()), "--nofile="+n+":"+n).CombinedOutput(); err != nil {
+			return fmt.Errorf("prlimit: %v: %s", err, out)
+		}
+		fmt.Fprintf(w, "the gateway's open-file limit is lowered to %d\n", a.nofile)
+	}
 	fmt.Fprintf(w, "slowbody: gateway pid %d on %s (listening on 127.0.0.1 only), limits.max_conns %d, limits.max_conns_per_ip %d, other limits default\n",
 		gw.pid(), base, a.maxConns, a.perIP)
 	fmt.Fprintf(w, "attack: %d slow-body connections (POST join headers, Content-Length 200000 for half and 8000 for the other half, then a byte every %s) and %d idle ones, from %d loopback addresses, reopened when closed, held %s\n",
