@@ -143,7 +143,7 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 		gw.pid(), base, a.maxConns, a.perIP)
 	fmt.Fprintf(w, "attack: %d slow-body connections (POST join headers, Content-Length 200000 for half and 8000 for the other half, then a byte every %s) and %d idle ones, from %d loopback addresses, reopened when closed, held %s\n",
 		a.slow, a.interval, a.idle, a.sources, a.duration)
-	fmt.Fprintf(w, "measured from 127.0.0.1: GET /healthz every 100 ms on a new connection; %d visitors joining and polling the status every 500 ms (keep-alive)\n\n", a.visitors)
+	fmt.Fprintf(w, "measured: GET /healthz every 100 ms on a new connection from 127.0.0.1; %d visitors (127.0.2.x) joining and polling the status every 500 ms (keep-alive)\n\n", a.visitors)
 
 	p := &probe{lat: map[string][]time.Duration{}, status: map[string]map[string]int{}, current: "baseline"}
 	mctx, mcancel := context.WithCancel(ctx)
@@ -151,9 +151,9 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 	defer func() { mcancel(); mwg.Wait() }()
 	mwg.Add(1)
 	go func() { defer mwg.Done(); healthLoop(mctx, base, p) }()
-	for range a.visitors {
+	for i := range a.visitors {
 		mwg.Add(1)
-		go func() { defer mwg.Done(); visitorLoop(mctx, base, room, p) }()
+		go func() { defer mwg.Done(); visitorLoop(mctx, base, room, fmt.Sprintf("127.0.2.%d", i+1), p) }()
 	}
 	sleepCtx(ctx, a.baseline)
 
@@ -460,9 +460,11 @@ func healthLoop(ctx context.Context, base string, p *probe) {
 	}
 }
 
-// visitorLoop joins and then polls the status every 500 ms, joining again now and then.
-func visitorLoop(ctx context.Context, base, room string, p *probe) {
-	cl := &http.Client{Timeout: 10 * time.Second}
+// visitorLoop joins and then polls the status every 500 ms, joining again now and then, from
+// its own loopback address (visitors are different people from the health checker).
+func visitorLoop(ctx context.Context, base, room, from string, p *probe) {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
 	for ctx.Err() == nil {
 		var ticket string
 		start := time.Now()
