@@ -266,3 +266,24 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestChunkedBodyOverTheBound: a body without Content-Length (chunked) is bounded too, and the
+// admin API answers it 413 like an announced one (not 400 "could not read the body").
+func TestChunkedBodyOverTheBound(t *testing.T) {
+	h := newHarness(t, harnessOpt{})
+	big := `{"rate_per_minute": 60, "x": "` + strings.Repeat("a", 64<<10) + `"}`
+	req, _ := http.NewRequest(http.MethodPatch, h.srv.URL+"/foyer/admin/v1/rooms/"+testRoom,
+		io.MultiReader(strings.NewReader(big))) // length unknown: sent chunked
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || errorCode(b) != "too_large" {
+		t.Fatalf("PATCH with a chunked body of %d bytes: %d %s, want 413 too_large", len(big), resp.StatusCode, b)
+	}
+}
