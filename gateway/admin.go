@@ -306,10 +306,11 @@ func (s *Server) handleAdminPatch(c echo.Context) error {
 		return httpError(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the body as application/json")
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.Limits.MaxBodyBytes+1))
-	if err != nil {
+	var tooLarge *http.MaxBytesError // the body bound of every request (server.go bodyLimit)
+	if err != nil && !errors.As(err, &tooLarge) {
 		return httpError(http.StatusBadRequest, "invalid", "could not read the body")
 	}
-	if int64(len(data)) > s.cfg.Limits.MaxBodyBytes {
+	if tooLarge != nil || int64(len(data)) > s.cfg.Limits.MaxBodyBytes {
 		return httpError(http.StatusRequestEntityTooLarge, "too_large", "the body is too large")
 	}
 	patch, bad, err := parsePatch(data)

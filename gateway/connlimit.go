@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"container/list"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -19,10 +20,11 @@ import (
 // The model: every accepted connection counts against its address (an IPv4 address, or an
 // IPv6 /64, the block one subscriber is usually given) and against the total, until it is
 // closed. When a new connection would go over a bound, the oldest idle keep-alive connection of
-// that address (or, for the total, of anyone) is closed to make room: browsers reopen such a
-// connection at their next request, so a campus or carrier NAT with many polling visitors
-// behind one address is not refused for its idle connections. Only when nothing is idle is the
-// new connection refused: it gets a 503 `busy` with Retry-After (or, while too many refusals
+// the same address is closed to make room: browsers reopen such a connection at their next
+// request, so a campus or carrier NAT with many polling visitors behind one address is not
+// refused for its idle connections (another address's idle connections are never taken: they
+// are real visitors', an attacker's are never idle). Only when nothing is idle is the new
+// connection refused: it gets a 503 `busy` with Retry-After (or, while too many refusals
 // are already being written, is simply closed). Over the total bound, an address that holds
 // fewer than two connections may still use a small reserve, so a health checker or a visitor's
 // first connection gets in while an attacker holding many connections does not.
@@ -134,6 +136,23 @@ func (c *limitedConn) Close() error {
 	return err
 }
 
+// CloseWrite half-closes the connection when the underlying one can (net/http uses it to let
+// a client read an error answer before the close).
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// ReadFrom keeps the underlying connection's sendfile/splice path for static files.
+func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
 // addrKey is the address a connection counts against, and whether it is a trusted proxy.
 func (l *connLimiter) addrKey(a net.Addr) (string, bool) {
 	var ip net.IP
@@ -170,7 +189,13 @@ func (l *connLimiter) admit(c net.Conn) *limitedConn {
 		}
 	}
 	if reason == "" && victim == nil && l.maxTotal > 0 && l.total >= l.maxTotal {
-		if victim = oldestIdle(&l.idle); victim == nil {
+		// Only the address's own idle connection makes room: over the total bound the idle
+		// ones are real visitors' (an attacker's connections are never idle), and closing them
+		// for a newcomer would hand their places to whoever holds the most connections.
+		if a != nil {
+			victim = oldestIdle(&a.idle)
+		}
+		if victim == nil {
 			few := exempt || a == nil || a.n < 2
 			if !few || l.total >= l.maxTotal+l.reserve {
 				reason = "total"

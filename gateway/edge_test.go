@@ -243,7 +243,8 @@ func TestConnBoundReclaimsIdle(t *testing.T) {
 }
 
 // TestConnBoundTotal: at the total bound an address holding many connections is refused,
-// while a health checker holding none gets in from the reserve.
+// while a health checker holding none gets in from the reserve, and a visitor's idle
+// keep-alive connection is not closed to make room for the address that holds many.
 func TestConnBoundTotal(t *testing.T) {
 	h := newHarness(t, harnessOpt{mod: func(c *Config) {
 		c.Limits.MaxConns = 4
@@ -252,8 +253,20 @@ func TestConnBoundTotal(t *testing.T) {
 		c.Limits.ReadTimeout = time.Minute
 	}})
 	addr := edgeServer(t, h)
-	silentConns(t, h, "127.0.0.2", addr, 4)
+	kept := dialFrom(t, "127.0.0.4", addr)
+	fmt.Fprintf(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(kept)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	} else {
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+	silentConns(t, h, "127.0.0.2", addr, 3)
 	busyAnswer(t, dialFrom(t, "127.0.0.2", addr))
+	fmt.Fprintf(kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") // still open
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the visitor's kept-alive connection: %v %v", resp, err)
+	}
 	if got := counterValue(h.gw.conns.refused.WithLabelValues("total")); got != 1 {
 		t.Fatalf("foyer_http_connections_refused_total{reason=total} = %v, want 1", got)
 	}
@@ -267,4 +280,25 @@ func counterValue(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestChunkedBodyOverTheBound: a body without Content-Length (chunked) is bounded too, and the
+// admin API answers it 413 like an announced one (not 400 "could not read the body").
+func TestChunkedBodyOverTheBound(t *testing.T) {
+	h := newHarness(t, harnessOpt{})
+	big := `{"rate_per_minute": 60, "x": "` + strings.Repeat("a", 64<<10) + `"}`
+	req, _ := http.NewRequest(http.MethodPatch, h.srv.URL+"/foyer/admin/v1/rooms/"+testRoom,
+		io.MultiReader(strings.NewReader(big))) // length unknown: sent chunked
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || errorCode(b) != "too_large" {
+		t.Fatalf("PATCH with a chunked body of %d bytes: %d %s, want 413 too_large", len(big), resp.StatusCode, b)
+	}
 }

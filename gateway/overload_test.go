@@ -74,6 +74,9 @@ func errorCode(b []byte) string {
 // (CLIENT PAUSE on a private server): a visitor's join is answered once Redis is back, not
 // with 503 "reconnecting" (issue 12: a starved machine turned slow answers into errors).
 func TestSlowStoreGivesSlowerJoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a redis-server")
+	}
 	srv := redistest.StartServer(t)
 	timeout := time.Second
 	rdb, closeStore, err := OpenStore(context.Background(), RedisConfig{URL: srv.URL(), Timeout: timeout}, zerolog.Nop())

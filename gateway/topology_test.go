@@ -152,6 +152,9 @@ func mustJSON(t *testing.T, b []byte, v any) {
 // TestJourneyOnClusterWithOneSeed: redis.addrs with one seed of a 3-master cluster builds a
 // cluster client (a plain one fails on MOVED), and the whole journey works on it.
 func TestJourneyOnClusterWithOneSeed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three redis-servers")
+	}
 	cl := redistest.StartCluster(t, 3)
 	rdb, closeStore, err := OpenStore(context.Background(), RedisConfig{Addrs: cl.Addrs()[:1], Timeout: 500 * time.Millisecond},
 		zerolog.Nop())
@@ -168,6 +171,9 @@ func TestJourneyOnClusterWithOneSeed(t *testing.T) {
 
 // TestOpenStoreOneSeedOfASingleServer: one seed that is a plain server builds a plain client.
 func TestOpenStoreOneSeedOfASingleServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a redis-server")
+	}
 	srv := redistest.StartServer(t)
 	rdb, closeStore, err := OpenStore(context.Background(), RedisConfig{Addrs: []string{srv.Addr()}, Timeout: time.Second},
 		zerolog.Nop())
@@ -187,6 +193,9 @@ func TestOpenStoreOneSeedOfASingleServer(t *testing.T) {
 // replica, three sentinels) with SENTINEL FAILOVER half-way through the line: no ticket number
 // twice, never above the cap, no place rising, and every visitor admitted and released.
 func TestJourneyOnSentinelWithFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two redis-servers and three sentinels")
+	}
 	st := redistest.StartSentinel(t)
 	rdb, closeStore, err := OpenStore(context.Background(), RedisConfig{Addrs: st.Addrs(), MasterName: redistest.SentinelMaster,
 		Timeout: 500 * time.Millisecond}, zerolog.Nop())

@@ -37,12 +37,13 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"polls":    {"status polls per second against nginx on a static file, Redis commands per poll", runPolls},
-	"joins":    {"joins per second through the HTTP API; Redis memory per waiting visitor", runJoins},
-	"pace":     {"admitted per minute vs configured with several gateway replicas on one room", runPace},
-	"gateway":  {"serve one gateway for a parent foyer-load (internal)", runGateway},
-	"static":   {"serve a fixed body with plain net/http for a parent foyer-load (internal)", runStatic},
-	"slowbody": {"slow-body and idle connections against a gateway while health checks and visitors are timed", runSlowBody},
+	"polls":             {"status polls per second against nginx on a static file, Redis commands per poll", runPolls},
+	"joins":             {"joins per second through the HTTP API; Redis memory per waiting visitor", runJoins},
+	"pace":              {"admitted per minute vs configured with several gateway replicas on one room", runPace},
+	"gateway":           {"serve one gateway for a parent foyer-load (internal)", runGateway},
+	"static":            {"serve a fixed body with plain net/http for a parent foyer-load (internal)", runStatic},
+	"slowbody-attacker": {"the attacking child of slowbody (internal)", runSlowBodyAttacker},
+	"slowbody":          {"slow-body and idle connections against a gateway while health checks and visitors are timed", runSlowBody},
 }
 
 func main() {

@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -38,15 +40,21 @@ func runSlowBody(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	duration := fs.Duration("duration", 30*time.Second, "how long the attack is held once opened")
 	baseline := fs.Duration("baseline", 5*time.Second, "measuring without the attack first")
 	visitors := fs.Int("visitors", 8, "real visitors on 127.0.0.1, each joining and then polling")
-	maxConns := fs.Int("max-conns", 10000, "the gateway's limits.max_conns")
+	maxConns := fs.Int("max-conns", 10000, "the gateway's limits.max_conns (-1: leave the limits out of the configuration)")
 	perIP := fs.Int("max-conns-per-ip", 512, "the gateway's limits.max_conns_per_ip")
+	nofile := fs.Int("gateway-nofile", 0, "lower the gateway's open-file limit to this (prlimit; 0 leaves it), to see what running out looks like")
+	nice := fs.Int("attacker-nice", 10, "niceness of the attacking child process: on one machine it competes with the gateway for the CPU, which a remote attacker does not")
 	keep := fs.Bool("keep", false, "keep the temporary directory (configs, logs)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if *nice < 0 || *nice > 19 {
+		fmt.Fprintln(stderr, "foyer-load slowbody: attacker-nice 0..19")
+		return 2
+	}
 	if *slow < 0 || *idle < 0 || *slow+*idle > 50000 || *sources < 1 || *sources > 250 || *duration < time.Second ||
 		*duration > 10*time.Minute || *baseline < 0 || *baseline > time.Minute || *visitors < 1 || *visitors > 256 ||
-		*interval < 10*time.Millisecond || *maxConns < 0 || *perIP < 0 {
+		*interval < 10*time.Millisecond || *maxConns < -1 || *perIP < 0 {
 		fmt.Fprintln(stderr, "foyer-load slowbody: slow+idle 0..50000, sources 1..250, duration 1s..10m, baseline 0..1m, visitors 1..256")
 		return 2
 	}
@@ -57,7 +65,7 @@ func runSlowBody(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	defer done()
 	a := attackRun{slow: *slow, idle: *idle, sources: *sources, interval: *interval, duration: *duration,
-		baseline: *baseline, visitors: *visitors, maxConns: *maxConns, perIP: *perIP}
+		baseline: *baseline, visitors: *visitors, maxConns: *maxConns, perIP: *perIP, nice: *nice, nofile: *nofile}
 	if err := a.run(ctx, stdout, dir, st); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -71,6 +79,8 @@ type attackRun struct {
 	duration, baseline  time.Duration
 	visitors            int
 	maxConns, perIP     int
+	nice                int
+	nofile              int
 }
 
 // probe is what the health checker and the visitors saw in one phase.
@@ -111,8 +121,10 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 	if err != nil {
 		return err
 	}
-	if err := addLimits(cp, fmt.Sprintf("  max_conns: %d\n  max_conns_per_ip: %d\n", a.maxConns, a.perIP)); err != nil {
-		return err
+	if a.maxConns >= 0 { // -1: write no limits of our own (a gateway built before they existed)
+		if err := addLimits(cp, fmt.Sprintf("  max_conns: %d\n  max_conns_per_ip: %d\n", a.maxConns, a.perIP)); err != nil {
+			return err
+		}
 	}
 	gw, err := startGateway(ctx, "gateway", cp, dir+"/gateway.log")
 	if err != nil {
@@ -120,49 +132,66 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 	}
 	defer gw.stop()
 	base := "http://" + gw.ready.Listen
+	if a.nofile > 0 {
+		n := strconv.Itoa(a.nofile)
+		if out, err := exec.Command("prlimit", "--pid", strconv.Itoa(gw.pid()), "--nofile="+n+":"+n).CombinedOutput(); err != nil {
+			return fmt.Errorf("prlimit: %v: %s", err, out)
+		}
+		fmt.Fprintf(w, "the gateway's open-file limit is lowered to %d\n", a.nofile)
+	}
 	fmt.Fprintf(w, "slowbody: gateway pid %d on %s (listening on 127.0.0.1 only), limits.max_conns %d, limits.max_conns_per_ip %d, other limits default\n",
 		gw.pid(), base, a.maxConns, a.perIP)
 	fmt.Fprintf(w, "attack: %d slow-body connections (POST join headers, Content-Length 200000 for half and 8000 for the other half, then a byte every %s) and %d idle ones, from %d loopback addresses, reopened when closed, held %s\n",
 		a.slow, a.interval, a.idle, a.sources, a.duration)
-	fmt.Fprintf(w, "measured from 127.0.0.1: GET /healthz every 100 ms on a new connection; %d visitors joining and polling the status every 500 ms (keep-alive)\n\n", a.visitors)
+	fmt.Fprintf(w, "measured: GET /healthz every 100 ms on a new connection from 127.0.0.1; %d visitors (127.0.2.x) joining and polling the status every 500 ms (keep-alive)\n\n", a.visitors)
 
 	p := &probe{lat: map[string][]time.Duration{}, status: map[string]map[string]int{}, current: "baseline"}
 	mctx, mcancel := context.WithCancel(ctx)
 	var mwg sync.WaitGroup
+	defer func() { mcancel(); mwg.Wait() }()
 	mwg.Add(1)
 	go func() { defer mwg.Done(); healthLoop(mctx, base, p) }()
-	for range a.visitors {
+	for i := range a.visitors {
 		mwg.Add(1)
-		go func() { defer mwg.Done(); visitorLoop(mctx, base, room, p) }()
+		go func() { defer mwg.Done(); visitorLoop(mctx, base, room, fmt.Sprintf("127.0.2.%d", i+1), p) }()
 	}
 	sleepCtx(ctx, a.baseline)
 
 	p.phase("attack")
-	var stats attackStats
-	actx, acancel := context.WithTimeout(ctx, a.duration)
-	var awg sync.WaitGroup
-	start := time.Now()
-	gwCPU0, ownCPU0 := procCPU(gw.pid()), procCPU(os.Getpid())
-	for i := range a.slow + a.idle {
-		awg.Add(1)
-		go func() {
-			defer awg.Done()
-			src := fmt.Sprintf("127.0.1.%d", 1+i%a.sources)
-			clen := 200000
-			if i%2 == 1 {
-				clen = 8000
-			}
-			attacker(actx, gw.ready.Listen, src, i < a.slow, clen, a.interval, &stats)
-		}()
-		if i%500 == 499 { // open at up to ~10,000 a second, not all in one burst
-			sleepCtx(actx, 50*time.Millisecond)
-		}
+	self, err := os.Executable()
+	if err != nil {
+		return err
 	}
-	peak := monitor(actx, gw.pid(), base, &stats)
-	awg.Wait()
+	var out strings.Builder
+	errf, err := os.Create(dir + "/attacker.log")
+	if err != nil {
+		return err
+	}
+	defer errf.Close()
+	start := time.Now()
+	gwCPU0 := procCPU(gw.pid())
+	ap, err := startProc("attacker", &lockedWriter{w: &out}, errf, self, "slowbody-attacker", "--addr", gw.ready.Listen,
+		"--slow", strconv.Itoa(a.slow), "--idle", strconv.Itoa(a.idle), "--sources", strconv.Itoa(a.sources),
+		"--byte-every", a.interval.String(), "--duration", a.duration.String(), "--nice", strconv.Itoa(a.nice))
+	if err != nil {
+		return err
+	}
+	defer ap.stop(syscall.SIGKILL, 0)
+	actx, acancel := context.WithCancel(ctx)
+	go func() { <-ap.done; acancel() }()
+	peak := monitor(actx, gw.pid(), base)
 	acancel()
+	select {
+	case <-ap.done:
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("the attacker did not stop (see %s/attacker.log)", dir)
+	}
 	held := time.Since(start)
-	gwCPU, ownCPU := procCPU(gw.pid())-gwCPU0, procCPU(os.Getpid())-ownCPU0
+	gwCPU, attCPU := procCPU(gw.pid())-gwCPU0, ap.cmd.ProcessState.SystemTime()+ap.cmd.ProcessState.UserTime()
+	var stats attackTotals
+	if err := json.Unmarshal([]byte(out.String()), &stats); err != nil {
+		return fmt.Errorf("attacker: %v (%q; see %s/attacker.log)", err, out.String(), dir)
+	}
 
 	p.phase("after")
 	sleepCtx(ctx, min(a.baseline, 3*time.Second))
@@ -172,12 +201,12 @@ func (a attackRun) run(ctx context.Context, w io.Writer, dir string, st *store) 
 		return errInterrupted
 	}
 	m, _ := scrapeConnMetrics(base)
-	fmt.Fprintf(w, "attack held %s: %d connections opened by the attacker (%d refused before the attacker wrote a byte, %d answered 413, %d cut off by a deadline while sending, %d idle ones closed by the header deadline)\n",
-		held.Round(time.Second), stats.opened.Load(), stats.refused.Load(), stats.tooLarge.Load(), stats.cutOff.Load(), stats.idleClosed.Load())
+	fmt.Fprintf(w, "attack held %s: %d connections opened by the attacker, at most %d open at once (%d answered 503 busy or closed before a byte was read, %d answered 413, %d cut off by a deadline while sending, %d idle ones closed by the header deadline, %d dials failed)\n",
+		held.Round(time.Second), stats.Opened, stats.MaxOpen, stats.Refused, stats.TooLarge, stats.CutOff, stats.IdleClosed, stats.DialErrors)
 	fmt.Fprintf(w, "gateway at the peak: %d open connections, %d file descriptors, RSS %d MiB; refused %s, reclaimed idle %s\n",
 		peak.open, peak.fds, peak.rssKiB>>10, m["refused"], m["reclaimed"])
-	fmt.Fprintf(w, "CPU during the attack: gateway %.1f s (%.0f%% of one core), attacker and probes (this process) %.1f s (%.0f%%); load average %s\n\n",
-		gwCPU.Seconds(), 100*gwCPU.Seconds()/held.Seconds(), ownCPU.Seconds(), 100*ownCPU.Seconds()/held.Seconds(), loadAvg())
+	fmt.Fprintf(w, "CPU during the attack: gateway %.1f s (%.0f%% of one core), attacker (nice %d) %.1f s (%.0f%%); load average %s\n\n",
+		gwCPU.Seconds(), 100*gwCPU.Seconds()/held.Seconds(), a.nice, attCPU.Seconds(), 100*attCPU.Seconds()/held.Seconds(), loadAvg())
 	fmt.Fprintf(w, "  %-9s %-8s %8s %9s %9s %9s  %s\n", "phase", "request", "count", "p50", "p99", "max", "answers")
 	for _, ph := range []string{"baseline", "attack", "after"} {
 		for _, kind := range []string{"healthz", "join", "status"} {
@@ -207,7 +236,72 @@ func addLimits(path, lines string) error {
 
 type attackStats struct {
 	opened, refused, tooLarge, cutOff, idleClosed, dialErrors atomic.Int64
-	open                                                      atomic.Int64
+	open, maxOpen                                             atomic.Int64
+}
+
+// attackTotals is what the attacker child reports on stdout when it ends.
+type attackTotals struct {
+	Opened, MaxOpen, Refused, TooLarge, CutOff, IdleClosed, DialErrors int64
+}
+
+// lockedWriter makes a strings.Builder safe for the goroutine exec copies a child's output in.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// runSlowBodyAttacker is the attacking child of slowbody: it keeps --slow slow-body and --idle
+// idle connections open against --addr for --duration, then prints its totals as JSON.
+func runSlowBodyAttacker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("slowbody-attacker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "", "the gateway's host:port (loopback)")
+	slow := fs.Int("slow", 0, "slow-body connections")
+	idle := fs.Int("idle", 0, "idle connections")
+	sources := fs.Int("sources", 20, "attacking loopback addresses (127.0.1.1 and up)")
+	every := fs.Duration("byte-every", 3*time.Second, "a slow body sends one byte this often")
+	duration := fs.Duration("duration", 30*time.Second, "how long to attack")
+	nice := fs.Int("nice", 10, "niceness to run at")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	host, _, err := net.SplitHostPort(*addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || *slow+*idle > 50000 || *sources < 1 || *sources > 250 ||
+		*duration > 10*time.Minute {
+		fmt.Fprintln(stderr, "foyer-load slowbody-attacker: a loopback --addr, slow+idle at most 50000, sources 1..250, duration at most 10m")
+		return 2
+	}
+	_ = syscall.Setpriority(syscall.PRIO_PROCESS, 0, *nice)
+	var st attackStats
+	actx, cancel := context.WithTimeout(ctx, *duration)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range *slow + *idle {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src := fmt.Sprintf("127.0.1.%d", 1+i%*sources)
+			clen := 200000
+			if i%2 == 1 {
+				clen = 8000
+			}
+			attacker(actx, *addr, src, i < *slow, clen, *every, &st)
+		}()
+		if i%500 == 499 { // open at up to ~10,000 a second, not all in one burst
+			sleepCtx(actx, 50*time.Millisecond)
+		}
+	}
+	wg.Wait()
+	b, _ := json.Marshal(attackTotals{Opened: st.opened.Load(), MaxOpen: st.maxOpen.Load(), Refused: st.refused.Load(),
+		TooLarge: st.tooLarge.Load(), CutOff: st.cutOff.Load(), IdleClosed: st.idleClosed.Load(), DialErrors: st.dialErrors.Load()})
+	fmt.Fprintf(stdout, "%s\n", b)
+	return 0
 }
 
 // attacker keeps one hostile connection open until ctx ends, reopening it when the gateway
@@ -217,12 +311,17 @@ func attacker(ctx context.Context, addr, src string, slowBody bool, clen int, ev
 	for ctx.Err() == nil {
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			st.dialErrors.Add(1)
 			sleepCtx(ctx, 200*time.Millisecond)
 			continue
 		}
 		st.opened.Add(1)
-		st.open.Add(1)
+		if n := st.open.Add(1); n > st.maxOpen.Load() {
+			st.maxOpen.Store(n) // racy maximum: good enough for a report
+		}
 		hostile(ctx, c, slowBody, clen, every, st)
 		st.open.Add(-1)
 		_ = c.Close()
@@ -290,7 +389,7 @@ type peakFigures struct {
 
 // monitor samples the gateway's open connections, descriptors and memory each second until
 // ctx ends.
-func monitor(ctx context.Context, pid int, base string, st *attackStats) peakFigures {
+func monitor(ctx context.Context, pid int, base string) peakFigures {
 	var pk peakFigures
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -361,9 +460,11 @@ func healthLoop(ctx context.Context, base string, p *probe) {
 	}
 }
 
-// visitorLoop joins and then polls the status every 500 ms, joining again now and then.
-func visitorLoop(ctx context.Context, base, room string, p *probe) {
-	cl := &http.Client{Timeout: 10 * time.Second}
+// visitorLoop joins and then polls the status every 500 ms, joining again now and then, from
+// its own loopback address (visitors are different people from the health checker).
+func visitorLoop(ctx context.Context, base, room, from string, p *probe) {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext}}
 	for ctx.Err() == nil {
 		var ticket string
 		start := time.Now()

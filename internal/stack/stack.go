@@ -288,14 +288,13 @@ func (s *Stack) Close() {
 
 func (s *Stack) redis(ctx context.Context, url string) (redis.UniversalClient, string, error) {
 	if url != "" {
-		opt, err := redis.ParseURL(url)
+		// the client foyer serve builds for the same configuration
+		c, closeStore, err := gateway.OpenStore(ctx, gateway.RedisConfig{URL: url, Timeout: 500 * time.Millisecond}, zerolog.Nop())
 		if err != nil {
 			return nil, "", fmt.Errorf("stack: redis url: %w", err)
 		}
-		opt.PoolSize = 64
-		c := redis.NewClient(opt)
 		if err := c.Ping(ctx).Err(); err != nil {
-			_ = c.Close()
+			closeStore()
 			return nil, "", fmt.Errorf("stack: redis %s: %w", url, err)
 		}
 		return c, url, nil

@@ -9,6 +9,9 @@ import (
 // TestSentinelFailover: the five processes start, a write through the failover client survives
 // SENTINEL FAILOVER, and the client follows the new master.
 func TestSentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two redis-servers and three sentinels")
+	}
 	s := StartSentinel(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
