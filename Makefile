@@ -6,7 +6,7 @@ BIN := bin
 CONFIG ?= configs/demo.yaml
 CROSS ?= darwin/arm64 windows/amd64 freebsd/amd64
 
-.PHONY: help run demo test test-short bench fuzz lint build cross clean
+.PHONY: help run demo test test-short bench fuzz lint build cross clean chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ demo: build ## replay the festival's 14:00 crowd straight at the backend and thr
 test: ## unit, integration (real Redis), and browser tests
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 8m ./...
+
+chaos: ## the fault matrix (3 engines, a real redis-server, a crowd, 7 faults, invariants); about 2-3 minutes, not part of test
+	$(GO) test -tags chaos -count=1 -timeout 10m -v -run TestChaos ./internal/chaos
 
 test-short: ## unit tests only, fast
 	$(GO) test -short -count=1 ./...

@@ -90,7 +90,11 @@ func (h *harness) violate(format string, args ...any) {
 
 func (h *harness) startGateway(i int) {
 	c := redis.NewClient(&redis.Options{Addr: h.srv.addr(), MaxRetries: 1, DialTimeout: time.Second})
-	e, err := queue.New(c, queue.Config{Prefix: h.prefix, TicketKeys: ticketKeys, Logger: zerolog.Nop()})
+	log := zerolog.Nop()
+	if os.Getenv("CHAOS_LOG") != "" {
+		log = zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Int("gateway", i).Logger()
+	}
+	e, err := queue.New(c, queue.Config{Prefix: h.prefix, TicketKeys: ticketKeys, Logger: log})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -159,8 +163,8 @@ func (h *harness) admit(id string, l queue.Lease) bool {
 	h.jtiOwner[l.JTI] = id
 	if prev, ok := h.served[id]; ok {
 		if prev.JTI != l.JTI {
-			h.violations = append(h.violations, fmt.Sprintf("served visitor (ticket %d) admitted again: first at %s, again at %s (fault over at %s)",
-				l.Ticket, h.rel(prev.IssuedAt), h.rel(l.IssuedAt), h.rel(h.faultEnd)))
+			h.violations = append(h.violations, fmt.Sprintf("served visitor (ticket %d) admitted again: first %s at %s, again %s at %s (fault over at %s)",
+				l.Ticket, prev.JTI, h.rel(prev.IssuedAt), l.JTI, h.rel(l.IssuedAt), h.rel(h.faultEnd)))
 			h.served[id] = l
 		}
 		return false

@@ -23,7 +23,7 @@
 --    polls of those who hold them, and the others are skipped at once (their holders, if any,
 --    come back through the skipped set within grace).
 -- A restore within ARGV[6] of the last one is a merge (another gateway noticed the same loss):
--- it only raises counters, the restored head and the placeholders.
+-- it only raises the counter, the stats and the placeholders: not the head, which has moved on.
 -- KEYS[1] meta  KEYS[2] stats  KEYS[3] leases zset  KEYS[4] lease hash  KEYS[5] offers
 -- KEYS[6] skipped  KEYS[7] returning  KEYS[8] seen, current epoch  KEYS[9] seen, previous epoch
 -- ARGV[1] room TTL ms; ARGV[2] active leases the cache knew; ARGV[3] session ms;
@@ -43,8 +43,15 @@ local existed = redis.call('EXISTS', KEYS[1])
 local b = redis.call('HMGET', KEYS[1], 'head', 'restored_ms')
 local before = tonumber(b[1]) or 0
 local last_restore = tonumber(b[2]) or 0
+local fresh = existed == 0 or last_restore == 0 or now - last_restore >= tonumber(ARGV[6])
 for i = 11, #ARGV, 3 do
   local mode, f, v = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if not fresh and (f == 'head' or f == 'restored_head') then
+    -- a merge: the head has moved on since the restore, and what it reached since was offered
+    -- afresh; raising it (or the orphans' range) now could skip a waiting visitor, or let one
+    -- served since the restore in again
+    mode = 'skip'
+  end
   if mode == 'nx' then
     redis.call('HSETNX', KEYS[1], f, v)
   elseif mode == 'set' then
@@ -63,7 +70,6 @@ for i = 11, #ARGV, 3 do
 end
 local after = tonumber(redis.call('HGET', KEYS[1], 'head')) or 0
 local counter = tonumber(redis.call('HGET', KEYS[1], 'counter')) or 0
-local fresh = existed == 0 or last_restore == 0 or now - last_restore >= tonumber(ARGV[6])
 if existed == 0 then
   redis.call('HSET', KEYS[1], 'credit', '0', 'last_ms', now, 'ttl_ms', 0)
   redis.call('HSETNX', KEYS[1], 'created_ms', now)
@@ -112,10 +118,6 @@ else
   local have = redis.call('ZCARD', KEYS[3])
   if want > have then
     added = want - have
-  end
-  local rh = tonumber(redis.call('HGET', KEYS[1], 'restored_head')) or 0
-  if after > rh then
-    redis.call('HSET', KEYS[1], 'restored_head', after)
   end
 end
 local known = math.min(tonumber(ARGV[8]), counter)
