@@ -35,9 +35,9 @@ func TestEchoMiddleware(t *testing.T) {
 		body     string
 	}{
 		{"no token", "/book", nil, 401, "admission_required", "", ""},
-		{"valid and bound", "/book", map[string]string{CookieName: f.good, VisitorCookieName: testVisitor}, 200, "", "", testVisitor + " " + testJTI},
-		{"another visitor's token", "/book", map[string]string{CookieName: f.otherVisitor, VisitorCookieName: testVisitor}, 401, "visitor_mismatch", "", ""},
-		{"expired", "/book", map[string]string{CookieName: f.expired, VisitorCookieName: testVisitor}, 401, "token_expired", "", ""},
+		{"valid and bound", "/book", map[string]string{CookieNameFor(testRoom): f.good, VisitorCookieName: testVisitor}, 200, "", "", testVisitor + " " + testJTI},
+		{"another visitor's token", "/book", map[string]string{CookieNameFor(testRoom): f.otherVisitor, VisitorCookieName: testVisitor}, 401, "visitor_mismatch", "", ""},
+		{"expired", "/book", map[string]string{CookieNameFor(testRoom): f.expired, VisitorCookieName: testVisitor}, 401, "token_expired", "", ""},
 		{"handoff", "/book?" + HandoffParam + "=" + f.good, nil, 303, "", "/book", ""},
 	}
 	for _, tt := range tests {

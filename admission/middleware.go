@@ -13,8 +13,9 @@ import (
 
 // Names shared with the gateway.
 const (
-	// CookieName is the cookie that carries the admission token.
-	CookieName = "foyer_admission"
+	// CookiePrefix starts the name of the cookie that carries a room's admission token: one
+	// cookie per room (CookieNameFor), so an admission to one room never evicts another's.
+	CookiePrefix = "foyer_admission_"
 	// VisitorCookieName is the cookie that carries the visitor id (the token's sub).
 	VisitorCookieName = "foyer_visitor"
 	// HeaderName is the header apps use instead of the cookie (Authorization: Bearer works too).
@@ -23,6 +24,9 @@ const (
 	// the site in token mode: "https://shop.example.com/book?foyer_token=<token>".
 	HandoffParam = "foyer_token"
 )
+
+// CookieNameFor is the name of the cookie that carries the admission token for room.
+func CookieNameFor(room string) string { return CookiePrefix + room }
 
 // MiddlewareConfig configures Middleware and EchoMiddleware. Verifier and one of Room or
 // RoomFunc are required.
@@ -37,7 +41,7 @@ type MiddlewareConfig struct {
 	// RoomFunc, when set, names the room per request instead (a backend selling several
 	// screenings, one room each).
 	RoomFunc func(r *http.Request) string
-	// CookieName is the admission cookie; default CookieName.
+	// CookieName is the admission cookie; default CookieNameFor(room).
 	CookieName string
 	// HandoffParam is the query parameter of token mode's return trip; default HandoffParam;
 	// "-" turns the handoff off. A GET or HEAD with a valid token there gets the admission
@@ -62,7 +66,6 @@ type MiddlewareConfig struct {
 
 // DefaultMiddlewareConfig holds the defaults that zero fields of a MiddlewareConfig take.
 var DefaultMiddlewareConfig = MiddlewareConfig{
-	CookieName:        CookieName,
 	HandoffParam:      HandoffParam,
 	VisitorCookieName: VisitorCookieName,
 	ReturnParam:       "return",
@@ -114,9 +117,6 @@ func newGuard(cfg MiddlewareConfig) (*guard, error) {
 		return nil, errors.New("admission: middleware needs Room or RoomFunc")
 	}
 	d := DefaultMiddlewareConfig
-	if cfg.CookieName == "" {
-		cfg.CookieName = d.CookieName
-	}
 	if cfg.HandoffParam == "" {
 		cfg.HandoffParam = d.HandoffParam
 	}
@@ -173,19 +173,27 @@ func (g *guard) handle(w http.ResponseWriter, r *http.Request) (*http.Request, b
 	now := g.cfg.Now()
 
 	if handoff := g.handoffToken(r); handoff != "" {
+		// The redirect goes to this very path, cleaned: never "//host" or anything a browser
+		// could read as another origin.
+		back, ok := LocalPath(r.URL.Path, StripQueryParam(r.URL.RawQuery, g.cfg.HandoffParam))
+		if !ok {
+			writeError(w, http.StatusBadRequest, "bad_path", "this address cannot receive an admission")
+			return nil, false
+		}
 		claims, err := g.check(r, handoff, room, now, true)
 		if err != nil {
 			g.refuse(w, r, room, err)
 			return nil, false
 		}
-		g.setCookies(w, r, claims, handoff, now)
+		g.setCookies(w, r, claims, handoff, room, now)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Referrer-Policy", "no-referrer")
-		http.Redirect(w, r, g.withoutParam(r, g.cfg.HandoffParam).RequestURI(), http.StatusSeeOther)
+		w.Header().Set("Location", back)
+		w.WriteHeader(http.StatusSeeOther)
 		return nil, false
 	}
 
-	token := g.token(r)
+	token := g.token(r, room)
 	if token == "" {
 		g.refuse(w, r, room, ErrMissingToken)
 		return nil, false
@@ -212,15 +220,22 @@ func (g *guard) check(r *http.Request, token, room string, now time.Time, handof
 	return claims, nil
 }
 
-// token finds the token: Authorization: Bearer, then Foyer-Admission, then the cookie.
-func (g *guard) token(r *http.Request) string {
+// token finds the token: Authorization: Bearer, then Foyer-Admission, then the room's cookie.
+func (g *guard) token(r *http.Request, room string) string {
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
 	if h := r.Header.Get(HeaderName); h != "" {
 		return h
 	}
-	return cookie(r, g.cfg.CookieName)
+	return cookie(r, g.cookieName(room))
+}
+
+func (g *guard) cookieName(room string) string {
+	if g.cfg.CookieName != "" {
+		return g.cfg.CookieName
+	}
+	return CookieNameFor(room)
 }
 
 func (g *guard) handoffToken(r *http.Request) string {
@@ -243,13 +258,13 @@ func isHTTPS(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-func (g *guard) setCookies(w http.ResponseWriter, r *http.Request, c Claims, token string, now time.Time) {
+func (g *guard) setCookies(w http.ResponseWriter, r *http.Request, c Claims, token, room string, now time.Time) {
 	secure := isHTTPS(r)
 	maxAge := int(c.ExpiresAt.Sub(now) / time.Second)
 	if maxAge < 1 {
 		maxAge = 1
 	}
-	http.SetCookie(w, &http.Cookie{Name: g.cfg.CookieName, Value: token, Path: "/", MaxAge: maxAge,
+	http.SetCookie(w, &http.Cookie{Name: g.cookieName(room), Value: token, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 	if g.cfg.BindVisitor && cookie(r, g.cfg.VisitorCookieName) == "" {
 		http.SetCookie(w, &http.Cookie{Name: g.cfg.VisitorCookieName, Value: c.Visitor, Path: "/",
@@ -260,10 +275,54 @@ func (g *guard) setCookies(w http.ResponseWriter, r *http.Request, c Claims, tok
 // withoutParam returns r's URL without the query parameter name.
 func (g *guard) withoutParam(r *http.Request, name string) *url.URL {
 	u := *r.URL
-	q := u.Query()
-	q.Del(name)
-	u.RawQuery = q.Encode()
+	u.RawQuery = StripQueryParam(u.RawQuery, name)
 	return &u
+}
+
+// StripQueryParam returns rawQuery without every occurrence of the parameter name (compared
+// after unescaping), the other parameters untouched and in order.
+func StripQueryParam(rawQuery, name string) string {
+	if rawQuery == "" || !strings.Contains(rawQuery, name) && !strings.Contains(rawQuery, "%") {
+		return rawQuery
+	}
+	var b strings.Builder
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if uk, err := url.QueryUnescape(k); err == nil && uk == name || k == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+// HandoffURL returns returnURL with token as the HandoffParam query parameter: placed before
+// any fragment (a fragment never reaches the server), replacing any HandoffParam the URL
+// already carries (a planted value must not come first).
+func HandoffURL(returnURL, token string) (string, error) {
+	u, err := url.Parse(returnURL)
+	if err != nil {
+		return "", fmt.Errorf("admission: handoff url: %w", err)
+	}
+	q := StripQueryParam(u.RawQuery, HandoffParam)
+	if q != "" {
+		q += "&"
+	}
+	u.RawQuery = q + HandoffParam + "=" + url.QueryEscape(token)
+	u.ForceQuery = false
+	return u.String(), nil
+}
+
+// writeError writes foyer's JSON error shape.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]map[string]string{"error": {"code": code, "message": msg}})
 }
 
 // clientMessages are what a refused client is told; they never echo the token or internals.

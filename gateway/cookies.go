@@ -7,13 +7,16 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/foyerhq/foyer/admission"
 )
 
-// Cookie names. The ticket cookie is per room so one visitor can wait in several rooms.
+// Cookie names foyer alone reads. The ticket cookie is per room so one visitor can wait in
+// several rooms. The admission and visitor cookies and the admission header are named by the
+// admission package (admission.CookieNameFor, admission.VisitorCookieName,
+// admission.HeaderName), which backends share.
 const (
-	visitorCookie   = "foyer_visitor"
-	admissionCookie = "foyer_admission"
-	ticketPrefix    = "foyer_ticket_"
+	ticketPrefix = "foyer_ticket_"
 	// ticketHeader carries the ticket for apps that keep no cookies.
 	ticketHeader = "Foyer-Ticket"
 	// maxCookieValue bounds every cookie value foyer reads.
@@ -54,7 +57,7 @@ func cookieValue(r *http.Request, name string) string {
 
 // visitorFrom returns the visitor id from the cookie, if valid.
 func visitorFrom(r *http.Request) string {
-	v := cookieValue(r, visitorCookie)
+	v := cookieValue(r, admission.VisitorCookieName)
 	if validVisitorID(v) {
 		return v
 	}

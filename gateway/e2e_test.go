@@ -42,7 +42,7 @@ func TestAdmittedInOrderAtRate(t *testing.T) {
 			if s := v.status(testRoom); s.Admitted {
 				admittedAt[i] = time.Now()
 				left--
-				if s.Token == "" || v.cookie(admissionCookie) == "" {
+				if s.Token == "" || v.cookie(admission.CookieNameFor(testRoom)) == "" {
 					t.Fatalf("visitor %d admitted without a token", i)
 				}
 				// FIFO: the head has passed everyone who joined earlier (the head may have
@@ -97,7 +97,7 @@ func TestNoAdmissionNeverReachesBackend(t *testing.T) {
 	if resp.StatusCode != 200 || h.hits.Load() != 1 {
 		t.Fatalf("passthrough into the empty room failed: %d hits=%d", resp.StatusCode, h.hits.Load())
 	}
-	otherToken := owner.cookie(admissionCookie)
+	otherToken := owner.cookie(admission.CookieNameFor("other"))
 	issuer, _ := admission.NewIssuer(h.keys, h.cfg.Tokens.Issuer)
 	now := time.Now()
 	expired, _ := issuer.Issue(admission.Claims{Room: testRoom, Visitor: "00000000000000000000000000000001", JTI: "x",
@@ -115,9 +115,9 @@ func TestNoAdmissionNeverReachesBackend(t *testing.T) {
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
 			v := h.visitor()
-			v.setCookie(visitorCookie, "00000000000000000000000000000001")
+			v.setCookie(admission.VisitorCookieName, "00000000000000000000000000000001")
 			if tok != "" {
-				v.setCookie(admissionCookie, tok)
+				v.setCookie(admission.CookieNameFor(testRoom), tok)
 			}
 			resp, body := v.do(http.MethodGet, "/book/seat", "text/html", nil, nil)
 			if resp.StatusCode != 200 || !strings.Contains(string(body), "<html") {
@@ -149,10 +149,10 @@ func TestCopiedTokenRefused(t *testing.T) {
 	if resp, _ := a.do(http.MethodGet, "/book/", "text/html", nil, nil); resp.StatusCode != 200 || h.hits.Load() != 1 {
 		t.Fatalf("visitor a not let through an empty room: %d", resp.StatusCode)
 	}
-	tok := a.cookie(admissionCookie)
+	tok := a.cookie(admission.CookieNameFor(testRoom))
 	b := h.visitor()
-	b.setCookie(visitorCookie, newVisitorID())
-	b.setCookie(admissionCookie, tok)
+	b.setCookie(admission.VisitorCookieName, newVisitorID())
+	b.setCookie(admission.CookieNameFor(testRoom), tok)
 	before := h.hits.Load()
 	resp, body := b.do(http.MethodGet, "/book/", "application/json", nil, nil)
 	if h.hits.Load() != before+1 {
@@ -162,7 +162,7 @@ func TestCopiedTokenRefused(t *testing.T) {
 		t.Logf("b got %d admitted=%v", resp.StatusCode, s.Admitted)
 	}
 	// b's own admission, if any, is bound to b, not a
-	if got := b.cookie(admissionCookie); got == tok {
+	if got := b.cookie(admission.CookieNameFor(testRoom)); got == tok {
 		t.Fatal("the copied token was accepted as b's admission")
 	}
 	// the refusal is counted
@@ -205,7 +205,7 @@ func TestReleaseFreesSlotAtOnce(t *testing.T) {
 	}
 	// bad releases change nothing
 	resp, _ := a.do(http.MethodPost, "/foyer/v1/rooms/festival/release", "application/json",
-		strings.NewReader(`{"outcome":"won"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admissionCookie), "Content-Type": "application/json"})
+		strings.NewReader(`{"outcome":"won"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admission.CookieNameFor(testRoom)), "Content-Type": "application/json"})
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad outcome: %d", resp.StatusCode)
 	}
@@ -216,7 +216,7 @@ func TestReleaseFreesSlotAtOnce(t *testing.T) {
 	}
 	start := time.Now()
 	resp, _ = a.do(http.MethodPost, "/foyer/v1/rooms/festival/release", "application/json",
-		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admissionCookie), "Content-Type": "application/json"})
+		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admission.CookieNameFor(testRoom)), "Content-Type": "application/json"})
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("release: %d", resp.StatusCode)
 	}
@@ -423,7 +423,7 @@ func TestJWKSVerifiesIssuedTokens(t *testing.T) {
 	}})
 	v := h.visitor()
 	v.do(http.MethodGet, "/book/", "text/html", nil, nil)
-	tok := v.cookie(admissionCookie)
+	tok := v.cookie(admission.CookieNameFor(testRoom))
 	if tok == "" {
 		t.Fatal("no admission")
 	}
@@ -436,7 +436,7 @@ func TestJWKSVerifiesIssuedTokens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("JWKS verification: %v", err)
 	}
-	if c.Visitor != v.cookie(visitorCookie) || c.JTI == "" {
+	if c.Visitor != v.cookie(admission.VisitorCookieName) || c.JTI == "" {
 		t.Fatalf("claims: %+v", c)
 	}
 }

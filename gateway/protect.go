@@ -13,14 +13,14 @@ import (
 	"github.com/foyerhq/foyer/queue"
 )
 
-// admissionHeader carries the admission token for apps that keep no cookies.
-const admissionHeader = "Foyer-Admission"
-
 // handleProtected serves every path that is not foyer's own: with a valid admission for the
 // room it is proxied to the backend; without one the visitor is in the waiting room.
 func (s *Server) handleProtected(c echo.Context) error {
 	r := c.Request()
-	rm := s.match(r.URL.Path)
+	rm, err := s.matchClean(r)
+	if err != nil {
+		return err
+	}
 	if rm == nil || rm.proxy == nil {
 		return httpError(http.StatusNotFound, "not_found", "nothing here")
 	}
@@ -35,10 +35,10 @@ func (s *Server) handleProtected(c echo.Context) error {
 // visitor. While the visitor is active the session slides, up to the room's maximum.
 func (s *Server) admitted(c echo.Context, rm *room, visitor string) (admission.Claims, bool) {
 	r := c.Request()
-	tok := cookieValue(r, admissionCookie)
+	tok := cookieValue(r, admission.CookieNameFor(rm.cfg.Name))
 	fromHeader := false
 	if tok == "" {
-		if h := r.Header.Get(admissionHeader); h != "" && len(h) <= maxCookieValue {
+		if h := r.Header.Get(admission.HeaderName); h != "" && len(h) <= maxCookieValue {
 			tok, fromHeader = h, true
 		}
 	}
@@ -85,7 +85,7 @@ func (s *Server) extend(c echo.Context, rm *room, claims *admission.Claims, now 
 		return
 	}
 	*claims = nc
-	s.setCookie(c.Response(), admissionCookie, tok, time.Until(nc.ExpiresAt)+time.Minute)
+	s.setCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name), tok, time.Until(nc.ExpiresAt)+time.Minute)
 }
 
 func refusalCode(err error) string {
@@ -185,4 +185,25 @@ func (s *Server) enter(c echo.Context, rm *room, visitor string, dest destinatio
 		b.JoinedPlace = *b.Place
 	}
 	return b, adm, nil
+}
+
+// matchClean finds the room of r's path after normalising it (admission.CleanPath: dot
+// segments, encoded dots, ";" parameters, "//"), and rewrites r to the normalised path, so
+// the backend is sent exactly the path whose room was checked. A path that normalisation moves
+// out of the room its raw prefix names ("/a/../b/", "/a/%2e%2e/b/" with /a/ and /b/ in
+// different rooms) is refused, not proxied: 400 bad_path.
+func (s *Server) matchClean(r *http.Request) (*room, error) {
+	clean, match, ok := admission.CleanPath(r.URL.Path)
+	if !ok {
+		return nil, httpError(http.StatusBadRequest, "bad_path", "this address is not valid")
+	}
+	rm := s.match(match)
+	if clean == r.URL.Path {
+		return rm, nil
+	}
+	if s.match(r.URL.Path) != rm {
+		return nil, httpError(http.StatusBadRequest, "bad_path", "this address leaves the part of the site it names")
+	}
+	r.URL.Path, r.URL.RawPath = clean, ""
+	return rm, nil
 }

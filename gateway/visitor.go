@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,11 +84,11 @@ func (s *Server) destinationFrom(r *http.Request, rm *room) (destination, error)
 
 func (d destination) redirect(rm *room, token string) string {
 	if d.returnURL != "" {
-		sep := "?"
-		if strings.Contains(d.returnURL, "?") {
-			sep = "&"
+		u, err := admission.HandoffURL(d.returnURL, token)
+		if err != nil { // returnURL was validated: cannot happen
+			return ""
 		}
-		return d.returnURL + sep + "foyer_token=" + url.QueryEscape(token)
+		return u
 	}
 	if d.next != "" {
 		return d.next
@@ -126,7 +125,7 @@ func (s *Server) ensureVisitor(c echo.Context) string {
 		return v
 	}
 	v := newVisitorID()
-	s.setCookie(c.Response(), visitorCookie, v, 30*24*time.Hour)
+	s.setCookie(c.Response(), admission.VisitorCookieName, v, 30*24*time.Hour)
 	return v
 }
 
@@ -211,7 +210,7 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 			zero := int64(0)
 			b.Place, b.Ahead = &zero, &zero
 			b.ETA = &etaBody{}
-			s.setCookie(c.Response(), admissionCookie, adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
+			s.setCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name), adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
 			return b, adm, nil
 		case errors.Is(err, queue.ErrNotYourTurn), errors.Is(err, queue.ErrRoomPaused):
 		case errors.Is(err, queue.ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded):
@@ -225,7 +224,7 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 		adm, err := s.issueUnbacked(rm, t, now)
 		if err == nil {
 			b.Admitted, b.Token, b.Redirect = true, adm.token, dest.redirect(rm, adm.token)
-			s.setCookie(c.Response(), admissionCookie, adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
+			s.setCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name), adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
 			return b, adm, nil
 		}
 	}
@@ -521,7 +520,7 @@ func (s *Server) handleRelease(c echo.Context) error {
 	r := c.Request()
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
-		tok = cookieValue(r, admissionCookie)
+		tok = cookieValue(r, admission.CookieNameFor(rm.cfg.Name))
 	}
 	if tok == "" {
 		return httpError(http.StatusUnauthorized, "no_token", "send the admission token as Authorization: Bearer <token>")
@@ -558,8 +557,8 @@ func (s *Server) handleRelease(c echo.Context) error {
 		}
 		return s.storeErr("release", err)
 	}
-	if cookieValue(r, admissionCookie) == tok {
-		s.clearCookie(c.Response(), admissionCookie)
+	if cookieValue(r, admission.CookieNameFor(rm.cfg.Name)) == tok {
+		s.clearCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name))
 	}
 	return c.NoContent(http.StatusNoContent)
 }

@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/cmd/foyer-demo-backend/boxoffice"
 	"github.com/rs/zerolog"
 )
@@ -48,7 +49,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.BoolVar(&cfg.AllowReset, "allow-reset", false, "enable POST /boxoffice/reset")
 	foyerURL := fs.String("foyer", "", "foyer's base URL: require admission tokens (JWKS) and release outcomes")
 	room := fs.String("room", "biff-demo", "foyer room whose tokens are accepted (with --foyer)")
-	issuer := fs.String("issuer", "", "the tokens' iss (default: the --foyer URL, foyer's default)")
+	issuer := fs.String("issuer", admission.DefaultIssuer, "the tokens' iss (foyer's tokens.issuer, \"foyer\" unless configured)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
