@@ -16,13 +16,17 @@ const (
 	// CookiePrefix starts the name of the cookie that carries a room's admission token: one
 	// cookie per room (CookieNameFor), so an admission to one room never evicts another's.
 	CookiePrefix = "foyer_admission_"
-	// VisitorCookieName is the cookie that carries the visitor id (the token's sub).
+	// VisitorCookieName is the cookie (HttpOnly) that carries the visitor's secret: the token's
+	// cnf is its Commitment. Apps send the secret in VisitorSecretHeader instead.
 	VisitorCookieName = "foyer_visitor"
 	// HeaderName is the header apps use instead of the cookie (Authorization: Bearer works too).
 	HeaderName = "Foyer-Admission"
 	// HandoffParam is the query parameter with which foyer sends an admitted visitor back to
 	// the site in token mode: "https://shop.example.com/book?foyer_token=<token>".
 	HandoffParam = "foyer_token"
+	// BindParam is the query parameter of foyer's queue URL (room page, join, status) with
+	// which a token-mode site binds the admission to its own session: bind=Commitment(secret).
+	BindParam = "bind"
 )
 
 // CookieNameFor is the name of the cookie that carries the admission token for room.
@@ -48,10 +52,18 @@ type MiddlewareConfig struct {
 	// cookie and a redirect to the same URL without the parameter, so the token leaves the
 	// address bar, the history and any Referer.
 	HandoffParam string
-	// BindVisitor refuses a token whose sub is not the visitor cookie's value, so that a token
-	// copied to another browser does not work there. At the token-mode handoff a browser that
-	// has no visitor cookie yet gets one with the token's sub.
+	// BindVisitor refuses a token unless the request carries the secret the token is bound
+	// to (its cnf): the visitor cookie, or the Foyer-Visitor-Secret header of apps. A copied
+	// token, or a token with anything readable from it, then does not work. Use it where the
+	// backend sees foyer's cookies: behind foyer's proxy, or on the same site.
 	BindVisitor bool
+	// BindSession binds tokens to the site's own session, for token mode (foyer on another
+	// site, whose cookies the backend never sees). It returns the request's session secret
+	// (for example the session cookie's value), "" when there is none; the token must confirm
+	// it (cnf = Commitment(secret)). With RedirectURL, the queue URL carries
+	// bind=Commitment(secret) so that foyer binds the token it issues to this session.
+	// Checked instead of BindVisitor when set.
+	BindSession func(r *http.Request) string
 	// VisitorCookieName is the visitor cookie; default VisitorCookieName.
 	VisitorCookieName string
 	// RedirectURL, when set, sends browsers (GET or HEAD asking for HTML) without a valid
@@ -180,7 +192,7 @@ func (g *guard) handle(w http.ResponseWriter, r *http.Request) (*http.Request, b
 			writeError(w, http.StatusBadRequest, "bad_path", "this address cannot receive an admission")
 			return nil, false
 		}
-		claims, err := g.check(r, handoff, room, now, true)
+		claims, err := g.check(r, handoff, room, now)
 		if err != nil {
 			g.refuse(w, r, room, err)
 			return nil, false
@@ -198,7 +210,7 @@ func (g *guard) handle(w http.ResponseWriter, r *http.Request) (*http.Request, b
 		g.refuse(w, r, room, ErrMissingToken)
 		return nil, false
 	}
-	claims, err := g.check(r, token, room, now, false)
+	claims, err := g.check(r, token, room, now)
 	if err != nil {
 		g.refuse(w, r, room, err)
 		return nil, false
@@ -206,18 +218,30 @@ func (g *guard) handle(w http.ResponseWriter, r *http.Request) (*http.Request, b
 	return r.WithContext(NewContext(r.Context(), claims, token)), true
 }
 
-func (g *guard) check(r *http.Request, token, room string, now time.Time, handoff bool) (Claims, error) {
+func (g *guard) check(r *http.Request, token, room string, now time.Time) (Claims, error) {
 	claims, err := g.cfg.Verifier.Verify(token, room, now)
 	if err != nil {
 		return Claims{}, err
 	}
-	if g.cfg.BindVisitor {
-		v := cookie(r, g.cfg.VisitorCookieName)
-		if v != claims.Visitor && !(handoff && v == "") {
+	switch {
+	case g.cfg.BindSession != nil:
+		if !claims.Confirms(g.cfg.BindSession(r)) {
+			return Claims{}, ErrVisitorMismatch
+		}
+	case g.cfg.BindVisitor:
+		if !claims.Confirms(g.visitorSecret(r)) {
 			return Claims{}, ErrVisitorMismatch
 		}
 	}
 	return claims, nil
+}
+
+// visitorSecret is the visitor's secret: the Foyer-Visitor-Secret header, else the cookie.
+func (g *guard) visitorSecret(r *http.Request) string {
+	if h := r.Header.Get(VisitorSecretHeader); h != "" {
+		return h
+	}
+	return cookie(r, g.cfg.VisitorCookieName)
 }
 
 // token finds the token: Authorization: Bearer, then Foyer-Admission, then the room's cookie.
@@ -266,10 +290,6 @@ func (g *guard) setCookies(w http.ResponseWriter, r *http.Request, c Claims, tok
 	}
 	http.SetCookie(w, &http.Cookie{Name: g.cookieName(room), Value: token, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-	if g.cfg.BindVisitor && cookie(r, g.cfg.VisitorCookieName) == "" {
-		http.SetCookie(w, &http.Cookie{Name: g.cfg.VisitorCookieName, Value: c.Visitor, Path: "/",
-			MaxAge: 7 * 24 * 3600, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-	}
 }
 
 // withoutParam returns r's URL without the query parameter name.
@@ -331,7 +351,7 @@ var clientMessages = map[string]string{
 	"token_expired":       "your admission has expired",
 	"token_not_yet_valid": "your admission is not valid yet",
 	"token_wrong_room":    "this admission is for another room",
-	"visitor_mismatch":    "this admission belongs to another visitor",
+	"visitor_mismatch":    "this admission is bound to another visitor or session",
 }
 
 func (g *guard) refuse(w http.ResponseWriter, r *http.Request, room string, err error) {
@@ -370,6 +390,11 @@ func (g *guard) queueURL(r *http.Request, room string) string {
 	}
 	q := u.Query()
 	q.Set(g.cfg.ReturnParam, back.String())
+	if g.cfg.BindSession != nil {
+		if sess := g.cfg.BindSession(r); sess != "" {
+			q.Set(BindParam, Commitment(sess))
+		}
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -28,7 +28,7 @@ func newMWFixture(t *testing.T) mwFixture {
 	c.Room = "other-room"
 	f.otherRoom = mustIssue(t, ks, c)
 	c = testClaims()
-	c.Visitor = "someone-else"
+	c.Visitor, c.Confirmation = "someone-else", Commitment("someone-elses-secret-0123456789abcdef")
 	f.otherVisitor = mustIssue(t, ks, c)
 	return f
 }
@@ -83,10 +83,22 @@ func TestMiddleware(t *testing.T) {
 		{"expired", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.expired}}, expect{status: 401, code: "token_expired"}},
 		{"other room", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.otherRoom}}, expect{status: 401, code: "token_wrong_room"}},
 		{"garbage", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): "a.b.c"}}, expect{status: 401, code: "token_malformed"}},
-		{"bound: visitor matches", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.good, VisitorCookieName: testVisitor}}, expect{status: 200, visitor: testVisitor}},
-		{"bound: other visitor", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.otherVisitor, VisitorCookieName: testVisitor}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound: visitor matches", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.good, VisitorCookieName: testVisitorSecret}}, expect{status: 200, visitor: testVisitor}},
+		{"bound: secret in the app header", bind, given{target: "/book", headers: map[string]string{HeaderName: f.good, VisitorSecretHeader: testVisitorSecret}}, expect{status: 200, visitor: testVisitor}},
+		{"bound: other visitor", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.otherVisitor, VisitorCookieName: testVisitorSecret}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound: the token's sub as visitor cookie", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.good, VisitorCookieName: testVisitor}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound: the token's cnf as visitor secret", bind, given{target: "/book", headers: map[string]string{HeaderName: f.good, VisitorSecretHeader: Commitment(testVisitorSecret)}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound to the site session", withCfg(func(c *MiddlewareConfig) {
+			c.BindSession = func(r *http.Request) string { return r.Header.Get("X-Session") }
+		}), given{target: "/book", headers: map[string]string{HeaderName: f.good, "X-Session": testVisitorSecret}}, expect{status: 200, visitor: testVisitor}},
+		{"bound to another site session", withCfg(func(c *MiddlewareConfig) {
+			c.BindSession = func(r *http.Request) string { return r.Header.Get("X-Session") }
+		}), given{target: "/book", headers: map[string]string{HeaderName: f.good, "X-Session": "another-session-0123456789abcdef"}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound to the site session, no session", withCfg(func(c *MiddlewareConfig) {
+			c.BindSession = func(r *http.Request) string { return "" }
+		}), given{target: "/book", headers: map[string]string{HeaderName: f.good}}, expect{status: 401, code: "visitor_mismatch"}},
 		{"bound: no visitor cookie", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.good}}, expect{status: 401, code: "visitor_mismatch"}},
-		{"unbound: other visitor passes", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.otherVisitor, VisitorCookieName: testVisitor}}, expect{status: 200, visitor: "someone-else"}},
+		{"unbound: other visitor passes", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.otherVisitor, VisitorCookieName: testVisitorSecret}}, expect{status: 200, visitor: "someone-else"}},
 		{"skipped", withCfg(func(c *MiddlewareConfig) {
 			c.Skipper = func(r *http.Request) bool { return r.URL.Path == "/healthz" }
 		}), given{target: "/healthz"}, expect{status: 200}},
@@ -106,9 +118,11 @@ func TestMiddleware(t *testing.T) {
 			expect{status: 303, location: "/book?seat=12", cookies: []string{CookieNameFor(testRoom) + "=" + f.good, "HttpOnly", "SameSite=Lax", "Max-Age=600"}}},
 		{"handoff behind TLS sets a Secure cookie", base, given{target: "/book?" + HandoffParam + "=" + f.good, headers: map[string]string{"X-Forwarded-Proto": "https"}},
 			expect{status: 303, location: "/book", cookies: []string{CookieNameFor(testRoom) + "=", "Secure"}}},
-		{"handoff binds a new browser to the visitor", bind, given{target: "/book?" + HandoffParam + "=" + f.good},
-			expect{status: 303, location: "/book", cookies: []string{VisitorCookieName + "=" + testVisitor}}},
-		{"handoff to a browser of another visitor", bind, given{target: "/book?" + HandoffParam + "=" + f.good, cookies: map[string]string{VisitorCookieName: "someone-else"}},
+		{"handoff to a browser without the secret", bind, given{target: "/book?" + HandoffParam + "=" + f.good},
+			expect{status: 401, code: "visitor_mismatch", noCookies: true}},
+		{"handoff to the browser holding the secret", bind, given{target: "/book?" + HandoffParam + "=" + f.good, cookies: map[string]string{VisitorCookieName: testVisitorSecret}},
+			expect{status: 303, location: "/book", cookies: []string{CookieNameFor(testRoom) + "=" + f.good}}},
+		{"handoff to a browser of another visitor", bind, given{target: "/book?" + HandoffParam + "=" + f.good, cookies: map[string]string{VisitorCookieName: "someone-elses-secret-0123456789abcdef"}},
 			expect{status: 401, code: "visitor_mismatch", noCookies: true}},
 		{"handoff with an expired token", base, given{target: "/book?" + HandoffParam + "=" + f.expired}, expect{status: 401, code: "token_expired", noCookies: true}},
 		{"handoff to a protocol-relative path is refused", base, given{target: "//evil.example/x?" + HandoffParam + "=" + f.good},

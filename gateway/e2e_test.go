@@ -404,13 +404,24 @@ func TestVisitorAPIBadInput(t *testing.T) {
 	if s1.Position != s2.Position || s1.Ticket != s2.Ticket {
 		t.Fatalf("second join moved the visitor: %d -> %d", s1.Position, s2.Position)
 	}
-	// an app without cookies uses the Foyer-Ticket header
+	// an app without cookies uses the Foyer-Ticket header, with its visitor secret
 	app := h.visitor()
-	resp, body := app.do("GET", "/foyer/v1/rooms/festival/status", "application/json", nil, map[string]string{"Foyer-Ticket": s1.Ticket})
+	resp, body := app.do("GET", "/foyer/v1/rooms/festival/status", "application/json", nil,
+		map[string]string{"Foyer-Ticket": s1.Ticket, admission.VisitorSecretHeader: v.cookie(admission.VisitorCookieName)})
 	var s statusBody
 	_ = json.Unmarshal(body, &s)
 	if resp.StatusCode != 200 || s.Position != s1.Position {
 		t.Fatalf("header ticket: %d %+v", resp.StatusCode, s)
+	}
+	// a ticket alone, or with the visitor id it carries, is not a place
+	for name, hdr := range map[string]map[string]string{
+		"ticket alone":              {"Foyer-Ticket": s1.Ticket},
+		"ticket and its visitor":    {"Foyer-Ticket": s1.Ticket, admission.VisitorSecretHeader: visitorFrom(mustReqWithCookie(v.cookie(admission.VisitorCookieName)))},
+		"ticket and a wrong secret": {"Foyer-Ticket": s1.Ticket, admission.VisitorSecretHeader: newVisitorID()},
+	} {
+		if resp, body := h.visitor().do("GET", "/foyer/v1/rooms/festival/status", "application/json", nil, hdr); resp.StatusCode != 404 {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
+		}
 	}
 }
 
@@ -436,7 +447,8 @@ func TestJWKSVerifiesIssuedTokens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("JWKS verification: %v", err)
 	}
-	if c.Visitor != v.cookie(admission.VisitorCookieName) || c.JTI == "" {
+	secret := v.cookie(admission.VisitorCookieName)
+	if !c.Confirms(secret) || c.Visitor == secret || strings.Contains(tok, secret) || c.JTI == "" {
 		t.Fatalf("claims: %+v", c)
 	}
 }
@@ -461,4 +473,11 @@ func TestJoinAfterSessionEnded(t *testing.T) {
 	if again.Ticket == "" || again.Ticket == first.Ticket || again.Position <= first.Position {
 		t.Fatalf("join after the session ended: ticket reused or no new place: first %d, again %d", first.Position, again.Position)
 	}
+}
+
+// mustReqWithCookie is a request carrying secret in the visitor cookie.
+func mustReqWithCookie(secret string) *http.Request {
+	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(&http.Cookie{Name: admission.VisitorCookieName, Value: secret})
+	return r
 }

@@ -24,22 +24,22 @@ func (s *Server) handleProtected(c echo.Context) error {
 	if rm == nil || rm.proxy == nil {
 		return httpError(http.StatusNotFound, "not_found", "nothing here")
 	}
-	visitor := visitorFrom(r)
-	if claims, ok := s.admitted(c, rm, visitor); ok {
+	if claims, ok := s.admitted(c, rm); ok {
 		return s.proxyTo(c, rm, claims)
 	}
-	return s.waitingRoom(c, rm, visitor)
+	return s.waitingRoom(c, rm, visitorFrom(r))
 }
 
-// admitted checks the admission token: signature, room, expiry, and that it belongs to this
-// visitor. While the visitor is active the session slides, up to the room's maximum.
-func (s *Server) admitted(c echo.Context, rm *room, visitor string) (admission.Claims, bool) {
+// admitted checks the admission token: signature, room, expiry, and that the request holds
+// the secret the token is bound to (cnf; the visitor cookie, or Foyer-Visitor-Secret for
+// apps), compared in constant time. While the visitor is active the session slides, up to the
+// room's maximum.
+func (s *Server) admitted(c echo.Context, rm *room) (admission.Claims, bool) {
 	r := c.Request()
 	tok := cookieValue(r, admission.CookieNameFor(rm.cfg.Name))
-	fromHeader := false
 	if tok == "" {
 		if h := r.Header.Get(admission.HeaderName); h != "" && len(h) <= maxCookieValue {
-			tok, fromHeader = h, true
+			tok = h
 		}
 	}
 	if tok == "" {
@@ -51,10 +51,7 @@ func (s *Server) admitted(c echo.Context, rm *room, visitor string) (admission.C
 		s.m.refused.WithLabelValues(rm.cfg.Name, refusalCode(err)).Inc()
 		return admission.Claims{}, false
 	}
-	if visitor == "" && fromHeader {
-		visitor = r.Header.Get("Foyer-Visitor")
-	}
-	if claims.Visitor != visitor {
+	if !claims.Confirms(visitorSecret(r)) {
 		s.m.refused.WithLabelValues(rm.cfg.Name, "other_visitor").Inc()
 		return admission.Claims{}, false
 	}

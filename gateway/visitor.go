@@ -56,6 +56,7 @@ type admittedAs struct {
 type destination struct {
 	returnURL string
 	next      string
+	bind      string // token mode: admission.Commitment of the site's session, for the token's cnf
 }
 
 func (s *Server) destinationFrom(r *http.Request, rm *room) (destination, error) {
@@ -73,6 +74,12 @@ func (s *Server) destinationFrom(r *http.Request, rm *room) (destination, error)
 			return d, httpError(http.StatusBadRequest, "bad_return_url", "the return URL is not one this room may send visitors to")
 		}
 		d.returnURL = v
+	}
+	if bind := q.Get(admission.BindParam); bind != "" {
+		if rm.returns == nil || !admission.ValidCommitment(bind) {
+			return d, httpError(http.StatusBadRequest, "bad_bind", "bind must be the base64url SHA-256 of the site's session (token mode)")
+		}
+		d.bind = bind
 	}
 	if next := q.Get("next"); next != "" {
 		if p, ok := localPath(next); ok && s.match(strings.SplitN(p, "?", 2)[0]) == rm {
@@ -113,20 +120,38 @@ func (s *Server) ticketFrom(r *http.Request, rm *room, visitor string) (queue.Ti
 	if err != nil {
 		return queue.Ticket{}, "", false
 	}
-	if visitor != "" && t.Visitor != visitor {
+	if visitor == "" || t.Visitor != visitor { // no visitor secret, no ticket: a ticket alone is not a place
 		return queue.Ticket{}, "", false
 	}
 	return t, raw, true
 }
 
-// ensureVisitor returns the visitor id, setting a new cookie when there is none.
+// ensureVisitor returns the visitor id, setting a new secret cookie when the request carries
+// no secret (the new secret is kept in c for the claim's cnf).
 func (s *Server) ensureVisitor(c echo.Context) string {
 	if v := visitorFrom(c.Request()); v != "" {
 		return v
 	}
-	v := newVisitorID()
-	s.setCookie(c.Response(), admission.VisitorCookieName, v, 30*24*time.Hour)
-	return v
+	secret := newVisitorID()
+	s.setCookie(c.Response(), admission.VisitorCookieName, secret, 30*24*time.Hour)
+	c.Set(newSecretKey, secret)
+	return visitorID(secret)
+}
+
+// newSecretKey holds, in the echo context, a visitor secret set in this very response.
+const newSecretKey = "foyer.new_visitor_secret"
+
+// confirmation is the cnf of the token a claim issues: the token-mode site's bind value when
+// the visitor came with one, else the commitment of the visitor's secret.
+func confirmation(c echo.Context, dest destination) string {
+	if dest.bind != "" {
+		return dest.bind
+	}
+	secret := visitorSecret(c.Request())
+	if s, ok := c.Get(newSecretKey).(string); ok && secret == "" {
+		secret = s
+	}
+	return admission.Commitment(secret)
 }
 
 // join takes a ticket for the visitor (rate limited per client) and sets the ticket cookie.
@@ -202,7 +227,7 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 	if tryClaim && !b.Reconnecting {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*s.cfg.Redis.Timeout)
 		defer cancel()
-		adm, err := s.claim(ctx, rm, t, now)
+		adm, err := s.claim(ctx, rm, t, confirmation(c, dest), now)
 		switch {
 		case err == nil:
 			b.Admitted, b.Token = true, adm.token
@@ -221,7 +246,7 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 		}
 	}
 	if b.Reconnecting && rm.cfg.OnStoreError == "open" && st.State == queue.StateOpen {
-		adm, err := s.issueUnbacked(rm, t, now)
+		adm, err := s.issueUnbacked(rm, t, confirmation(c, dest), now)
 		if err == nil {
 			b.Admitted, b.Token, b.Redirect = true, adm.token, dest.redirect(rm, adm.token)
 			s.setCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name), adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
@@ -233,7 +258,7 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 }
 
 // claim takes the slot and signs the admission token.
-func (s *Server) claim(ctx context.Context, rm *room, t queue.Ticket, now time.Time) (*admittedAs, error) {
+func (s *Server) claim(ctx context.Context, rm *room, t queue.Ticket, cnf string, now time.Time) (*admittedAs, error) {
 	start := time.Now()
 	lease, err := s.engine.Claim(ctx, t)
 	result := "ok"
@@ -245,7 +270,7 @@ func (s *Server) claim(ctx context.Context, rm *room, t queue.Ticket, now time.T
 		s.m.claims.WithLabelValues(rm.cfg.Name, result).Inc()
 		return nil, err
 	}
-	cl := admission.Claims{Room: rm.cfg.Name, Visitor: t.Visitor, JTI: lease.JTI,
+	cl := admission.Claims{Room: rm.cfg.Name, Visitor: t.Visitor, Confirmation: cnf, JTI: lease.JTI,
 		IssuedAt: now, NotBefore: now, ExpiresAt: lease.ExpiresAt}
 	tok, err := s.issuer.Issue(cl)
 	if err != nil {
@@ -258,8 +283,8 @@ func (s *Server) claim(ctx context.Context, rm *room, t queue.Ticket, now time.T
 
 // issueUnbacked admits without a lease: only for rooms configured on_store_error: open while
 // Redis is unreachable. The jti says so, and the session is the room's plain session.
-func (s *Server) issueUnbacked(rm *room, t queue.Ticket, now time.Time) (*admittedAs, error) {
-	cl := admission.Claims{Room: rm.cfg.Name, Visitor: t.Visitor, JTI: "open-" + newVisitorID()[:16],
+func (s *Server) issueUnbacked(rm *room, t queue.Ticket, cnf string, now time.Time) (*admittedAs, error) {
+	cl := admission.Claims{Room: rm.cfg.Name, Visitor: t.Visitor, Confirmation: cnf, JTI: "open-" + newVisitorID()[:16],
 		IssuedAt: now, NotBefore: now, ExpiresAt: now.Add(rm.cfg.Session)}
 	tok, err := s.issuer.Issue(cl)
 	if err != nil {
