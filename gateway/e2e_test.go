@@ -216,7 +216,7 @@ func TestReleaseFreesSlotAtOnce(t *testing.T) {
 	}
 	start := time.Now()
 	resp, _ = a.do(http.MethodPost, "/foyer/v1/rooms/festival/release", "application/json",
-		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admission.CookieNameFor(testRoom)), "Content-Type": "application/json"})
+		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admission.CookieNameFor(testRoom)), "Content-Type": "application/json", admission.BackendKeyHeader: testBackendKey})
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("release: %d", resp.StatusCode)
 	}

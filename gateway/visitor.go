@@ -554,22 +554,28 @@ func (s *Server) handleRelease(c echo.Context) error {
 	if err != nil {
 		return &Error{Status: http.StatusUnauthorized, Code: "bad_token", Message: "the admission token was refused: " + refusalReason(err)}
 	}
+	// Honest outcomes: the outcome is required (no body is a 400, not "abandoned"); only a
+	// booking backend (Foyer-Backend-Key) may say booked or failed; without it, only the
+	// visitor the token is bound to may give up its own slot.
 	var body releaseBody
-	if r.ContentLength != 0 {
-		dec := json.NewDecoder(io.LimitReader(r.Body, s.cfg.Limits.MaxBodyBytes))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "the body must be {\"outcome\":\"booked|abandoned|failed\"}",
-				Fields: map[string]string{"outcome": "must be booked, abandoned or failed"}}
-		}
-	}
-	if body.Outcome == "" {
-		body.Outcome = string(queue.OutcomeAbandoned)
+	dec := json.NewDecoder(io.LimitReader(r.Body, s.cfg.Limits.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || !admission.Outcome(body.Outcome).Valid() {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "the body must be {\"outcome\":\"booked|abandoned|failed\"}",
+			Fields: map[string]string{"outcome": "must be booked, abandoned or failed"}}
 	}
 	out := queue.Outcome(body.Outcome)
-	if out != queue.OutcomeBooked && out != queue.OutcomeAbandoned && out != queue.OutcomeFailed {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "unknown outcome",
-			Fields: map[string]string{"outcome": "must be booked, abandoned or failed"}}
+	backend, err := s.backendRelease(rm, r)
+	if err != nil {
+		return err
+	}
+	if !backend {
+		if out != queue.OutcomeAbandoned {
+			return httpError(http.StatusForbidden, "backend_only", "only the booking backend may report booked or failed (Foyer-Backend-Key)")
+		}
+		if !claims.Confirms(visitorSecret(r)) {
+			return httpError(http.StatusForbidden, "visitor_mismatch", "only the visitor this admission belongs to may give it up")
+		}
 	}
 	if strings.HasPrefix(claims.JTI, "open-") { // admitted while the store was down: nothing to free
 		return c.NoContent(http.StatusNoContent)
