@@ -35,10 +35,11 @@ func TestEchoMiddleware(t *testing.T) {
 		body     string
 	}{
 		{"no token", "/book", nil, 401, "admission_required", "", ""},
-		{"valid and bound", "/book", map[string]string{CookieName: f.good, VisitorCookieName: testVisitor}, 200, "", "", testVisitor + " " + testJTI},
-		{"another visitor's token", "/book", map[string]string{CookieName: f.otherVisitor, VisitorCookieName: testVisitor}, 401, "visitor_mismatch", "", ""},
-		{"expired", "/book", map[string]string{CookieName: f.expired, VisitorCookieName: testVisitor}, 401, "token_expired", "", ""},
-		{"handoff", "/book?" + HandoffParam + "=" + f.good, nil, 303, "", "/book", ""},
+		{"valid and bound", "/book", map[string]string{CookieNameFor(testRoom): f.good, VisitorCookieName: testVisitorSecret}, 200, "", "", testVisitor + " " + testJTI},
+		{"another visitor's token", "/book", map[string]string{CookieNameFor(testRoom): f.otherVisitor, VisitorCookieName: testVisitorSecret}, 401, "visitor_mismatch", "", ""},
+		{"expired", "/book", map[string]string{CookieNameFor(testRoom): f.expired, VisitorCookieName: testVisitorSecret}, 401, "token_expired", "", ""},
+		{"handoff", "/book?" + HandoffParam + "=" + f.good, map[string]string{VisitorCookieName: testVisitorSecret}, 303, "", "/book", ""},
+		{"handoff without the secret", "/book?" + HandoffParam + "=" + f.good, nil, 401, "visitor_mismatch", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,8 @@ var (
 	testRoom    = "biff-2026"
 	testVisitor = "4f1c9a2be8d34c51a0b6e7d9c2f3a415"
 	testJTI     = "lease-7c1e2a9f"
+	// testVisitorSecret is what the visitor cookie holds; tokens carry only its Commitment.
+	testVisitorSecret = "9b0d6c1e3f2a4b5c8d7e6f5a4b3c2d1e"
 )
 
 func testEdKey(t testing.TB, kid string) *Key {
@@ -78,11 +80,12 @@ func testKey(t testing.TB, alg Algorithm, kid string) *Key {
 
 func testClaims() Claims {
 	return Claims{
-		Room:      testRoom,
-		Visitor:   testVisitor,
-		JTI:       testJTI,
-		IssuedAt:  testNow,
-		ExpiresAt: testNow.Add(10 * time.Minute),
+		Room:         testRoom,
+		Visitor:      testVisitor,
+		Confirmation: Commitment(testVisitorSecret),
+		JTI:          testJTI,
+		IssuedAt:     testNow,
+		ExpiresAt:    testNow.Add(10 * time.Minute),
 	}
 }
 

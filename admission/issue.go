@@ -63,6 +63,8 @@ func (i *Issuer) Issue(c Claims) (string, error) {
 		return "", fmt.Errorf("admission: issue: visitor must be 1 to %d bytes", maxVisitorLen)
 	case c.JTI == "" || len(c.JTI) > maxJTILen:
 		return "", fmt.Errorf("admission: issue: jti must be 1 to %d bytes", maxJTILen)
+	case c.Confirmation != "" && !validCommitment([]byte(c.Confirmation)):
+		return "", errors.New("admission: issue: confirmation must be a Commitment (43 base64url characters)")
 	case c.IssuedAt.IsZero() || c.ExpiresAt.IsZero():
 		return "", errors.New("admission: issue: iat and exp are required")
 	}
@@ -91,6 +93,11 @@ func (i *Issuer) Issue(c Claims) (string, error) {
 	p = strconv.AppendInt(p, nbf, 10)
 	p = append(p, `,"exp":`...)
 	p = strconv.AppendInt(p, exp, 10)
+	if c.Confirmation != "" {
+		p = append(p, `,"cnf":{"s256":"`...)
+		p = append(p, c.Confirmation...)
+		p = append(p, `"}`...)
+	}
 	p = append(p, '}')
 
 	k := i.key

@@ -13,16 +13,24 @@ import (
 
 // Names shared with the gateway.
 const (
-	// CookieName is the cookie that carries the admission token.
-	CookieName = "foyer_admission"
-	// VisitorCookieName is the cookie that carries the visitor id (the token's sub).
+	// CookiePrefix starts the name of the cookie that carries a room's admission token: one
+	// cookie per room (CookieNameFor), so an admission to one room never evicts another's.
+	CookiePrefix = "foyer_admission_"
+	// VisitorCookieName is the cookie (HttpOnly) that carries the visitor's secret: the token's
+	// cnf is its Commitment. Apps send the secret in VisitorSecretHeader instead.
 	VisitorCookieName = "foyer_visitor"
 	// HeaderName is the header apps use instead of the cookie (Authorization: Bearer works too).
 	HeaderName = "Foyer-Admission"
 	// HandoffParam is the query parameter with which foyer sends an admitted visitor back to
 	// the site in token mode: "https://shop.example.com/book?foyer_token=<token>".
 	HandoffParam = "foyer_token"
+	// BindParam is the query parameter of foyer's queue URL (room page, join, status) with
+	// which a token-mode site binds the admission to its own session: bind=Commitment(secret).
+	BindParam = "bind"
 )
+
+// CookieNameFor is the name of the cookie that carries the admission token for room.
+func CookieNameFor(room string) string { return CookiePrefix + room }
 
 // MiddlewareConfig configures Middleware and EchoMiddleware. Verifier and one of Room or
 // RoomFunc are required.
@@ -37,17 +45,25 @@ type MiddlewareConfig struct {
 	// RoomFunc, when set, names the room per request instead (a backend selling several
 	// screenings, one room each).
 	RoomFunc func(r *http.Request) string
-	// CookieName is the admission cookie; default CookieName.
+	// CookieName is the admission cookie; default CookieNameFor(room).
 	CookieName string
 	// HandoffParam is the query parameter of token mode's return trip; default HandoffParam;
 	// "-" turns the handoff off. A GET or HEAD with a valid token there gets the admission
 	// cookie and a redirect to the same URL without the parameter, so the token leaves the
 	// address bar, the history and any Referer.
 	HandoffParam string
-	// BindVisitor refuses a token whose sub is not the visitor cookie's value, so that a token
-	// copied to another browser does not work there. At the token-mode handoff a browser that
-	// has no visitor cookie yet gets one with the token's sub.
+	// BindVisitor refuses a token unless the request carries the secret the token is bound
+	// to (its cnf): the visitor cookie, or the Foyer-Visitor-Secret header of apps. A copied
+	// token, or a token with anything readable from it, then does not work. Use it where the
+	// backend sees foyer's cookies: behind foyer's proxy, or on the same site.
 	BindVisitor bool
+	// BindSession binds tokens to the site's own session, for token mode (foyer on another
+	// site, whose cookies the backend never sees). It returns the request's session secret
+	// (for example the session cookie's value), "" when there is none; the token must confirm
+	// it (cnf = Commitment(secret)). With RedirectURL, the queue URL carries
+	// bind=Commitment(secret) so that foyer binds the token it issues to this session.
+	// Checked instead of BindVisitor when set.
+	BindSession func(r *http.Request) string
 	// VisitorCookieName is the visitor cookie; default VisitorCookieName.
 	VisitorCookieName string
 	// RedirectURL, when set, sends browsers (GET or HEAD asking for HTML) without a valid
@@ -62,7 +78,6 @@ type MiddlewareConfig struct {
 
 // DefaultMiddlewareConfig holds the defaults that zero fields of a MiddlewareConfig take.
 var DefaultMiddlewareConfig = MiddlewareConfig{
-	CookieName:        CookieName,
 	HandoffParam:      HandoffParam,
 	VisitorCookieName: VisitorCookieName,
 	ReturnParam:       "return",
@@ -114,9 +129,6 @@ func newGuard(cfg MiddlewareConfig) (*guard, error) {
 		return nil, errors.New("admission: middleware needs Room or RoomFunc")
 	}
 	d := DefaultMiddlewareConfig
-	if cfg.CookieName == "" {
-		cfg.CookieName = d.CookieName
-	}
 	if cfg.HandoffParam == "" {
 		cfg.HandoffParam = d.HandoffParam
 	}
@@ -173,24 +185,32 @@ func (g *guard) handle(w http.ResponseWriter, r *http.Request) (*http.Request, b
 	now := g.cfg.Now()
 
 	if handoff := g.handoffToken(r); handoff != "" {
-		claims, err := g.check(r, handoff, room, now, true)
+		// The redirect goes to this very path, cleaned: never "//host" or anything a browser
+		// could read as another origin.
+		back, ok := LocalPath(r.URL.Path, StripQueryParam(r.URL.RawQuery, g.cfg.HandoffParam))
+		if !ok {
+			writeError(w, http.StatusBadRequest, "bad_path", "this address cannot receive an admission")
+			return nil, false
+		}
+		claims, err := g.check(r, handoff, room, now)
 		if err != nil {
 			g.refuse(w, r, room, err)
 			return nil, false
 		}
-		g.setCookies(w, r, claims, handoff, now)
+		g.setCookies(w, r, claims, handoff, room, now)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Referrer-Policy", "no-referrer")
-		http.Redirect(w, r, g.withoutParam(r, g.cfg.HandoffParam).RequestURI(), http.StatusSeeOther)
+		w.Header().Set("Location", back)
+		w.WriteHeader(http.StatusSeeOther)
 		return nil, false
 	}
 
-	token := g.token(r)
+	token := g.token(r, room)
 	if token == "" {
 		g.refuse(w, r, room, ErrMissingToken)
 		return nil, false
 	}
-	claims, err := g.check(r, token, room, now, false)
+	claims, err := g.check(r, token, room, now)
 	if err != nil {
 		g.refuse(w, r, room, err)
 		return nil, false
@@ -198,29 +218,48 @@ func (g *guard) handle(w http.ResponseWriter, r *http.Request) (*http.Request, b
 	return r.WithContext(NewContext(r.Context(), claims, token)), true
 }
 
-func (g *guard) check(r *http.Request, token, room string, now time.Time, handoff bool) (Claims, error) {
+func (g *guard) check(r *http.Request, token, room string, now time.Time) (Claims, error) {
 	claims, err := g.cfg.Verifier.Verify(token, room, now)
 	if err != nil {
 		return Claims{}, err
 	}
-	if g.cfg.BindVisitor {
-		v := cookie(r, g.cfg.VisitorCookieName)
-		if v != claims.Visitor && !(handoff && v == "") {
+	switch {
+	case g.cfg.BindSession != nil:
+		if !claims.Confirms(g.cfg.BindSession(r)) {
+			return Claims{}, ErrVisitorMismatch
+		}
+	case g.cfg.BindVisitor:
+		if !claims.Confirms(g.visitorSecret(r)) {
 			return Claims{}, ErrVisitorMismatch
 		}
 	}
 	return claims, nil
 }
 
-// token finds the token: Authorization: Bearer, then Foyer-Admission, then the cookie.
-func (g *guard) token(r *http.Request) string {
+// visitorSecret is the visitor's secret: the Foyer-Visitor-Secret header, else the cookie.
+func (g *guard) visitorSecret(r *http.Request) string {
+	if h := r.Header.Get(VisitorSecretHeader); h != "" {
+		return h
+	}
+	return cookie(r, g.cfg.VisitorCookieName)
+}
+
+// token finds the token: Authorization: Bearer, then Foyer-Admission, then the room's cookie.
+func (g *guard) token(r *http.Request, room string) string {
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
 	if h := r.Header.Get(HeaderName); h != "" {
 		return h
 	}
-	return cookie(r, g.cfg.CookieName)
+	return cookie(r, g.cookieName(room))
+}
+
+func (g *guard) cookieName(room string) string {
+	if g.cfg.CookieName != "" {
+		return g.cfg.CookieName
+	}
+	return CookieNameFor(room)
 }
 
 func (g *guard) handoffToken(r *http.Request) string {
@@ -243,27 +282,67 @@ func isHTTPS(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-func (g *guard) setCookies(w http.ResponseWriter, r *http.Request, c Claims, token string, now time.Time) {
+func (g *guard) setCookies(w http.ResponseWriter, r *http.Request, c Claims, token, room string, now time.Time) {
 	secure := isHTTPS(r)
 	maxAge := int(c.ExpiresAt.Sub(now) / time.Second)
 	if maxAge < 1 {
 		maxAge = 1
 	}
-	http.SetCookie(w, &http.Cookie{Name: g.cfg.CookieName, Value: token, Path: "/", MaxAge: maxAge,
+	http.SetCookie(w, &http.Cookie{Name: g.cookieName(room), Value: token, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-	if g.cfg.BindVisitor && cookie(r, g.cfg.VisitorCookieName) == "" {
-		http.SetCookie(w, &http.Cookie{Name: g.cfg.VisitorCookieName, Value: c.Visitor, Path: "/",
-			MaxAge: 7 * 24 * 3600, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
-	}
 }
 
 // withoutParam returns r's URL without the query parameter name.
 func (g *guard) withoutParam(r *http.Request, name string) *url.URL {
 	u := *r.URL
-	q := u.Query()
-	q.Del(name)
-	u.RawQuery = q.Encode()
+	u.RawQuery = StripQueryParam(u.RawQuery, name)
 	return &u
+}
+
+// StripQueryParam returns rawQuery without every occurrence of the parameter name (compared
+// after unescaping), the other parameters untouched and in order.
+func StripQueryParam(rawQuery, name string) string {
+	if rawQuery == "" || !strings.Contains(rawQuery, name) && !strings.Contains(rawQuery, "%") {
+		return rawQuery
+	}
+	var b strings.Builder
+	for part := range strings.SplitSeq(rawQuery, "&") {
+		k, _, _ := strings.Cut(part, "=")
+		if uk, err := url.QueryUnescape(k); err == nil && uk == name || k == name {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+// HandoffURL returns returnURL with token as the HandoffParam query parameter: placed before
+// any fragment (a fragment never reaches the server), replacing any HandoffParam the URL
+// already carries (a planted value must not come first).
+func HandoffURL(returnURL, token string) (string, error) {
+	u, err := url.Parse(returnURL)
+	if err != nil {
+		return "", fmt.Errorf("admission: handoff url: %w", err)
+	}
+	q := StripQueryParam(u.RawQuery, HandoffParam)
+	if q != "" {
+		q += "&"
+	}
+	u.RawQuery = q + HandoffParam + "=" + url.QueryEscape(token)
+	u.ForceQuery = false
+	return u.String(), nil
+}
+
+// writeError writes foyer's JSON error shape.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]map[string]string{"error": {"code": code, "message": msg}})
 }
 
 // clientMessages are what a refused client is told; they never echo the token or internals.
@@ -272,7 +351,7 @@ var clientMessages = map[string]string{
 	"token_expired":       "your admission has expired",
 	"token_not_yet_valid": "your admission is not valid yet",
 	"token_wrong_room":    "this admission is for another room",
-	"visitor_mismatch":    "this admission belongs to another visitor",
+	"visitor_mismatch":    "this admission is bound to another visitor or session",
 }
 
 func (g *guard) refuse(w http.ResponseWriter, r *http.Request, room string, err error) {
@@ -311,6 +390,11 @@ func (g *guard) queueURL(r *http.Request, room string) string {
 	}
 	q := u.Query()
 	q.Set(g.cfg.ReturnParam, back.String())
+	if g.cfg.BindSession != nil {
+		if sess := g.cfg.BindSession(r); sess != "" {
+			q.Set(BindParam, Commitment(sess))
+		}
+	}
 	u.RawQuery = q.Encode()
 	return u.String()
 }

@@ -28,7 +28,7 @@ func newMWFixture(t *testing.T) mwFixture {
 	c.Room = "other-room"
 	f.otherRoom = mustIssue(t, ks, c)
 	c = testClaims()
-	c.Visitor = "someone-else"
+	c.Visitor, c.Confirmation = "someone-else", Commitment("someone-elses-secret-0123456789abcdef")
 	f.otherVisitor = mustIssue(t, ks, c)
 	return f
 }
@@ -75,42 +75,66 @@ func TestMiddleware(t *testing.T) {
 		want  expect
 	}{
 		{"no token", base, given{target: "/book"}, expect{status: 401, code: "admission_required"}},
-		{"cookie", base, given{target: "/book", cookies: map[string]string{CookieName: f.good}}, expect{status: 200, visitor: testVisitor}},
+		{"cookie", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.good}}, expect{status: 200, visitor: testVisitor}},
 		{"bearer", base, given{target: "/book", headers: map[string]string{"Authorization": "Bearer " + f.good}}, expect{status: 200, visitor: testVisitor}},
 		{"bearer lower case", base, given{target: "/book", headers: map[string]string{"Authorization": "bearer " + f.good}}, expect{status: 200, visitor: testVisitor}},
 		{"Foyer-Admission header", base, given{target: "/book", headers: map[string]string{HeaderName: f.good}}, expect{status: 200, visitor: testVisitor}},
-		{"basic auth is not ours, the cookie is", base, given{target: "/book", headers: map[string]string{"Authorization": "Basic dTpw"}, cookies: map[string]string{CookieName: f.good}}, expect{status: 200, visitor: testVisitor}},
-		{"expired", base, given{target: "/book", cookies: map[string]string{CookieName: f.expired}}, expect{status: 401, code: "token_expired"}},
-		{"other room", base, given{target: "/book", cookies: map[string]string{CookieName: f.otherRoom}}, expect{status: 401, code: "token_wrong_room"}},
-		{"garbage", base, given{target: "/book", cookies: map[string]string{CookieName: "a.b.c"}}, expect{status: 401, code: "token_malformed"}},
-		{"bound: visitor matches", bind, given{target: "/book", cookies: map[string]string{CookieName: f.good, VisitorCookieName: testVisitor}}, expect{status: 200, visitor: testVisitor}},
-		{"bound: other visitor", bind, given{target: "/book", cookies: map[string]string{CookieName: f.otherVisitor, VisitorCookieName: testVisitor}}, expect{status: 401, code: "visitor_mismatch"}},
-		{"bound: no visitor cookie", bind, given{target: "/book", cookies: map[string]string{CookieName: f.good}}, expect{status: 401, code: "visitor_mismatch"}},
-		{"unbound: other visitor passes", base, given{target: "/book", cookies: map[string]string{CookieName: f.otherVisitor, VisitorCookieName: testVisitor}}, expect{status: 200, visitor: "someone-else"}},
+		{"basic auth is not ours, the cookie is", base, given{target: "/book", headers: map[string]string{"Authorization": "Basic dTpw"}, cookies: map[string]string{CookieNameFor(testRoom): f.good}}, expect{status: 200, visitor: testVisitor}},
+		{"expired", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.expired}}, expect{status: 401, code: "token_expired"}},
+		{"other room", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.otherRoom}}, expect{status: 401, code: "token_wrong_room"}},
+		{"garbage", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): "a.b.c"}}, expect{status: 401, code: "token_malformed"}},
+		{"bound: visitor matches", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.good, VisitorCookieName: testVisitorSecret}}, expect{status: 200, visitor: testVisitor}},
+		{"bound: secret in the app header", bind, given{target: "/book", headers: map[string]string{HeaderName: f.good, VisitorSecretHeader: testVisitorSecret}}, expect{status: 200, visitor: testVisitor}},
+		{"bound: other visitor", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.otherVisitor, VisitorCookieName: testVisitorSecret}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound: the token's sub as visitor cookie", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.good, VisitorCookieName: testVisitor}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound: the token's cnf as visitor secret", bind, given{target: "/book", headers: map[string]string{HeaderName: f.good, VisitorSecretHeader: Commitment(testVisitorSecret)}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound to the site session", withCfg(func(c *MiddlewareConfig) {
+			c.BindSession = func(r *http.Request) string { return r.Header.Get("X-Session") }
+		}), given{target: "/book", headers: map[string]string{HeaderName: f.good, "X-Session": testVisitorSecret}}, expect{status: 200, visitor: testVisitor}},
+		{"bound to another site session", withCfg(func(c *MiddlewareConfig) {
+			c.BindSession = func(r *http.Request) string { return r.Header.Get("X-Session") }
+		}), given{target: "/book", headers: map[string]string{HeaderName: f.good, "X-Session": "another-session-0123456789abcdef"}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound to the site session, no session", withCfg(func(c *MiddlewareConfig) {
+			c.BindSession = func(r *http.Request) string { return "" }
+		}), given{target: "/book", headers: map[string]string{HeaderName: f.good}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"bound: no visitor cookie", bind, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.good}}, expect{status: 401, code: "visitor_mismatch"}},
+		{"unbound: other visitor passes", base, given{target: "/book", cookies: map[string]string{CookieNameFor(testRoom): f.otherVisitor, VisitorCookieName: testVisitorSecret}}, expect{status: 200, visitor: "someone-else"}},
 		{"skipped", withCfg(func(c *MiddlewareConfig) {
 			c.Skipper = func(r *http.Request) bool { return r.URL.Path == "/healthz" }
 		}), given{target: "/healthz"}, expect{status: 200}},
 		{"room per request", withCfg(func(c *MiddlewareConfig) {
 			c.Room, c.RoomFunc = "", func(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/screening/") }
-		}), given{target: "/screening/" + testRoom, cookies: map[string]string{CookieName: f.good}}, expect{status: 200, visitor: testVisitor}},
+		}), given{target: "/screening/" + testRoom, cookies: map[string]string{CookieNameFor(testRoom): f.good}}, expect{status: 200, visitor: testVisitor}},
 		{"room per request, other room", withCfg(func(c *MiddlewareConfig) {
 			c.Room, c.RoomFunc = "", func(r *http.Request) string { return strings.TrimPrefix(r.URL.Path, "/screening/") }
-		}), given{target: "/screening/other", cookies: map[string]string{CookieName: f.good}}, expect{status: 401, code: "token_wrong_room"}},
+		}), given{target: "/screening/other", headers: map[string]string{"Authorization": "Bearer " + f.good}}, expect{status: 401, code: "token_wrong_room"}},
 		{"browser redirected to the queue", redirect, given{target: "/book?seat=12", headers: map[string]string{"Accept": html}},
 			expect{status: 303, location: "https://queue.example.com/foyer/rooms/biff-2026?return=" + url.QueryEscape("http://shop.example/book?seat=12")}},
-		{"browser with expired token redirected", redirect, given{target: "/book", headers: map[string]string{"Accept": html}, cookies: map[string]string{CookieName: f.expired}},
+		{"browser with expired token redirected", redirect, given{target: "/book", headers: map[string]string{"Accept": html}, cookies: map[string]string{CookieNameFor(testRoom): f.expired}},
 			expect{status: 303, location: "https://queue.example.com/foyer/rooms/biff-2026?return="}},
 		{"API call gets JSON even with RedirectURL", redirect, given{target: "/api/seats", headers: map[string]string{"Accept": "application/json"}}, expect{status: 401, code: "admission_required"}},
 		{"POST gets JSON even with RedirectURL", redirect, given{method: "POST", target: "/book", headers: map[string]string{"Accept": html}}, expect{status: 401, code: "admission_required"}},
 		{"handoff sets the cookie and strips the token", base, given{target: "/book?seat=12&" + HandoffParam + "=" + f.good},
-			expect{status: 303, location: "/book?seat=12", cookies: []string{CookieName + "=" + f.good, "HttpOnly", "SameSite=Lax", "Max-Age=600"}}},
+			expect{status: 303, location: "/book?seat=12", cookies: []string{CookieNameFor(testRoom) + "=" + f.good, "HttpOnly", "SameSite=Lax", "Max-Age=600"}}},
 		{"handoff behind TLS sets a Secure cookie", base, given{target: "/book?" + HandoffParam + "=" + f.good, headers: map[string]string{"X-Forwarded-Proto": "https"}},
-			expect{status: 303, location: "/book", cookies: []string{CookieName + "=", "Secure"}}},
-		{"handoff binds a new browser to the visitor", bind, given{target: "/book?" + HandoffParam + "=" + f.good},
-			expect{status: 303, location: "/book", cookies: []string{VisitorCookieName + "=" + testVisitor}}},
-		{"handoff to a browser of another visitor", bind, given{target: "/book?" + HandoffParam + "=" + f.good, cookies: map[string]string{VisitorCookieName: "someone-else"}},
+			expect{status: 303, location: "/book", cookies: []string{CookieNameFor(testRoom) + "=", "Secure"}}},
+		{"handoff to a browser without the secret", bind, given{target: "/book?" + HandoffParam + "=" + f.good},
+			expect{status: 401, code: "visitor_mismatch", noCookies: true}},
+		{"handoff to the browser holding the secret", bind, given{target: "/book?" + HandoffParam + "=" + f.good, cookies: map[string]string{VisitorCookieName: testVisitorSecret}},
+			expect{status: 303, location: "/book", cookies: []string{CookieNameFor(testRoom) + "=" + f.good}}},
+		{"handoff to a browser of another visitor", bind, given{target: "/book?" + HandoffParam + "=" + f.good, cookies: map[string]string{VisitorCookieName: "someone-elses-secret-0123456789abcdef"}},
 			expect{status: 401, code: "visitor_mismatch", noCookies: true}},
 		{"handoff with an expired token", base, given{target: "/book?" + HandoffParam + "=" + f.expired}, expect{status: 401, code: "token_expired", noCookies: true}},
+		{"handoff to a protocol-relative path is refused", base, given{target: "//evil.example/x?" + HandoffParam + "=" + f.good},
+			expect{status: 400, noCookies: true}},
+		{"handoff path with a backslash is refused", base, given{target: "/%5Cevil.example/x?" + HandoffParam + "=" + f.good},
+			expect{status: 400, noCookies: true}},
+		{"handoff path is cleaned", base, given{target: "/shop/../book?" + HandoffParam + "=" + f.good + "&seat=1"},
+			expect{status: 303, location: "/book?seat=1"}},
+		{"handoff path climbing above the root is refused", base, given{target: "/../../book?" + HandoffParam + "=" + f.good},
+			expect{status: 400, noCookies: true}},
+		{"another room's cookie does not count", base, given{target: "/book", cookies: map[string]string{CookieNameFor("other-room"): f.good}},
+			expect{status: 401, code: "admission_required"}},
 		{"handoff turned off", withCfg(func(c *MiddlewareConfig) { c.HandoffParam = "-" }), given{target: "/book?" + HandoffParam + "=" + f.good}, expect{status: 401, code: "admission_required"}},
 	}
 	for _, tt := range tests {

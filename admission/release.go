@@ -82,14 +82,23 @@ type ReleaseConfig struct {
 	Client *http.Client
 	// Timeout bounds a call when Client is not given; default 5 s.
 	Timeout time.Duration
+	// BackendKey is this backend's release credential (one of foyer's backend_keys), sent as
+	// BackendKeyHeader. Without it foyer accepts only OutcomeAbandoned, and only from the
+	// visitor the token is bound to.
+	BackendKey string
 }
 
+// BackendKeyHeader carries a booking backend's release credential.
+const BackendKeyHeader = "Foyer-Backend-Key"
+
 // ReleaseClient tells foyer that a visitor is done, so that their slot frees up at once:
-// POST {BaseURL}{Prefix}/v1/rooms/{room}/release with the admission token as bearer. It is
-// safe for concurrent use.
+// POST {BaseURL}{Prefix}/v1/rooms/{room}/release with the admission token as bearer and the
+// backend's key (ReleaseConfig.BackendKey), which booked and failed require. It is safe for
+// concurrent use.
 type ReleaseClient struct {
 	base   string // scheme://host[/path] + prefix, no trailing slash
 	client *http.Client
+	key    string
 }
 
 // NewReleaseClient returns a client for the foyer at cfg.BaseURL.
@@ -105,7 +114,7 @@ func NewReleaseClient(cfg ReleaseConfig) (*ReleaseClient, error) {
 	if !strings.HasPrefix(prefix, "/") {
 		return nil, fmt.Errorf("admission: release prefix %q must start with /", prefix)
 	}
-	c := &ReleaseClient{base: strings.TrimSuffix(u.String(), "/") + strings.TrimSuffix(prefix, "/"), client: cfg.Client}
+	c := &ReleaseClient{base: strings.TrimSuffix(u.String(), "/") + strings.TrimSuffix(prefix, "/"), client: cfg.Client, key: cfg.BackendKey}
 	if c.client == nil {
 		t := cfg.Timeout
 		if t <= 0 {
@@ -137,6 +146,9 @@ func (c *ReleaseClient) Release(ctx context.Context, token string, outcome Outco
 		return fmt.Errorf("release: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
+	if c.key != "" {
+		req.Header.Set(BackendKeyHeader, c.key)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.client.Do(req)

@@ -155,3 +155,27 @@ func TestReleaseClientPrefixAndTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseClientSendsBackendKey: the backend key travels in Foyer-Backend-Key, and only
+// when configured.
+func TestReleaseClientSendsBackendKey(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Header.Get(BackendKeyHeader))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	tok := mustIssue(t, mustKeySet(t, testEdKey(t, "ed")), testClaims())
+	for _, key := range []string{"backend-key-0123456789abcdef0123456", ""} {
+		rc, err := NewReleaseClient(ReleaseConfig{BaseURL: srv.URL, BackendKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.Release(t.Context(), tok, OutcomeBooked); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 2 || got[0] != "backend-key-0123456789abcdef0123456" || got[1] != "" {
+		t.Fatalf("backend key headers sent: %q", got)
+	}
+}

@@ -84,8 +84,13 @@ type Claims struct {
 	Issuer string
 	// Room is aud: the waiting room the visitor was admitted to.
 	Room string
-	// Visitor is sub: the opaque visitor id the token is bound to.
+	// Visitor is sub: an opaque visitor id, for logs and the backend's bookkeeping. It is not a
+	// credential: knowing it proves nothing.
 	Visitor string
+	// Confirmation is cnf.s256: Commitment(secret) of the secret the token is bound to (the
+	// visitor's secret in proxy mode, or the value the site bound it to in token mode). A
+	// token is only good together with that secret: see Claims.Confirms.
+	Confirmation string
 	// JTI is jti: the id of the admission lease, used to release it.
 	JTI string
 	// IssuedAt, NotBefore and ExpiresAt are iat, nbf and exp, in whole seconds.
@@ -309,9 +314,9 @@ func (v *Verifier) check(rc rawClaims, key *Key, room string, now time.Time) (Cl
 	default:
 		return Claims{}, fmt.Errorf("%w: no room given to check aud against", ErrWrongRoom)
 	}
-	// One allocation for both strings.
-	both := string(rc.sub) + string(rc.jti)
-	c.Visitor, c.JTI = both[:len(rc.sub)], both[len(rc.sub):]
+	// One allocation for the strings.
+	all := string(rc.sub) + string(rc.jti) + string(rc.cnf)
+	c.Visitor, c.JTI, c.Confirmation = all[:len(rc.sub)], all[len(rc.sub):len(rc.sub)+len(rc.jti)], all[len(rc.sub)+len(rc.jti):]
 	c.ExpiresAt = time.Unix(rc.exp, 0)
 	if rc.iat >= 0 {
 		c.IssuedAt = time.Unix(rc.iat, 0)
@@ -442,9 +447,9 @@ func (a *audience) next(s *scanner) ([]byte, bool) {
 
 // rawClaims are the claims as slices of the decoded payload; -1 marks an absent date.
 type rawClaims struct {
-	iss, sub, jti []byte
-	aud           audience
-	iat, nbf, exp int64
+	iss, sub, jti, cnf []byte
+	aud                audience
+	iat, nbf, exp      int64
 }
 
 // parseClaims reads the claims object. It returns by value so that the slices into b stay
@@ -455,7 +460,7 @@ func parseClaims(b []byte) (rawClaims, error) {
 	if !s.openObject() {
 		return rawClaims{}, fmt.Errorf("%w: claims are not a JSON object", ErrMalformed)
 	}
-	var seen [7]bool // iss aud sub jti iat nbf exp
+	var seen [8]bool // iss aud sub jti iat nbf exp cnf
 	for first := true; ; first = false {
 		name, done, ok := s.member(first)
 		if !ok {
@@ -487,6 +492,9 @@ func parseClaims(b []byte) (rawClaims, error) {
 		case "exp":
 			idx = 6
 			rc.exp, ok = s.date(false)
+		case "cnf":
+			idx = 7
+			rc.cnf, ok = parseCnf(&s)
 		default:
 			ok = s.skip(1)
 		}
@@ -520,6 +528,37 @@ func (s *scanner) date(roundUp bool) (int64, bool) {
 		return 0, false
 	}
 	return numericDate(raw, roundUp)
+}
+
+// parseCnf reads the confirmation object (RFC 7800) and returns its "s256" member, which
+// must be a commitment (43 base64url characters); other members are skipped.
+func parseCnf(s *scanner) ([]byte, bool) {
+	if !s.openObject() {
+		return nil, false
+	}
+	var v []byte
+	for first := true; ; first = false {
+		name, done, ok := s.member(first)
+		if !ok {
+			return nil, false
+		}
+		if done {
+			break
+		}
+		if string(name) == "s256" {
+			if v != nil {
+				return nil, false
+			}
+			if v, ok = s.str(); !ok || !validCommitment(v) {
+				return nil, false
+			}
+			continue
+		}
+		if !s.skip(1) {
+			return nil, false
+		}
+	}
+	return v, true
 }
 
 func parseAud(s *scanner) (audience, bool) {

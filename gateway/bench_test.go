@@ -26,6 +26,7 @@ import (
 type benchGateway struct {
 	gw      *Server
 	tickets []string
+	secrets []string // the visitor secret of each ticket
 	path    string
 }
 
@@ -73,6 +74,7 @@ func newBenchGateway(b *testing.B, tickets int) *benchGateway {
 
 	bg := &benchGateway{gw: gw, path: cfg.Prefix + "/v1/rooms/" + testRoom + "/status"}
 	bg.tickets = make([]string, tickets)
+	bg.secrets = make([]string, tickets)
 	var wg sync.WaitGroup
 	errs := make(chan error, 1)
 	const workers = 64 // concurrent joins are coalesced into one Redis call
@@ -81,7 +83,8 @@ func newBenchGateway(b *testing.B, tickets int) *benchGateway {
 		go func() {
 			defer wg.Done()
 			for i := w; i < tickets; i += workers {
-				_, raw, err := engine.Join(ctx, testRoom, newVisitorID())
+				secret := newVisitorID()
+				_, raw, err := engine.Join(ctx, testRoom, visitorID(secret))
 				if err != nil {
 					select {
 					case errs <- err:
@@ -89,7 +92,7 @@ func newBenchGateway(b *testing.B, tickets int) *benchGateway {
 					}
 					return
 				}
-				bg.tickets[i] = raw
+				bg.tickets[i], bg.secrets[i] = raw, secret
 			}
 		}()
 	}
@@ -123,6 +126,7 @@ func (bg *benchGateway) pollRequests() []*http.Request {
 		req := httptest.NewRequest(http.MethodGet, bg.path, nil)
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set(ticketHeader, t)
+		req.Header.Set(admission.VisitorSecretHeader, bg.secrets[i])
 		reqs[i] = req
 	}
 	return reqs

@@ -45,7 +45,13 @@ type Config struct {
 	// Log configures logging.
 	Log LogConfig `yaml:"log"`
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed for the client address.
+	// Trust only your own load balancers: a client inside a trusted range can claim any
+	// address, and every per-address defence (join limits, proof-of-work escalation) then
+	// counts each made-up address apart.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// BackendKeys are the booking backends' credentials for the release call: only a release
+	// carrying one (header Foyer-Backend-Key) may report booked or failed.
+	BackendKeys []BackendKey `yaml:"backend_keys"`
 	// Rooms are the waiting rooms.
 	Rooms []RoomConfig `yaml:"rooms"`
 }
@@ -83,6 +89,16 @@ type AdminConfig struct {
 type AdminToken struct {
 	Name  string `yaml:"name"`
 	Token string `yaml:"token"`
+}
+
+// BackendKey is one booking backend's release credential.
+type BackendKey struct {
+	// Name is what logs and the outcome ledger record.
+	Name string `yaml:"name"`
+	// Key is the secret, at least 32 characters.
+	Key string `yaml:"key"`
+	// Rooms limits the key to these rooms; empty means every room.
+	Rooms []string `yaml:"rooms"`
 }
 
 // TokenConfig configures admission tokens.
@@ -448,6 +464,17 @@ func (c *Config) Validate() error {
 		names[t.Name] = true
 		if len(t.Token) < 16 {
 			bad(f+".token", "must be at least 16 characters")
+		}
+	}
+	bnames := map[string]bool{}
+	for i, k := range c.BackendKeys {
+		f := fmt.Sprintf("backend_keys[%d]", i)
+		if k.Name == "" || bnames[k.Name] {
+			bad(f+".name", "must be set and unique")
+		}
+		bnames[k.Name] = true
+		if len(k.Key) < 32 {
+			bad(f+".key", "must be at least 32 characters")
 		}
 	}
 	switch c.Tokens.Algorithm {

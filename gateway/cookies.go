@@ -2,18 +2,22 @@ package gateway
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/foyerhq/foyer/admission"
 )
 
-// Cookie names. The ticket cookie is per room so one visitor can wait in several rooms.
+// Cookie names foyer alone reads. The ticket cookie is per room so one visitor can wait in
+// several rooms. The admission and visitor cookies and the admission header are named by the
+// admission package (admission.CookieNameFor, admission.VisitorCookieName,
+// admission.HeaderName), which backends share.
 const (
-	visitorCookie   = "foyer_visitor"
-	admissionCookie = "foyer_admission"
-	ticketPrefix    = "foyer_ticket_"
+	ticketPrefix = "foyer_ticket_"
 	// ticketHeader carries the ticket for apps that keep no cookies.
 	ticketHeader = "Foyer-Ticket"
 	// maxCookieValue bounds every cookie value foyer reads.
@@ -52,11 +56,39 @@ func cookieValue(r *http.Request, name string) string {
 	return c.Value
 }
 
-// visitorFrom returns the visitor id from the cookie, if valid.
-func visitorFrom(r *http.Request) string {
-	v := cookieValue(r, visitorCookie)
-	if validVisitorID(v) {
+// Binding. The visitor cookie (HttpOnly) holds the visitor's secret; apps send it in the
+// Foyer-Visitor-Secret header. Tickets and the token's sub carry only visitorID(secret), an
+// opaque id, and the token's cnf only admission.Commitment(secret): nothing readable from a
+// ticket or a token lets anyone else present the secret.
+
+// visitorSecret returns the visitor's secret, header first, "" when absent or malformed.
+func visitorSecret(r *http.Request) string {
+	if h := r.Header.Get(admission.VisitorSecretHeader); h != "" {
+		if admission.ValidVisitorSecret(h) {
+			return h
+		}
+		return ""
+	}
+	if v := cookieValue(r, admission.VisitorCookieName); admission.ValidVisitorSecret(v) {
 		return v
+	}
+	return ""
+}
+
+// visitorID is the opaque visitor id of a secret (hex of a domain-separated SHA-256,
+// 128 bits): what tickets and the token's sub carry.
+func visitorID(secret string) string {
+	h := sha256.New()
+	h.Write([]byte("foyer visitor id\x00"))
+	h.Write([]byte(secret))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// visitorFrom returns the id of the request's visitor secret, "" when it carries none.
+func visitorFrom(r *http.Request) string {
+	if s := visitorSecret(r); s != "" {
+		return visitorID(s)
 	}
 	return ""
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/foyerhq/foyer/admission"
 )
 
 // The dashboard test drives real headless Chromium against the real gateway (real Redis, real
@@ -191,6 +193,7 @@ func (c *crowd) run(ctx context.Context, base, room string, every time.Duration)
 			return statusBody{}, false
 		}
 		req.Header.Set("Accept", "application/json")
+		req.Header.Set(admission.VisitorSecretHeader, "dashboard-crowd-secret-0123456789abcdef") // one app secret for the crowd
 		if ticket != "" {
 			req.Header.Set(ticketHeader, ticket)
 		}

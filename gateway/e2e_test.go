@@ -42,7 +42,7 @@ func TestAdmittedInOrderAtRate(t *testing.T) {
 			if s := v.status(testRoom); s.Admitted {
 				admittedAt[i] = time.Now()
 				left--
-				if s.Token == "" || v.cookie(admissionCookie) == "" {
+				if s.Token == "" || v.cookie(admission.CookieNameFor(testRoom)) == "" {
 					t.Fatalf("visitor %d admitted without a token", i)
 				}
 				// FIFO: the head has passed everyone who joined earlier (the head may have
@@ -97,7 +97,7 @@ func TestNoAdmissionNeverReachesBackend(t *testing.T) {
 	if resp.StatusCode != 200 || h.hits.Load() != 1 {
 		t.Fatalf("passthrough into the empty room failed: %d hits=%d", resp.StatusCode, h.hits.Load())
 	}
-	otherToken := owner.cookie(admissionCookie)
+	otherToken := owner.cookie(admission.CookieNameFor("other"))
 	issuer, _ := admission.NewIssuer(h.keys, h.cfg.Tokens.Issuer)
 	now := time.Now()
 	expired, _ := issuer.Issue(admission.Claims{Room: testRoom, Visitor: "00000000000000000000000000000001", JTI: "x",
@@ -115,9 +115,9 @@ func TestNoAdmissionNeverReachesBackend(t *testing.T) {
 	for name, tok := range cases {
 		t.Run(name, func(t *testing.T) {
 			v := h.visitor()
-			v.setCookie(visitorCookie, "00000000000000000000000000000001")
+			v.setCookie(admission.VisitorCookieName, "00000000000000000000000000000001")
 			if tok != "" {
-				v.setCookie(admissionCookie, tok)
+				v.setCookie(admission.CookieNameFor(testRoom), tok)
 			}
 			resp, body := v.do(http.MethodGet, "/book/seat", "text/html", nil, nil)
 			if resp.StatusCode != 200 || !strings.Contains(string(body), "<html") {
@@ -149,10 +149,10 @@ func TestCopiedTokenRefused(t *testing.T) {
 	if resp, _ := a.do(http.MethodGet, "/book/", "text/html", nil, nil); resp.StatusCode != 200 || h.hits.Load() != 1 {
 		t.Fatalf("visitor a not let through an empty room: %d", resp.StatusCode)
 	}
-	tok := a.cookie(admissionCookie)
+	tok := a.cookie(admission.CookieNameFor(testRoom))
 	b := h.visitor()
-	b.setCookie(visitorCookie, newVisitorID())
-	b.setCookie(admissionCookie, tok)
+	b.setCookie(admission.VisitorCookieName, newVisitorID())
+	b.setCookie(admission.CookieNameFor(testRoom), tok)
 	before := h.hits.Load()
 	resp, body := b.do(http.MethodGet, "/book/", "application/json", nil, nil)
 	if h.hits.Load() != before+1 {
@@ -162,7 +162,7 @@ func TestCopiedTokenRefused(t *testing.T) {
 		t.Logf("b got %d admitted=%v", resp.StatusCode, s.Admitted)
 	}
 	// b's own admission, if any, is bound to b, not a
-	if got := b.cookie(admissionCookie); got == tok {
+	if got := b.cookie(admission.CookieNameFor(testRoom)); got == tok {
 		t.Fatal("the copied token was accepted as b's admission")
 	}
 	// the refusal is counted
@@ -205,7 +205,7 @@ func TestReleaseFreesSlotAtOnce(t *testing.T) {
 	}
 	// bad releases change nothing
 	resp, _ := a.do(http.MethodPost, "/foyer/v1/rooms/festival/release", "application/json",
-		strings.NewReader(`{"outcome":"won"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admissionCookie), "Content-Type": "application/json"})
+		strings.NewReader(`{"outcome":"won"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admission.CookieNameFor(testRoom)), "Content-Type": "application/json"})
 	if resp.StatusCode != 400 {
 		t.Fatalf("bad outcome: %d", resp.StatusCode)
 	}
@@ -216,7 +216,7 @@ func TestReleaseFreesSlotAtOnce(t *testing.T) {
 	}
 	start := time.Now()
 	resp, _ = a.do(http.MethodPost, "/foyer/v1/rooms/festival/release", "application/json",
-		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admissionCookie), "Content-Type": "application/json"})
+		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + a.cookie(admission.CookieNameFor(testRoom)), "Content-Type": "application/json", admission.BackendKeyHeader: testBackendKey})
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("release: %d", resp.StatusCode)
 	}
@@ -404,13 +404,24 @@ func TestVisitorAPIBadInput(t *testing.T) {
 	if s1.Position != s2.Position || s1.Ticket != s2.Ticket {
 		t.Fatalf("second join moved the visitor: %d -> %d", s1.Position, s2.Position)
 	}
-	// an app without cookies uses the Foyer-Ticket header
+	// an app without cookies uses the Foyer-Ticket header, with its visitor secret
 	app := h.visitor()
-	resp, body := app.do("GET", "/foyer/v1/rooms/festival/status", "application/json", nil, map[string]string{"Foyer-Ticket": s1.Ticket})
+	resp, body := app.do("GET", "/foyer/v1/rooms/festival/status", "application/json", nil,
+		map[string]string{"Foyer-Ticket": s1.Ticket, admission.VisitorSecretHeader: v.cookie(admission.VisitorCookieName)})
 	var s statusBody
 	_ = json.Unmarshal(body, &s)
 	if resp.StatusCode != 200 || s.Position != s1.Position {
 		t.Fatalf("header ticket: %d %+v", resp.StatusCode, s)
+	}
+	// a ticket alone, or with the visitor id it carries, is not a place
+	for name, hdr := range map[string]map[string]string{
+		"ticket alone":              {"Foyer-Ticket": s1.Ticket},
+		"ticket and its visitor":    {"Foyer-Ticket": s1.Ticket, admission.VisitorSecretHeader: visitorFrom(mustReqWithCookie(v.cookie(admission.VisitorCookieName)))},
+		"ticket and a wrong secret": {"Foyer-Ticket": s1.Ticket, admission.VisitorSecretHeader: newVisitorID()},
+	} {
+		if resp, body := h.visitor().do("GET", "/foyer/v1/rooms/festival/status", "application/json", nil, hdr); resp.StatusCode != 404 {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, body)
+		}
 	}
 }
 
@@ -423,7 +434,7 @@ func TestJWKSVerifiesIssuedTokens(t *testing.T) {
 	}})
 	v := h.visitor()
 	v.do(http.MethodGet, "/book/", "text/html", nil, nil)
-	tok := v.cookie(admissionCookie)
+	tok := v.cookie(admission.CookieNameFor(testRoom))
 	if tok == "" {
 		t.Fatal("no admission")
 	}
@@ -436,7 +447,8 @@ func TestJWKSVerifiesIssuedTokens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("JWKS verification: %v", err)
 	}
-	if c.Visitor != v.cookie(visitorCookie) || c.JTI == "" {
+	secret := v.cookie(admission.VisitorCookieName)
+	if !c.Confirms(secret) || c.Visitor == secret || strings.Contains(tok, secret) || c.JTI == "" {
 		t.Fatalf("claims: %+v", c)
 	}
 }
@@ -453,7 +465,7 @@ func TestJoinAfterSessionEnded(t *testing.T) {
 	first := v.join(testRoom)
 	s := v.waitAdmitted(testRoom, 3*time.Second)
 	resp, _ := v.do(http.MethodPost, "/foyer/v1/rooms/festival/release", "application/json",
-		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + s.Token, "Content-Type": "application/json"})
+		strings.NewReader(`{"outcome":"abandoned"}`), map[string]string{"Authorization": "Bearer " + s.Token, "Content-Type": "application/json"})
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("release: %d", resp.StatusCode)
 	}
@@ -461,4 +473,11 @@ func TestJoinAfterSessionEnded(t *testing.T) {
 	if again.Ticket == "" || again.Ticket == first.Ticket || again.Position <= first.Position {
 		t.Fatalf("join after the session ended: ticket reused or no new place: first %d, again %d", first.Position, again.Position)
 	}
+}
+
+// mustReqWithCookie is a request carrying secret in the visitor cookie.
+func mustReqWithCookie(secret string) *http.Request {
+	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(&http.Cookie{Name: admission.VisitorCookieName, Value: secret})
+	return r
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/queue/redistest"
 )
 
@@ -145,7 +146,7 @@ func TestRedisOutage(t *testing.T) {
 	// Free the cap: the waiting visitors go in, in order.
 	for i := 0; i < 3; i++ {
 		resp, _ := vs[i].do(http.MethodPost, "/foyer/v1/rooms/festival/release", "application/json",
-			strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + vs[i].cookie(admissionCookie), "Content-Type": "application/json"})
+			strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + vs[i].cookie(admission.CookieNameFor(testRoom)), "Content-Type": "application/json", admission.BackendKeyHeader: testBackendKey})
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("release after restart: %d", resp.StatusCode)
 		}

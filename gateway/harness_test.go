@@ -26,6 +26,8 @@ import (
 const (
 	testAdminToken = "test-admin-token-0123456789"
 	testRoom       = "festival"
+	// testBackendKey is the booking backend's release credential in every harness.
+	testBackendKey = "test-backend-key-0123456789abcdef0123"
 )
 
 // harness is a real gateway on a loopback port, over real Redis, in front of a real upstream
@@ -84,6 +86,7 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 	cfg.Admin.Tokens = []AdminToken{{Name: "tester", Token: testAdminToken}}
 	cfg.Tokens.KeyDir = t.TempDir()
 	cfg.Limits.JoinsPerMinute = 0 // tests join many visitors from one address
+	cfg.BackendKeys = []BackendKey{{Name: "test-backend", Key: testBackendKey}}
 	if o.rooms != nil {
 		cfg.Rooms = o.rooms(h.backend.URL)
 	} else {

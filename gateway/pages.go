@@ -83,6 +83,9 @@ func destQuery(d destination) string {
 	if d.next != "" {
 		v["next"] = []string{d.next}
 	}
+	if d.bind != "" {
+		v["bind"] = []string{d.bind}
+	}
 	if len(v) == 0 {
 		return ""
 	}

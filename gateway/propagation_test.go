@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/queue"
 	"github.com/foyerhq/foyer/queue/redistest"
 )
@@ -108,7 +109,7 @@ func TestStatePropagatesToVisitors(t *testing.T) {
 	statusOn := func(h *harness) (int, statusBody) {
 		t.Helper()
 		resp, body := h.visitor().do(http.MethodGet, "/foyer/v1/rooms/"+testRoom+"/status", "application/json", nil,
-			map[string]string{ticketHeader: waiting.ticket})
+			map[string]string{ticketHeader: waiting.ticket, admission.VisitorSecretHeader: waiting.cookie(admission.VisitorCookieName)})
 		var s statusBody
 		if resp.StatusCode == http.StatusOK {
 			if err := json.Unmarshal(body, &s); err != nil {

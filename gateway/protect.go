@@ -12,33 +12,33 @@ import (
 	"github.com/foyerhq/foyer/queue"
 )
 
-// admissionHeader carries the admission token for apps that keep no cookies.
-const admissionHeader = "Foyer-Admission"
-
 // handleProtected serves every path that is not foyer's own: with a valid admission for the
 // room it is proxied to the backend; without one the visitor is in the waiting room.
 func (s *Server) handleProtected(c echo.Context) error {
 	r := c.Request()
-	rm := s.match(r.URL.Path)
+	rm, err := s.matchClean(r)
+	if err != nil {
+		return err
+	}
 	if rm == nil || rm.proxy == nil {
 		return httpError(http.StatusNotFound, "not_found", "nothing here")
 	}
-	visitor := visitorFrom(r)
-	if claims, ok := s.admitted(c, rm, visitor); ok {
+	if claims, ok := s.admitted(c, rm); ok {
 		return s.proxyTo(c, rm, claims)
 	}
-	return s.waitingRoom(c, rm, visitor)
+	return s.waitingRoom(c, rm, visitorFrom(r))
 }
 
-// admitted checks the admission token: signature, room, expiry, and that it belongs to this
-// visitor. While the visitor is active the session slides, up to the room's maximum.
-func (s *Server) admitted(c echo.Context, rm *room, visitor string) (admission.Claims, bool) {
+// admitted checks the admission token: signature, room, expiry, and that the request holds
+// the secret the token is bound to (cnf; the visitor cookie, or Foyer-Visitor-Secret for
+// apps), compared in constant time. While the visitor is active the session slides, up to the
+// room's maximum.
+func (s *Server) admitted(c echo.Context, rm *room) (admission.Claims, bool) {
 	r := c.Request()
-	tok := cookieValue(r, admissionCookie)
-	fromHeader := false
+	tok := cookieValue(r, admission.CookieNameFor(rm.cfg.Name))
 	if tok == "" {
-		if h := r.Header.Get(admissionHeader); h != "" && len(h) <= maxCookieValue {
-			tok, fromHeader = h, true
+		if h := r.Header.Get(admission.HeaderName); h != "" && len(h) <= maxCookieValue {
+			tok = h
 		}
 	}
 	if tok == "" {
@@ -50,10 +50,7 @@ func (s *Server) admitted(c echo.Context, rm *room, visitor string) (admission.C
 		s.m.refused.WithLabelValues(rm.cfg.Name, refusalCode(err)).Inc()
 		return admission.Claims{}, false
 	}
-	if visitor == "" && fromHeader {
-		visitor = r.Header.Get("Foyer-Visitor")
-	}
-	if claims.Visitor != visitor {
+	if !claims.Confirms(visitorSecret(r)) {
 		s.m.refused.WithLabelValues(rm.cfg.Name, "other_visitor").Inc()
 		return admission.Claims{}, false
 	}
@@ -84,7 +81,7 @@ func (s *Server) extend(c echo.Context, rm *room, claims *admission.Claims, now 
 		return
 	}
 	*claims = nc
-	s.setCookie(c.Response(), admissionCookie, tok, time.Until(nc.ExpiresAt)+time.Minute)
+	s.setCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name), tok, time.Until(nc.ExpiresAt)+time.Minute)
 }
 
 func refusalCode(err error) string {
@@ -184,4 +181,25 @@ func (s *Server) enter(c echo.Context, rm *room, visitor string, dest destinatio
 		b.JoinedPlace = *b.Place
 	}
 	return b, adm, nil
+}
+
+// matchClean finds the room of r's path after normalising it (admission.CleanPath: dot
+// segments, encoded dots, ";" parameters, "//"), and rewrites r to the normalised path, so
+// the backend is sent exactly the path whose room was checked. A path that normalisation moves
+// out of the room its raw prefix names ("/a/../b/", "/a/%2e%2e/b/" with /a/ and /b/ in
+// different rooms) is refused, not proxied: 400 bad_path.
+func (s *Server) matchClean(r *http.Request) (*room, error) {
+	clean, match, ok := admission.CleanPath(r.URL.Path)
+	if !ok {
+		return nil, httpError(http.StatusBadRequest, "bad_path", "this address is not valid")
+	}
+	rm := s.match(match)
+	if clean == r.URL.Path {
+		return rm, nil
+	}
+	if s.match(r.URL.Path) != rm {
+		return nil, httpError(http.StatusBadRequest, "bad_path", "this address leaves the part of the site it names")
+	}
+	r.URL.Path, r.URL.RawPath = clean, ""
+	return rm, nil
 }

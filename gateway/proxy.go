@@ -41,7 +41,7 @@ func (s *Server) newProxy(rm *room) *httputil.ReverseProxy {
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
-			pr.Out.Header.Del(admissionHeader)
+			pr.Out.Header.Del(admission.HeaderName)
 			stripFoyerCookies(pr.Out, rm.cfg.Name)
 			if cl, ok := pr.In.Context().Value(claimsKey).(admission.Claims); ok {
 				// the backend may trust these only behind foyer; the token itself is in the cookie

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+
+	"github.com/foyerhq/foyer/admission"
 )
 
 // errBadReturnURL is returned for any return URL outside the room's allow-list.
@@ -60,29 +62,36 @@ func (v *ReturnURLValidator) Validate(raw string) (string, error) {
 		return "", errBadReturnURL
 	}
 	host := strings.ToLower(u.Host)
-	path := u.EscapedPath()
-	if path == "" {
-		path = "/"
+	// Match and return the normalised path (dot segments, encoded dots and ";" parameters
+	// resolved), so that "/app/%2e%2e/admin" and "/app/..;/admin" are judged as "/admin".
+	p := u.Path
+	if p == "" {
+		p = "/"
 	}
-	if strings.Contains(path, "/../") || strings.HasSuffix(path, "/..") || strings.Contains(path, "/./") || strings.Contains(path, "//") {
+	clean, match, ok := admission.CleanPath(p)
+	if !ok {
 		return "", errBadReturnURL
 	}
 	for _, a := range v.allowed {
 		if u.Scheme != a.Scheme || host != a.Host {
 			continue
 		}
-		ap := a.EscapedPath()
-		if path == ap || strings.HasPrefix(path, ap) && (strings.HasSuffix(ap, "/") || path[len(ap)] == '/') ||
-			path+"/" == ap {
-			u.Host = host
+		if pathUnder(match, a.Path) {
+			u.Host, u.Path, u.RawPath = host, clean, ""
 			return u.String(), nil
 		}
 	}
 	return "", errBadReturnURL
 }
 
-// localPath accepts a same-origin path (for proxy mode's "next"), refusing anything that a
-// browser would read as another origin.
+// pathUnder reports whether the normalised path p is the prefix itself or lies under it.
+func pathUnder(p, prefix string) bool {
+	return p == prefix || p+"/" == prefix ||
+		strings.HasPrefix(p, prefix) && (strings.HasSuffix(prefix, "/") || p[len(prefix)] == '/')
+}
+
+// localPath accepts a same-origin path (for proxy mode's "next"), normalised, refusing
+// anything that a browser would read as another origin.
 func localPath(raw string) (string, bool) {
 	if raw == "" || len(raw) > maxReturnURL || raw[0] != '/' || strings.HasPrefix(raw, "//") || strings.HasPrefix(raw, "/\\") {
 		return "", false
@@ -93,8 +102,8 @@ func localPath(raw string) (string, bool) {
 		}
 	}
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Fragment != "" {
 		return "", false
 	}
-	return u.RequestURI(), true
+	return admission.LocalPath(u.Path, u.RawQuery)
 }

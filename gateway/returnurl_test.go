@@ -35,6 +35,61 @@ func TestReturnURLCorpusRefused(t *testing.T) {
 	}
 }
 
+// TestReturnURLPrefixCorpusRefused: dot segments, encoded dots and ";" parameters do not lead
+// out of an allowed path prefix.
+func TestReturnURLPrefixCorpusRefused(t *testing.T) {
+	v, err := NewReturnURLValidator([]string{"https://tickets.example.org/app/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open("testdata/return-url-prefix-corpus.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		n++
+		if got, err := v.Validate(line); err == nil {
+			t.Errorf("attack %q accepted as %q", line, got)
+		}
+	}
+	if n < 15 {
+		t.Fatalf("corpus too small: %d entries", n)
+	}
+	// Normalised inside the prefix is fine, and comes back normalised.
+	for in, want := range map[string]string{
+		"https://tickets.example.org/app/x/../seat":  "https://tickets.example.org/app/seat",
+		"https://tickets.example.org/app/%2e/seat":   "https://tickets.example.org/app/seat",
+		"https://tickets.example.org/app/a/..;/seat": "https://tickets.example.org/app/seat",
+	} {
+		if got, err := v.Validate(in); err != nil || got != want {
+			t.Errorf("Validate(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// TestRedirectCarriesToken: the token goes in the query, before any fragment, and replaces a
+// foyer_token the return URL already carries.
+func TestRedirectCarriesToken(t *testing.T) {
+	rm := &room{cfg: RoomConfig{Name: testRoom}}
+	for in, want := range map[string]string{
+		"https://shop.example/book":                           "https://shop.example/book?foyer_token=TOK",
+		"https://shop.example/book#seat":                      "https://shop.example/book?foyer_token=TOK#seat",
+		"https://shop.example/book?foyer_token=PLANTED&a=1":   "https://shop.example/book?a=1&foyer_token=TOK",
+		"https://shop.example/book?a=1&foyer_token=PLANTED#x": "https://shop.example/book?a=1&foyer_token=TOK#x",
+	} {
+		if got := (destination{returnURL: in}).redirect(rm, "TOK"); got != want {
+			t.Errorf("redirect(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestReturnURLAllowed(t *testing.T) {
 	v, _ := NewReturnURLValidator([]string{"https://tickets.example.org/", "https://shop.example.org/festival"})
 	tests := []struct{ in, want string }{

@@ -54,6 +54,7 @@ type Server struct {
 	now      func() time.Time
 	secure   bool
 	admins   []adminCredential
+	backends []backendCredential // release credentials of the booking backends
 	trusted  []*net.IPNet
 	joins    *clientLimiter
 	conns    *connLimiter
@@ -114,6 +115,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.verifier, err = admission.NewVerifier(d.Keys, admission.VerifierOptions{Issuer: cfg.Tokens.Issuer}); err != nil {
 		return nil, fmt.Errorf("gateway: verifier: %w", err)
 	}
+	s.backends = newBackendCredentials(cfg.BackendKeys)
 	for _, t := range cfg.Admin.Tokens {
 		s.admins = append(s.admins, newAdminCredential(t))
 	}

@@ -123,13 +123,14 @@ func journey(t *testing.T, h *harness, first, later int, mid func()) {
 	}
 }
 
-// release gives the visitor's slot back through the API, as the booking backend does.
+// release gives the visitor's slot back through the API, as the visitor does (abandoned: only
+// the booking backend may report booked).
 func release(t *testing.T, jv *journeyVisitor) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, b := jv.v.do(http.MethodPost, "/foyer/v1/rooms/"+testRoom+"/release", "application/json",
-			strings.NewReader(`{"outcome":"booked"}`),
+			strings.NewReader(`{"outcome":"abandoned"}`),
 			map[string]string{"Authorization": "Bearer " + jv.token, "Content-Type": "application/json"})
 		if resp.StatusCode == http.StatusNoContent {
 			jv.released = true

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +58,7 @@ type admittedAs struct {
 type destination struct {
 	returnURL string
 	next      string
+	bind      string // token mode: admission.Commitment of the site's session, for the token's cnf
 }
 
 func (s *Server) destinationFrom(r *http.Request, rm *room) (destination, error) {
@@ -77,6 +77,12 @@ func (s *Server) destinationFrom(r *http.Request, rm *room) (destination, error)
 		}
 		d.returnURL = v
 	}
+	if bind := q.Get(admission.BindParam); bind != "" {
+		if rm.returns == nil || !admission.ValidCommitment(bind) {
+			return d, httpError(http.StatusBadRequest, "bad_bind", "bind must be the base64url SHA-256 of the site's session (token mode)")
+		}
+		d.bind = bind
+	}
 	if next := q.Get("next"); next != "" {
 		if p, ok := localPath(next); ok && s.match(strings.SplitN(p, "?", 2)[0]) == rm {
 			d.next = p
@@ -87,11 +93,11 @@ func (s *Server) destinationFrom(r *http.Request, rm *room) (destination, error)
 
 func (d destination) redirect(rm *room, token string) string {
 	if d.returnURL != "" {
-		sep := "?"
-		if strings.Contains(d.returnURL, "?") {
-			sep = "&"
+		u, err := admission.HandoffURL(d.returnURL, token)
+		if err != nil { // returnURL was validated: cannot happen
+			return ""
 		}
-		return d.returnURL + sep + "foyer_token=" + url.QueryEscape(token)
+		return u
 	}
 	if d.next != "" {
 		return d.next
@@ -116,20 +122,38 @@ func (s *Server) ticketFrom(r *http.Request, rm *room, visitor string) (queue.Ti
 	if err != nil {
 		return queue.Ticket{}, "", false
 	}
-	if visitor != "" && t.Visitor != visitor {
+	if visitor == "" || t.Visitor != visitor { // no visitor secret, no ticket: a ticket alone is not a place
 		return queue.Ticket{}, "", false
 	}
 	return t, raw, true
 }
 
-// ensureVisitor returns the visitor id, setting a new cookie when there is none.
+// ensureVisitor returns the visitor id, setting a new secret cookie when the request carries
+// no secret (the new secret is kept in c for the claim's cnf).
 func (s *Server) ensureVisitor(c echo.Context) string {
 	if v := visitorFrom(c.Request()); v != "" {
 		return v
 	}
-	v := newVisitorID()
-	s.setCookie(c.Response(), visitorCookie, v, 30*24*time.Hour)
-	return v
+	secret := newVisitorID()
+	s.setCookie(c.Response(), admission.VisitorCookieName, secret, 30*24*time.Hour)
+	c.Set(newSecretKey, secret)
+	return visitorID(secret)
+}
+
+// newSecretKey holds, in the echo context, a visitor secret set in this very response.
+const newSecretKey = "foyer.new_visitor_secret"
+
+// confirmation is the cnf of the token a claim issues: the token-mode site's bind value when
+// the visitor came with one, else the commitment of the visitor's secret.
+func confirmation(c echo.Context, dest destination) string {
+	if dest.bind != "" {
+		return dest.bind
+	}
+	secret := visitorSecret(c.Request())
+	if s, ok := c.Get(newSecretKey).(string); ok && secret == "" {
+		secret = s
+	}
+	return admission.Commitment(secret)
 }
 
 // join takes a ticket for the visitor (rate limited per client) and sets the ticket cookie.
@@ -232,20 +256,21 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 	if d.Lease == nil {
 		return b, nil, nil
 	}
-	adm, err := s.admit(rm, d.Lease, now)
+	adm, err := s.admit(rm, d.Lease, confirmation(c, dest), now)
 	if err != nil {
 		return b, nil, internalError(err)
 	}
 	zero := int64(0)
 	b.Admitted, b.Token, b.Redirect = true, adm.token, dest.redirect(rm, adm.token)
 	b.Place, b.Ahead, b.ETA, b.PollAfterMS = &zero, &zero, &etaBody{}, 0
-	s.setCookie(c.Response(), admissionCookie, adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
+	s.setCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name), adm.token, time.Until(adm.claims.ExpiresAt)+time.Minute)
 	return b, adm, nil
 }
 
-// admit signs the admission token for a lease the queue granted.
-func (s *Server) admit(rm *room, l *queue.Lease, now time.Time) (*admittedAs, error) {
-	cl := admission.Claims{Room: rm.cfg.Name, Visitor: l.Visitor, JTI: l.JTI,
+// admit signs the admission token for a lease the queue granted, bound to the visitor's
+// secret by its commitment cnf.
+func (s *Server) admit(rm *room, l *queue.Lease, cnf string, now time.Time) (*admittedAs, error) {
+	cl := admission.Claims{Room: rm.cfg.Name, Visitor: l.Visitor, Confirmation: cnf, JTI: l.JTI,
 		IssuedAt: now, NotBefore: now, ExpiresAt: l.ExpiresAt}
 	tok, err := s.issuer.Issue(cl)
 	if err != nil {
@@ -481,7 +506,7 @@ func (s *Server) handleRelease(c echo.Context) error {
 	r := c.Request()
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
-		tok = cookieValue(r, admissionCookie)
+		tok = cookieValue(r, admission.CookieNameFor(rm.cfg.Name))
 	}
 	if tok == "" {
 		return httpError(http.StatusUnauthorized, "no_token", "send the admission token as Authorization: Bearer <token>")
@@ -490,22 +515,28 @@ func (s *Server) handleRelease(c echo.Context) error {
 	if err != nil {
 		return &Error{Status: http.StatusUnauthorized, Code: "bad_token", Message: "the admission token was refused: " + refusalReason(err)}
 	}
+	// Honest outcomes: the outcome is required (no body is a 400, not "abandoned"); only a
+	// booking backend (Foyer-Backend-Key) may say booked or failed; without it, only the
+	// visitor the token is bound to may give up its own slot.
 	var body releaseBody
-	if r.ContentLength != 0 {
-		dec := json.NewDecoder(io.LimitReader(r.Body, s.cfg.Limits.MaxBodyBytes))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&body); err != nil && !errors.Is(err, io.EOF) {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "the body must be {\"outcome\":\"booked|abandoned|failed\"}",
-				Fields: map[string]string{"outcome": "must be booked, abandoned or failed"}}
-		}
-	}
-	if body.Outcome == "" {
-		body.Outcome = string(queue.OutcomeAbandoned)
+	dec := json.NewDecoder(io.LimitReader(r.Body, s.cfg.Limits.MaxBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&body); err != nil || !admission.Outcome(body.Outcome).Valid() {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "the body must be {\"outcome\":\"booked|abandoned|failed\"}",
+			Fields: map[string]string{"outcome": "must be booked, abandoned or failed"}}
 	}
 	out := queue.Outcome(body.Outcome)
-	if out != queue.OutcomeBooked && out != queue.OutcomeAbandoned && out != queue.OutcomeFailed {
-		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "unknown outcome",
-			Fields: map[string]string{"outcome": "must be booked, abandoned or failed"}}
+	backend, err := s.backendRelease(rm, r)
+	if err != nil {
+		return err
+	}
+	if !backend {
+		if out != queue.OutcomeAbandoned {
+			return httpError(http.StatusForbidden, "backend_only", "only the booking backend may report booked or failed (Foyer-Backend-Key)")
+		}
+		if !claims.Confirms(visitorSecret(r)) {
+			return httpError(http.StatusForbidden, "visitor_mismatch", "only the visitor this admission belongs to may give it up")
+		}
 	}
 	if queue.IsUnbacked(claims.JTI) { // admitted while the store was down: nothing to free
 		return c.NoContent(http.StatusNoContent)
@@ -518,8 +549,8 @@ func (s *Server) handleRelease(c echo.Context) error {
 		}
 		return s.storeErr("release", err)
 	}
-	if cookieValue(r, admissionCookie) == tok {
-		s.clearCookie(c.Response(), admissionCookie)
+	if cookieValue(r, admission.CookieNameFor(rm.cfg.Name)) == tok {
+		s.clearCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name))
 	}
 	return c.NoContent(http.StatusNoContent)
 }

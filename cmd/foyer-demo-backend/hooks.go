@@ -13,7 +13,7 @@ import (
 // foyerHooks builds the admission check (tokens verified locally with the keys from foyer's
 // JWKS, bound to the visitor cookie) and the release call against the foyer at base. The key
 // refresh runs until ctx ends.
-func foyerHooks(ctx context.Context, base, room, issuer string, log zerolog.Logger) (func(http.Handler) http.Handler, func(context.Context, string, string) error, error) {
+func foyerHooks(ctx context.Context, base, room, issuer, backendKey string, log zerolog.Logger) (func(http.Handler) http.Handler, func(context.Context, string, string) error, error) {
 	base = strings.TrimRight(base, "/")
 	rk, err := admission.NewRemoteKeys(admission.RemoteKeysConfig{URL: base + "/.well-known/jwks.json",
 		Logger: log.With().Str("component", "jwks").Logger()})
@@ -32,7 +32,7 @@ func foyerHooks(ctx context.Context, base, room, issuer string, log zerolog.Logg
 	if err != nil {
 		return nil, nil, err
 	}
-	rc, err := admission.NewReleaseClient(admission.ReleaseConfig{BaseURL: base})
+	rc, err := admission.NewReleaseClient(admission.ReleaseConfig{BaseURL: base, BackendKey: backendKey})
 	if err != nil {
 		return nil, nil, err
 	}

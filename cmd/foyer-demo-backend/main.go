@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/internal/boxoffice"
 	"github.com/rs/zerolog"
 )
@@ -48,7 +49,8 @@ func run(args []string, stderr io.Writer) int {
 	fs.BoolVar(&cfg.AllowReset, "allow-reset", false, "enable POST /boxoffice/reset")
 	foyerURL := fs.String("foyer", "", "foyer's base URL: require admission tokens (JWKS) and release outcomes")
 	room := fs.String("room", "biff-demo", "foyer room whose tokens are accepted (with --foyer)")
-	issuer := fs.String("issuer", "", "the tokens' iss (default: the --foyer URL, foyer's default)")
+	issuer := fs.String("issuer", admission.DefaultIssuer, "the tokens' iss (foyer's tokens.issuer, \"foyer\" unless configured)")
+	backendKey := fs.String("backend-key", "", "foyer backend_keys secret for reporting booked/failed (default $FOYER_BACKEND_KEY)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -61,7 +63,10 @@ func run(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *foyerURL != "" {
-		check, release, err := foyerHooks(ctx, *foyerURL, *room, *issuer, log)
+		if *backendKey == "" {
+			*backendKey = os.Getenv("FOYER_BACKEND_KEY")
+		}
+		check, release, err := foyerHooks(ctx, *foyerURL, *room, *issuer, *backendKey, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "foyer-demo-backend: %v\n", err)
 			return 2

@@ -23,3 +23,21 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuerDefaultIsFoyers: without --issuer the backend expects the iss foyer writes by
+// default ("foyer"), so foyer's tokens verify out of the box.
+func TestIssuerDefaultIsFoyers(t *testing.T) {
+	var errb bytes.Buffer
+	run([]string{"-h"}, &errb)
+	i := strings.Index(errb.String(), "-issuer")
+	if i < 0 {
+		t.Fatalf("no -issuer flag in the usage:\n%s", errb.String())
+	}
+	line := errb.String()[i:]
+	if j := strings.Index(line, "\n  -"); j >= 0 {
+		line = line[:j]
+	}
+	if !strings.Contains(line, `(default "foyer")`) {
+		t.Fatalf("-issuer default is not foyer's: %q", line)
+	}
+}

@@ -186,6 +186,7 @@ func (c *crowd) do(ctx context.Context, method, path string, hdr map[string]stri
 		return 0, vs, err
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set(visitorSecretHeader, loadVisitorSecret)
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}

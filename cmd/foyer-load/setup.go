@@ -224,6 +224,7 @@ func joinHTTP(ctx context.Context, base, prefix, room string, n int) ([]string, 
 				}
 				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 				req.Header.Set("Accept", "application/json")
+				req.Header.Set(visitorSecretHeader, loadVisitorSecret)
 				resp, err := cl.Do(req)
 				if err != nil {
 					once.Do(func() { firstErr = err })
@@ -248,6 +249,14 @@ func joinHTTP(ctx context.Context, base, prefix, room string, n int) ([]string, 
 	}
 	return out, ctx.Err()
 }
+
+// The load tool's visitors share one visitor secret (foyer binds tickets to the secret in
+// Foyer-Visitor-Secret; a ticket alone is not accepted). A join without a ticket still makes
+// a new ticket, so one secret serves every simulated visitor.
+const (
+	visitorSecretHeader = "Foyer-Visitor-Secret"
+	loadVisitorSecret   = "foyer-load-visitor-secret-0123456789abcdef"
+)
 
 // writeLines writes one string a line.
 func writeLines(path string, lines []string) error {
@@ -279,6 +288,7 @@ func getStatus(ctx context.Context, base, prefix, room, ticket string) (int, []b
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+prefix+"/v1/rooms/"+room+"/status", nil)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Foyer-Ticket", ticket)
+	req.Header.Set(visitorSecretHeader, loadVisitorSecret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err

@@ -81,7 +81,7 @@ function init(args)
   for line in io.lines(file) do
     if #line > 0 then
       n = n + 1
-      reqs[n] = wrk.format("GET", path, {["Accept"] = "application/json", ["Foyer-Ticket"] = line})
+      reqs[n] = wrk.format("GET", path, {["Accept"] = "application/json", ["Foyer-Ticket"] = line, ["`+visitorSecretHeader+`"] = "`+loadVisitorSecret+`"})
     end
   end
   i = ((tid or 0) * 7919) %% n

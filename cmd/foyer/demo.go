@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -68,7 +70,12 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	// room's backend follows it before the gateway starts.
 	base := cfg.PublicURL
 	room := &cfg.Rooms[0]
-	backendAddr, keys, err := startBoxOffice(ctx, room, base, cfg.Tokens.Issuer, log)
+	// the box office reports outcomes with a backend key made for this run
+	var kb [24]byte
+	_, _ = rand.Read(kb[:])
+	backendKey := hex.EncodeToString(kb[:])
+	cfg.BackendKeys = append(cfg.BackendKeys, gateway.BackendKey{Name: "demo-box-office", Key: backendKey})
+	backendAddr, keys, err := startBoxOffice(ctx, room, base, cfg.Tokens.Issuer, backendKey, log)
 	if err != nil {
 		log.Error().Err(err).Msg("demo box office did not start")
 		return 1
@@ -154,7 +161,7 @@ func pingURL(ctx context.Context, u string) error {
 // startBoxOffice runs the demo box office at the room's backend address; it verifies admission
 // tokens through foyer's JWKS (as a backend in another process would) and releases each
 // visitor's slot when the booking ends.
-func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase, issuer string, log zerolog.Logger) (string, *admission.RemoteKeys, error) {
+func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase, issuer, backendKey string, log zerolog.Logger) (string, *admission.RemoteKeys, error) {
 	u, err := url.Parse(room.Backend)
 	if err != nil {
 		return "", nil, err
@@ -171,7 +178,7 @@ func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase, is
 	if err != nil {
 		return "", nil, err
 	}
-	rc, err := admission.NewReleaseClient(admission.ReleaseConfig{BaseURL: foyerBase})
+	rc, err := admission.NewReleaseClient(admission.ReleaseConfig{BaseURL: foyerBase, BackendKey: backendKey})
 	if err != nil {
 		return "", nil, err
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/foyerhq/foyer/admission"
 )
 
 // Office is one box office. Create it with New; serve Handler. It is safe for concurrent use.
@@ -433,17 +435,23 @@ func (o *Office) release(r *http.Request, outcome string) {
 	}()
 }
 
-// AdmissionToken returns the request's admission token: the Authorization bearer, else the
-// Foyer-Admission header, else the foyer_admission cookie.
+// AdmissionToken returns the request's admission token: the one the admission middleware
+// verified, else the Authorization bearer, else the Foyer-Admission header, else a
+// foyer_admission_<room> cookie.
 func AdmissionToken(r *http.Request) string {
+	if tok, ok := admission.TokenFrom(r.Context()); ok {
+		return tok
+	}
 	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}
 	if h := r.Header.Get("Foyer-Admission"); h != "" {
 		return h
 	}
-	if c, err := r.Cookie("foyer_admission"); err == nil {
-		return c.Value
+	for _, c := range r.Cookies() {
+		if strings.HasPrefix(c.Name, admission.CookiePrefix) {
+			return c.Value
+		}
 	}
 	return ""
 }

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/foyerhq/foyer/admission"
 )
 
 // newOffice starts an office on an httptest server.
@@ -275,7 +277,7 @@ func TestCheckGuardsVisitorRoutesOnly(t *testing.T) {
 		t.Run(tt.path+"/"+tt.cookie, func(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
 			if tt.cookie != "" {
-				req.AddCookie(&http.Cookie{Name: "foyer_admission", Value: tt.cookie})
+				req.AddCookie(&http.Cookie{Name: admission.CookieNameFor("biff-demo"), Value: tt.cookie})
 			}
 			resp, err := srv.Client().Do(req)
 			if err != nil {

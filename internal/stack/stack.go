@@ -137,6 +137,8 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	gcfg.Admin.Tokens = []gateway.AdminToken{{Name: "foyer-sim", Token: s.AdminToken}}
 	gcfg.Tokens.KeyDir = keyDir
 	gcfg.Limits.JoinsPerMinute = 0 // every simulated visitor joins once; nothing to limit
+	backendKey := randomHex(24)
+	gcfg.BackendKeys = []gateway.BackendKey{{Name: "box-office", Key: backendKey}}
 	gcfg.TrustedProxies = []string{"127.0.0.1/32"}
 	gcfg.Log.Level = "warn"
 	session := time.Duration(float64(cfg.Session) / cfg.Speed)
@@ -181,7 +183,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
-	rc, err := admission.NewReleaseClient(admission.ReleaseConfig{BaseURL: s.FoyerURL, Prefix: gcfg.Prefix})
+	rc, err := admission.NewReleaseClient(admission.ReleaseConfig{BaseURL: s.FoyerURL, Prefix: gcfg.Prefix, BackendKey: backendKey})
 	if err != nil {
 		return nil, fmt.Errorf("stack: %w", err)
 	}
