@@ -89,7 +89,7 @@ func destQuery(d destination) string {
 	if len(v) == 0 {
 		return ""
 	}
-	return encodeQuery(v)
+	return url.Values(v).Encode()
 }
 
 // renderErrorPage is the browser form of an *Error.
@@ -103,9 +103,10 @@ func (s *Server) renderErrorPage(c echo.Context, e *Error) {
 		code = "unavailable"
 	case e.Status == http.StatusNotFound:
 		code = "not_found"
+	case code == "backend_unavailable":
 	case e.Status >= 500:
 		code = "internal"
-	case e.Status >= 400 && code != "backend_unavailable":
+	case e.Status >= 400:
 		code = "bad_request"
 	}
 	d := web.ErrorPageData{Lang: web.RequestLang(r), Status: e.Status, Code: code, Prefix: s.cfg.Prefix,
@@ -128,19 +129,12 @@ func (s *Server) writeBackendDown(w http.ResponseWriter, r *http.Request, rm *ro
 			return
 		}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Retry-After", "10")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`{"error":{"code":"backend_unavailable","message":"the booking site is not answering; your admission is still valid, try again in a moment"}}`))
+	s.errorHandler(&Error{Status: status, Code: "backend_unavailable", RetryAfter: 10,
+		Message: "the booking site is not answering; your admission is still valid, try again in a moment"}, s.e.NewContext(r, w))
 }
 
 // handleDashboard serves the organisers' dashboard shell; its data comes from the admin API.
 func (s *Server) handleDashboard(c echo.Context) error {
 	d := web.DashboardData{Lang: web.RequestLang(c.Request()), Prefix: s.cfg.Prefix, APIBase: s.cfg.Prefix + "/admin/v1"}
 	return s.site.ServeDashboard(c.Response(), d)
-}
-
-func encodeQuery(v map[string][]string) string {
-	return url.Values(v).Encode()
 }

@@ -47,11 +47,11 @@ func (s *Server) admitted(c echo.Context, rm *room) (admission.Claims, bool) {
 	now := s.now()
 	claims, err := s.verifier.Verify(tok, rm.cfg.Name, now)
 	if err != nil {
-		s.m.refused.WithLabelValues(rm.cfg.Name, refusalCode(err)).Inc()
+		s.m.refused.WithLabelValues(rm.cfg.Name, admission.ErrorCode(err)).Inc()
 		return admission.Claims{}, false
 	}
 	if !claims.Confirms(visitorSecret(r)) {
-		s.m.refused.WithLabelValues(rm.cfg.Name, "other_visitor").Inc()
+		s.m.refused.WithLabelValues(rm.cfg.Name, admission.ErrorCode(admission.ErrVisitorMismatch)).Inc()
 		return admission.Claims{}, false
 	}
 	if left := claims.ExpiresAt.Sub(now); left < s.settings(rm).Session/2 && !queue.IsUnbacked(claims.JTI) {
@@ -82,19 +82,6 @@ func (s *Server) extend(c echo.Context, rm *room, claims *admission.Claims, now 
 	}
 	*claims = nc
 	s.setCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name), tok, time.Until(nc.ExpiresAt)+time.Minute)
-}
-
-func refusalCode(err error) string {
-	switch {
-	case errors.Is(err, admission.ErrExpired):
-		return "expired"
-	case errors.Is(err, admission.ErrWrongRoom):
-		return "other_room"
-	case errors.Is(err, admission.ErrBadSignature), errors.Is(err, admission.ErrUnknownKey):
-		return "forged"
-	default:
-		return "malformed"
-	}
 }
 
 // waitingRoom answers a request without admission: it joins the visitor if needed and serves

@@ -513,7 +513,7 @@ func (s *Server) handleRelease(c echo.Context) error {
 	}
 	claims, err := s.verifier.Verify(tok, rm.cfg.Name, s.now())
 	if err != nil {
-		return &Error{Status: http.StatusUnauthorized, Code: "bad_token", Message: "the admission token was refused: " + refusalReason(err)}
+		return &Error{Status: http.StatusUnauthorized, Code: "bad_token", Message: "the admission token was refused: " + admission.ErrorCode(err)}
 	}
 	// Honest outcomes: the outcome is required (no body is a 400, not "abandoned"); only a
 	// booking backend (Foyer-Backend-Key) may say booked or failed; without it, only the
@@ -553,24 +553,6 @@ func (s *Server) handleRelease(c echo.Context) error {
 		s.clearCookie(c.Response(), admission.CookieNameFor(rm.cfg.Name))
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-// refusalReason is the client-facing reason a token was refused.
-func refusalReason(err error) string {
-	switch {
-	case errors.Is(err, admission.ErrExpired):
-		return "expired"
-	case errors.Is(err, admission.ErrNotYetValid):
-		return "not yet valid"
-	case errors.Is(err, admission.ErrWrongRoom):
-		return "issued for another room"
-	case errors.Is(err, admission.ErrUnknownKey):
-		return "signed by an unknown key"
-	case errors.Is(err, admission.ErrBadSignature):
-		return "bad signature"
-	default:
-		return "malformed"
-	}
 }
 
 // handleFairness: GET /foyer/v1/rooms/{room}/fairness.
