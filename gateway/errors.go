@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/foyerhq/foyer/queue"
 	"github.com/labstack/echo/v4"
 	"github.com/rs/zerolog"
 )
@@ -103,5 +105,27 @@ func logLevelFor(status int) zerolog.Level {
 		return zerolog.InfoLevel
 	default:
 		return zerolog.DebugLevel
+	}
+}
+
+// storeErr turns engine errors into client errors.
+func (s *Server) storeErr(op string, err error) error {
+	switch {
+	case errors.Is(err, queue.ErrRoomClosed):
+		return httpError(http.StatusGone, "room_closed", "this sale is closed")
+	case errors.Is(err, queue.ErrRoomScheduled):
+		return httpError(http.StatusConflict, "not_open_yet", "the line for this sale has not opened yet")
+	case errors.Is(err, queue.ErrRoomPaused):
+		return httpError(http.StatusServiceUnavailable, "room_paused", "admissions are paused; your place is kept")
+	case errors.Is(err, queue.ErrTicketSpent), errors.Is(err, queue.ErrBadTicket), errors.Is(err, queue.ErrBeyondIssued):
+		return httpError(http.StatusGone, "bad_ticket", "this ticket can no longer be used; join the line again")
+	case errors.Is(err, queue.ErrUnknownRoom):
+		return httpError(http.StatusNotFound, "unknown_room", "there is no room with that name")
+	case errors.Is(err, queue.ErrStoreUnavailable), errors.Is(err, context.DeadlineExceeded):
+		s.m.redisErrors.WithLabelValues(op).Inc()
+		return &Error{Status: http.StatusServiceUnavailable, Code: "reconnecting",
+			Message: "the waiting room is reconnecting; keep this page open, your place is kept", RetryAfter: 3, Cause: err}
+	default:
+		return internalError(err)
 	}
 }
