@@ -9,23 +9,32 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-//go:embed scripts/*.lua
+//go:embed scripts/*.lua scripts/lib/*.lua
 var scriptFS embed.FS
 
-func mustScript(name string) *redis.Script {
-	b, err := scriptFS.ReadFile("scripts/" + name + ".lua")
-	if err != nil {
-		panic("queue: missing embedded script " + name) // build-time invariant
+// mustScript loads scripts/<name>.lua, after the shared helpers in scripts/lib/<lib>.lua.
+func mustScript(name string, libs ...string) *redis.Script {
+	var src []byte
+	for _, f := range append(libs, name) {
+		path := "scripts/" + f + ".lua"
+		if f != name {
+			path = "scripts/lib/" + f + ".lua"
+		}
+		b, err := scriptFS.ReadFile(path)
+		if err != nil {
+			panic("queue: missing embedded script " + path) // build-time invariant
+		}
+		src = append(src, b...)
 	}
-	return redis.NewScript(string(b))
+	return redis.NewScript(string(src))
 }
 
 // One script per atomic operation; see each file's header for KEYS, ARGV and the reply.
 var (
 	createScript  = mustScript("create")
 	joinScript    = mustScript("join")
-	stepScript    = mustScript("step")
-	claimScript   = mustScript("claim")
+	stepScript    = mustScript("step", "room")
+	claimScript   = mustScript("claim", "room")
 	releaseScript = mustScript("release")
 	extendScript  = mustScript("extend")
 	markScript    = mustScript("mark")

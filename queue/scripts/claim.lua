@@ -29,11 +29,11 @@ local state = m[1]
 local opened = tonumber(m[2]) or 0
 local head = tonumber(m[3]) or 0
 local counter = tonumber(m[4]) or 0
-local rate = tonumber(m[5]) or 0
-local max_active = tonumber(m[6]) or 0
-local session = tonumber(m[7]) or 600000
-local max_session = tonumber(m[8]) or session
-local grace = tonumber(m[9]) or 0
+local rate = setting(m[5], 'rate')
+local max_active = setting(m[6], 'max_active')
+local session = setting(m[7], 'session_ms')
+local max_session = setting(m[8], 'max_session_ms')
+local grace = setting(m[9], 'grace_ms')
 local credit = tonumber(m[11]) or 0
 local last = tonumber(m[12]) or now
 local restored_head = tonumber(m[13]) or 0
@@ -120,11 +120,8 @@ if state ~= 'open' then
 end
 if pos == head + 1 and pos <= counter and ARGV[4] == '1' and not queue_all
     and redis.call('ZCARD', KEYS[7]) == 0 then
-  if now > last then
-    local burst = math.max(1, rate / 60)
-    credit = math.min(burst, credit + (now - last) * rate / 60000)
-    last = now
-  end
+  credit = accrue(credit, last, now, rate)
+  last = math.max(last, now)
   local cap = max_active - redis.call('ZCARD', KEYS[3]) - redis.call('ZCARD', KEYS[4])
   if credit >= 1 and cap > 0 then
     credit = credit - 1

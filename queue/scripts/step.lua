@@ -34,10 +34,10 @@ local opened = tonumber(m[3]) or 0
 local counter = tonumber(m[4]) or 0
 local head = tonumber(m[5]) or 0
 local pq = tonumber(m[6]) or 0
-local rate = tonumber(m[7]) or 0
-local max_active = tonumber(m[8]) or 0
-local absent = tonumber(m[9]) or 60000
-local grace = tonumber(m[10]) or 0
+local rate = setting(m[7], 'rate')
+local max_active = setting(m[8], 'max_active')
+local absent = setting(m[9], 'absent_ms')
+local grace = setting(m[10], 'grace_ms')
 local credit = tonumber(m[11]) or 0
 local last = tonumber(m[12]) or now
 local skip_after = tonumber(m[13]) or 0
@@ -99,10 +99,7 @@ end
 
 local admitted = 0
 if opened == 1 and state == 'open' then
-  if now > last then
-    local burst = math.max(1, rate / 60)
-    credit = math.min(burst, credit + (now - last) * rate / 60000)
-  end
+  credit = accrue(credit, last, now, rate)
   local cap = max_active - redis.call('ZCARD', KEYS[3]) - redis.call('ZCARD', KEYS[4])
   while credit >= 1 and cap > 0 do
     local r = redis.call('ZPOPMIN', KEYS[7])
