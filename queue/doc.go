@@ -72,9 +72,13 @@
 //	                               in one script)
 //	P:{R}:seen:<epoch>     bitmap  mark (liveness flush), restore     3 x AbsentAfter
 //	                               bit per position seen polling, epoch = unix ms / AbsentAfter ms
-//	P:audit                list    AppendAudit (LPUSH + LTRIM)        none: the organisers' record, bounded
-//	                               newest first                       to AuditMax entries; global, no room
-//	                                                                  tag, never touched by a script
+//	P:{R}:audit            list    update (LPUSH + LTRIM, in the       RoomTTL like the room's keys; bounded
+//	                               same call as the change it records) to AuditMax entries
+//	                               "<Redis time µs> <entry>", newest first
+//	P:gateways             zset    heartbeat (every FlushEvery)        1 minute, refreshed by every beat
+//	                               member engine id, score last beat   (global, no room tag, plain commands)
+//	                               ms: the live gateways, for each one's
+//	                               share of a fail-open room's pace
 //	P:settings             channel update (PUBLISH room name)         none: a Pub/Sub channel, not a key
 //
 // Memory per waiting visitor is the two live liveness bitmaps: 2 bits per position.
