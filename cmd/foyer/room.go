@@ -30,7 +30,10 @@ commands:
   list                          every room: state, line, rate, sessions
   get NAME                      one room's settings and live figures
   set NAME key=value...         change settings; keys: rate (rate_per_minute), max_active,
-                                session_seconds (or session=15m), opens_at (RFC 3339), state
+                                session_seconds (or session=15m), max_session_seconds (or
+                                max_session=1h), absent_after_seconds (or absent_after=2m),
+                                grace_seconds (or grace=30m), opens_at, prequeue_opens_at
+                                (RFC 3339), state, queue_all (true|false), on_store_error
   pause NAME                    stop admitting; waiting visitors keep their place
   resume NAME                   admit again (state open)
   close NAME                    end the sale: nobody new joins or is admitted
@@ -158,8 +161,15 @@ var setKeys = map[string]string{
 	"rate": "rate_per_minute", "rate_per_minute": "rate_per_minute",
 	"max_active": "max_active", "cap": "max_active",
 	"session_seconds": "session_seconds", "session": "session_seconds",
-	"opens_at": "opens_at", "state": "state",
+	"max_session_seconds": "max_session_seconds", "max_session": "max_session_seconds",
+	"absent_after_seconds": "absent_after_seconds", "absent_after": "absent_after_seconds",
+	"grace_seconds": "grace_seconds", "grace": "grace_seconds",
+	"opens_at": "opens_at", "prequeue_opens_at": "prequeue_opens_at", "state": "state",
+	"queue_all": "queue_all", "on_store_error": "on_store_error",
 }
+
+// durationKeys are the short keys that take a Go duration (session=15m) for a *_seconds field.
+var durationKeys = map[string]bool{"session": true, "max_session": true, "absent_after": true, "grace": true}
 
 // parseAssignments turns key=value arguments into a PATCH body. Whole numbers go as JSON
 // numbers and anything else as strings, so the API, not this tool, judges the values and
@@ -173,21 +183,25 @@ func parseAssignments(args []string) (map[string]any, error) {
 		}
 		field, known := setKeys[k]
 		if !known {
-			return nil, fmt.Errorf("unknown key %q; use rate, max_active, session_seconds (or session), opens_at, state", k)
+			return nil, fmt.Errorf("unknown key %q; use rate, max_active, session_seconds (or session), max_session_seconds, absent_after_seconds, grace_seconds, opens_at, prequeue_opens_at, state, queue_all, on_store_error", k)
 		}
 		if _, dup := body[field]; dup {
 			return nil, fmt.Errorf("%s given twice", field)
 		}
 		switch field {
-		case "opens_at", "state":
+		case "opens_at", "prequeue_opens_at", "state", "on_store_error":
 			body[field] = v
-		case "session_seconds":
-			if d, err := time.ParseDuration(v); err == nil && k == "session" {
+		case "queue_all":
+			if b, err := strconv.ParseBool(v); err == nil {
+				body[field] = b
+			} else {
+				body[field] = v // the API names it
+			}
+		default:
+			if d, err := time.ParseDuration(v); err == nil && durationKeys[k] {
 				body[field] = int64(d / time.Second)
 				continue
 			}
-			fallthrough
-		default:
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				body[field] = n
 			} else {

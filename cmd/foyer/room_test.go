@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -263,5 +264,19 @@ func TestParseAssignments(t *testing.T) {
 		if err != nil || string(b) != tt.want {
 			t.Errorf("%v: %s %v, want %s", tt.args, b, err, tt.want)
 		}
+	}
+}
+
+// Every live setting the admin API accepts can be set from the command line.
+func TestRoomSetEveryLiveSetting(t *testing.T) {
+	got, err := parseAssignments([]string{"grace=5m", "max_session=1h", "absent_after_seconds=45",
+		"queue_all=true", "on_store_error=open", "prequeue_opens_at=2026-10-02T13:50:00+09:00"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"grace_seconds": int64(300), "max_session_seconds": int64(3600), "absent_after_seconds": int64(45),
+		"queue_all": true, "on_store_error": "open", "prequeue_opens_at": "2026-10-02T13:50:00+09:00"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("body %v, want %v", got, want)
 	}
 }
