@@ -21,6 +21,8 @@ type Error struct {
 	RetryAfter int
 	// Cause is logged, never sent.
 	Cause error
+	// PoW is the proof-of-work challenge of a pow_required answer.
+	PoW *powChallenge
 }
 
 func (e *Error) Error() string {
@@ -41,7 +43,8 @@ func internalError(cause error) *Error {
 }
 
 type errorBody struct {
-	Error errorDetail `json:"error"`
+	Error errorDetail   `json:"error"`
+	PoW   *powChallenge `json:"pow,omitempty"`
 }
 
 type errorDetail struct {
@@ -90,7 +93,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		s.renderErrorPage(c, e)
 		return
 	}
-	_ = c.JSON(e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Fields: e.Fields}})
+	_ = c.JSON(e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Fields: e.Fields}, PoW: e.PoW})
 }
 
 func itoa(n int) string {

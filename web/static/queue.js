@@ -100,6 +100,15 @@
   }
 
   function schedule(ms) { clearTimeout(timer); timer = setTimeout(poll, ms); }
+  // Proof-of-work hook: a join answered 428 pow_required is solved in a Web Worker
+  // (static/pow.js, fetched only then) and sent again with the Foyer-PoW header.
+  let pow = '';
+  function solvePow(c) {
+    const w = new Worker(boot.joinURL.replace(/\/v1\/rooms\/.*$/, '/static/pow.js'));
+    w.onmessage = e => { w.terminate(); pow = e.data.solution; poll(); };
+    w.onerror = () => { w.terminate(); schedule(backoff(0)); };
+    w.postMessage({challenge: c.challenge, difficulty: c.difficulty});
+  }
   function backoff(retryAfter) {
     errors++;
     const ms = retryAfter > 0 ? retryAfter * 1000 : Math.min(60000, Math.max(every, 2000) * Math.pow(2, Math.min(errors - 1, 5)));
@@ -110,6 +119,7 @@
     busy = true; clearTimeout(timer); lastPoll = Date.now();
     const join = joining, h = {Accept: 'application/json'};
     if (ticket) h['Foyer-Ticket'] = ticket;
+    if (join && pow) { h['Foyer-PoW'] = pow; pow = ''; }
     fetch(join ? boot.joinURL : boot.statusURL, {method: join ? 'POST' : 'GET', credentials: 'same-origin', headers: h, cache: 'no-store'})
       .then(r => r.json().catch(() => null).then(j => {
         busy = false;
@@ -123,6 +133,7 @@
           return;
         }
         const code = j && j.error && j.error.code;
+        if (join && code === 'pow_required' && j.pow) { solvePow(j.pow); return; }
         if (code === 'room_closed') { apply(Object.assign({}, last, {state: 'closed', admitted: false, reconnecting: false})); schedule(60000); return; }
         if (!join && (r.status === 401 || code === 'no_ticket' || code === 'bad_ticket')) {
           joining = true; ticket = null;
