@@ -4,11 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -260,4 +263,95 @@ func BenchmarkPoWSolve18(b *testing.B) {
 	for b.Loop() {
 		solvePoW(p.issue("festival", "v", 18, now).Challenge, 18)
 	}
+}
+
+// TestBotJoinsPerMinute measures what one machine (two goroutines, this host's cores) takes
+// in places per minute over loopback, with trusted_proxies covering it: from its one address
+// or with a made-up X-Forwarded-For per join, with proof_of_work off, auto and on (default
+// 18 bits, solved natively in Go as a bot would). Figures are logged; the assertions only
+// compare them (no timing thresholds). Skipped with -short.
+func TestBotJoinsPerMinute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement: skipped with -short")
+	}
+	const window = 4 * time.Second
+	rates := map[string]float64{}
+	for _, tc := range []struct {
+		name  string
+		mode  string
+		spoof bool
+	}{
+		{"off/one-address", "off", false},
+		{"off/spoofed-xff", "off", true},
+		{"auto/one-address", "auto", false},
+		{"auto/spoofed-xff", "auto", true},
+		{"on18/one-address", "on", false},
+		{"on18/spoofed-xff", "on", true},
+	} {
+		h := newHarness(t, harnessOpt{rooms: func(be string) []RoomConfig {
+			r := defaultRoom(be)
+			r.ProofOfWork = PoWConfig{Mode: tc.mode}
+			return []RoomConfig{r}
+		}, mod: func(c *Config) {
+			c.Limits.JoinsPerMinute = 30
+			c.TrustedProxies = []string{"127.0.0.0/8"}
+		}})
+		var seq, got atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for time.Since(start) < window {
+					hdr := map[string]string{}
+					if tc.spoof {
+						n := seq.Add(1)
+						hdr["X-Forwarded-For"] = fmt.Sprintf("198.51.%d.%d", n>>8&255, n&255)
+					}
+					if _, final, _ := powJoinB(h.visitor(), hdr); final == 200 {
+						got.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		rates[tc.name] = float64(got.Load()) / time.Since(start).Minutes()
+		t.Logf("%-18s %8.0f places/min (%d in %s)", tc.name, rates[tc.name], got.Load(), time.Since(start).Round(time.Millisecond))
+	}
+	if rates["on18/spoofed-xff"] >= rates["off/spoofed-xff"]/5 || rates["auto/one-address"] >= rates["off/spoofed-xff"]/5 {
+		t.Fatalf("proof-of-work does not slow a bot down: %v", rates)
+	}
+}
+
+// powJoinB is powJoin for benchmarks: no test to fail, a bot's loop.
+func powJoinB(v *visitor, hdr map[string]string) (first, final, bitsN int) {
+	req := func(h map[string]string) (int, []byte) {
+		r, _ := http.NewRequest(http.MethodPost, v.h.srv.URL+"/foyer/v1/rooms/"+testRoom+"/join", nil)
+		r.Header.Set("Accept", "application/json")
+		for k, val := range h {
+			r.Header.Set(k, val)
+		}
+		resp, err := v.c.Do(r)
+		if err != nil {
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, body
+	}
+	first, body := req(hdr)
+	if first != http.StatusPreconditionRequired {
+		return first, first, 0
+	}
+	var e errorBody
+	if json.Unmarshal(body, &e) != nil || e.PoW == nil {
+		return first, first, 0
+	}
+	h2 := map[string]string{powHeader: solvePoW(e.PoW.Challenge, e.PoW.Difficulty)}
+	for k, val := range hdr {
+		h2[k] = val
+	}
+	final, _ = req(h2)
+	return first, final, e.PoW.Difficulty
 }
