@@ -465,7 +465,7 @@ func TestJoinAfterSessionEnded(t *testing.T) {
 	first := v.join(testRoom)
 	s := v.waitAdmitted(testRoom, 3*time.Second)
 	resp, _ := v.do(http.MethodPost, "/foyer/v1/rooms/festival/release", "application/json",
-		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + s.Token, "Content-Type": "application/json"})
+		strings.NewReader(`{"outcome":"booked"}`), map[string]string{"Authorization": "Bearer " + s.Token, "Content-Type": "application/json", admission.BackendKeyHeader: testBackendKey})
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("release: %d", resp.StatusCode)
 	}
