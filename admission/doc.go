@@ -7,7 +7,8 @@
 //
 //	iss  the foyer deployment (default "foyer")
 //	aud  the room the visitor was admitted to
-//	sub  the visitor id the token is bound to
+//	sub  an opaque visitor id (not a credential)
+//	cnf  {"s256": Commitment(secret)}: the secret the token is bound to (Claims.Confirms)
 //	jti  the id of the admission lease, used to release it
 //	iat, nbf, exp  issue time, start and end of validity (seconds since the epoch)
 //
@@ -20,6 +21,11 @@
 // at most 30 s of leeway, and says why it refused with an error wrapping ErrExpired,
 // ErrNotYetValid, ErrWrongRoom, ErrWrongIssuer, ErrUnknownKey, ErrBadSignature, ErrMalformed or
 // ErrAlgorithm. Verify and Issue take no clock of their own: callers pass the time.
+//
+// A token is only good with the secret its cnf commits to: the visitor's secret (the
+// VisitorCookieName cookie, or VisitorSecretHeader for apps; MiddlewareConfig.BindVisitor) or,
+// in token mode, the site's own session (MiddlewareConfig.BindSession, bound through BindParam
+// on the queue URL). Nothing readable from a token lets anyone present that secret.
 //
 // Booking backends use Middleware (net/http) or EchoMiddleware with a Verifier over
 // RemoteKeys, which follows foyer's JWKS, and ReleaseClient to free a visitor's slot when they

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
@@ -42,7 +44,13 @@ func Build(cfg Config, rdb redis.UniversalClient, tickets []queue.TicketKey, log
 	if err != nil {
 		return nil, fmt.Errorf("gateway: pages: %w", err)
 	}
-	srv, err := New(cfg, Deps{Engine: engine, Keys: keys, Site: site, Logger: log})
+	var challengeKey []byte
+	if len(tickets) > 0 { // the proof-of-work key, shared by every replica as the ticket secret is
+		m := hmac.New(sha256.New, tickets[0].Secret)
+		m.Write([]byte("foyer proof-of-work challenge key"))
+		challengeKey = m.Sum(nil)
+	}
+	srv, err := New(cfg, Deps{Engine: engine, Keys: keys, Site: site, Logger: log, ChallengeKey: challengeKey})
 	if err != nil {
 		return nil, err
 	}

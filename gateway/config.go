@@ -255,6 +255,9 @@ type RoomConfig struct {
 	Theme ThemeConfig `yaml:"theme"`
 	// Adaptive lowers the rate when the backend struggles (proxy mode).
 	Adaptive AdaptiveConfig `yaml:"adaptive"`
+	// ProofOfWork asks joins for a proof-of-work (see PoWConfig; default auto: only from an
+	// address or room under join pressure, instead of refusing it).
+	ProofOfWork PoWConfig `yaml:"proof_of_work"`
 }
 
 // ThemeConfig styles a room's queue page.
@@ -382,6 +385,7 @@ func (c *Config) FillDefaults() {
 		if r.WaitingStatus == 0 {
 			r.WaitingStatus = 200
 		}
+		r.ProofOfWork.fill()
 		if r.Adaptive.Enabled {
 			rate := r.Settings(time.Time{}).WithDefaults().RatePerMinute
 			if r.Adaptive.MaxRate == 0 {
@@ -577,6 +581,7 @@ func (c *Config) Validate() error {
 		if r.WaitingStatus < 200 || r.WaitingStatus > 599 {
 			bad(f+".waiting_status", "must be an HTTP status, got %d", r.WaitingStatus)
 		}
+		p = append(p, r.ProofOfWork.problems(f+".proof_of_work")...)
 		if a := r.Adaptive; a.Enabled {
 			if a.MinRate < 1 || a.MinRate > a.MaxRate {
 				bad(f+".adaptive.min_rate", "must be between 1 and adaptive.max_rate")

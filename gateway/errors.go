@@ -24,6 +24,8 @@ type Error struct {
 	RetryAfter int
 	// Cause is logged, never sent.
 	Cause error
+	// PoW is the proof-of-work challenge of a pow_required answer.
+	PoW *powChallenge
 }
 
 func (e *Error) Error() string {
@@ -44,7 +46,8 @@ func internalError(cause error) *Error {
 }
 
 type errorBody struct {
-	Error errorDetail `json:"error"`
+	Error errorDetail   `json:"error"`
+	PoW   *powChallenge `json:"pow,omitempty"`
 }
 
 type errorDetail struct {
@@ -93,7 +96,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		s.renderErrorPage(c, e)
 		return
 	}
-	_ = c.JSON(e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Fields: e.Fields}})
+	_ = c.JSON(e.Status, errorBody{Error: errorDetail{Code: e.Code, Message: e.Message, Fields: e.Fields}, PoW: e.PoW})
 }
 
 // logLevelFor maps a status to the access log level.

@@ -61,11 +61,10 @@ func confirmation(c echo.Context, dest destination) string {
 
 // join takes a ticket for the visitor (rate limited per client) and sets the ticket cookie.
 func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, string, error) {
-	if ok, wait := s.joins.allow(c.RealIP(), s.now()); !ok {
-		s.m.rateLimited.Inc()
-		secs := int(wait/time.Second) + 1
-		return queue.Ticket{}, "", &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
-			Message: "too many joins from your address; try again shortly", RetryAfter: secs}
+	// Per-address limit and proof-of-work (pow.go): 429 in mode off, else 428 pow_required
+	// with a challenge whose difficulty grows with the address's or the room's pressure.
+	if err := s.checkJoinPoW(c, rm, visitor); err != nil {
+		return queue.Ticket{}, "", err
 	}
 	// A join may wait for the coalesced call ahead of it and then for its own (each up to twice
 	// the Redis timeout): a slow store makes a slower join, not an error.

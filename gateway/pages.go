@@ -57,7 +57,7 @@ func (s *Server) renderQueuePage(c echo.Context, rm *room, b statusBody, dest de
 		Lang:         web.RequestLang(r),
 		TimeZone:     rm.cfg.TimeZone,
 		Prefix:       s.cfg.Prefix,
-		HasTicket:    true,
+		HasTicket:    b.Ticket != "", // no ticket yet (a proof-of-work to solve first): the script joins
 		Status:       st,
 		StatusURL:    statusURL,
 		JoinURL:      joinURL,

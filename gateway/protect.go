@@ -99,7 +99,7 @@ func (s *Server) waitingRoom(c echo.Context, rm *room, visitor string) error {
 	}
 	b, adm, err := s.enter(c, rm, visitor, dest)
 	if err != nil {
-		return err
+		return s.powPage(c, rm, dest, err)
 	}
 	if adm != nil && !s.settings(rm).QueueAll {
 		return s.proxyTo(c, rm, adm.claims)
@@ -129,7 +129,7 @@ func (s *Server) handleRoomPage(c echo.Context) error {
 	}
 	b, _, err := s.enter(c, rm, s.ensureVisitor(c), dest)
 	if err != nil {
-		return err
+		return s.powPage(c, rm, dest, err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
 	if !wantsHTML(c.Request()) {

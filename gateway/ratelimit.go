@@ -1,13 +1,18 @@
 package gateway
 
 import (
+	"net"
 	"sync"
 	"time"
 )
 
-// clientLimiter is a per-client token bucket (GCRA form: one timestamp per client), used to bound
-// joins per client address. It forgets idle clients so memory stays bounded. Safe for concurrent
-// use.
+// clientLimiter is a per-client token bucket (GCRA form: one timestamp per client), used to
+// bound joins per client address. It forgets idle clients so memory stays bounded. Safe for
+// concurrent use. It counts per replica: N replicas allow N times the rate.
+//
+// allow refuses past the burst (proof_of_work mode off: 429). take always counts and reports
+// how far past the burst the client is, which the proof-of-work turns into a higher difficulty
+// instead of a refusal: shared addresses (a campus, a carrier NAT) pay more, never get shut out.
 type clientLimiter struct {
 	mu       sync.Mutex
 	interval time.Duration // one token every interval
@@ -26,13 +31,8 @@ func newClientLimiter(perMinute, burst int) *clientLimiter {
 	return &clientLimiter{interval: iv, burst: iv * time.Duration(burst), tat: map[string]time.Time{}, maxKeys: 1 << 20}
 }
 
-// allow takes one token for key at now; when refused it says how long until the next one.
-func (l *clientLimiter) allow(key string, now time.Time) (bool, time.Duration) {
-	if l == nil {
-		return true, 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// gc drops clients whose bucket is full again. Caller holds l.mu.
+func (l *clientLimiter) gc(now time.Time) {
 	if now.Sub(l.lastGC) > time.Minute || len(l.tat) > l.maxKeys {
 		for k, t := range l.tat {
 			if t.Before(now) {
@@ -41,6 +41,16 @@ func (l *clientLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 		}
 		l.lastGC = now
 	}
+}
+
+// allow takes one token for key at now; when refused it says how long until the next one.
+func (l *clientLimiter) allow(key string, now time.Time) (bool, time.Duration) {
+	if l == nil {
+		return true, 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gc(now)
 	tat := l.tat[key]
 	if tat.Before(now) {
 		tat = now
@@ -51,4 +61,56 @@ func (l *clientLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 	}
 	l.tat[key] = newTat
 	return true, 0
+}
+
+// over reports how many events past the burst key would be with one more (0 when within it),
+// without counting it.
+func (l *clientLimiter) over(key string, now time.Time) int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.overAt(l.tat[key], now)
+}
+
+// take counts one event for key and returns how many events past the burst it is.
+func (l *clientLimiter) take(key string, now time.Time) int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gc(now)
+	tat := l.tat[key]
+	over := l.overAt(tat, now)
+	if tat.Before(now) {
+		tat = now
+	}
+	l.tat[key] = tat.Add(l.interval)
+	return over
+}
+
+func (l *clientLimiter) overAt(tat time.Time, now time.Time) int {
+	if tat.Before(now) {
+		tat = now
+	}
+	debt := tat.Add(l.interval).Sub(now) - l.burst - l.interval
+	if debt <= 0 {
+		return 0
+	}
+	return int((debt + l.interval - 1) / l.interval)
+}
+
+// clientKey is the unit a per-address limit counts: the IPv4 address, or the /64 of an IPv6
+// address (one subscriber's whole prefix: rotating addresses inside it gains nothing).
+func clientKey(ip string) string {
+	p := net.ParseIP(ip)
+	if p == nil {
+		return ip
+	}
+	if v4 := p.To4(); v4 != nil {
+		return v4.String()
+	}
+	return p.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }

@@ -37,6 +37,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ChallengeKey signs proof-of-work challenges; every replica needs the same one (Build
+	// derives it from the ticket secret). Nil: a random key, good for one replica only.
+	ChallengeKey []byte
 }
 
 // Server is the gateway: an http.Handler plus the background loops (history sampling, the
@@ -59,6 +62,7 @@ type Server struct {
 	joins    *clientLimiter
 	conns    *connLimiter
 	shed     *prometheus.CounterVec
+	pow      *powState
 
 	rooms  map[string]*room
 	routes []route // protected path prefixes, longest first
@@ -100,6 +104,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		now:    d.Now,
 		secure: secureCookies(cfg.PublicURL),
 		joins:  newClientLimiter(cfg.Limits.JoinsPerMinute, 10),
+		pow:    newPoWState(d.ChallengeKey),
 		rooms:  map[string]*room{},
 	}
 	if s.now == nil {

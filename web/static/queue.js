@@ -231,9 +231,21 @@
     schedule(ms);
   }
   // prepareJoin resolves to what the join request carries beyond the cookies: {headers, body}.
-  // The hook for a join challenge (a proof-of-work answer computed in a Worker): resolve once
-  // it is solved and put the answer in a header or the body.
-  function prepareJoin() { return Promise.resolve({headers: {}, body: undefined}); }
+  // A join answered 428 pow_required left a challenge: it is solved in a Web Worker
+  // (static/pow.js, fetched only then) and the answer goes in the Foyer-PoW header, once.
+  let challenge = null;
+  function prepareJoin() {
+    const c = challenge;
+    if (!c) return Promise.resolve({headers: {}, body: undefined});
+    challenge = null;
+    return new Promise(done => {
+      let wk;
+      try { wk = new Worker(boot.joinURL.replace(/\/v1\/rooms\/.*$/, '/static/pow.js')); } catch (e) { done({headers: {}}); return; }
+      wk.onmessage = e => { wk.terminate(); done({headers: {'Foyer-PoW': e.data.solution}}); };
+      wk.onerror = () => { wk.terminate(); done({headers: {}}); };
+      wk.postMessage({challenge: c.challenge, difficulty: c.difficulty});
+    });
+  }
 
   function poll(keepalive) {
     if (busy) return;
@@ -262,6 +274,7 @@
         return;
       }
       const code = j && j.error && j.error.code;
+      if (join && code === 'pow_required' && j.pow) { challenge = j.pow; now1(); return; }
       if (code === 'room_closed' || code === 'sold_out') {
         apply(Object.assign({}, last, {state: code === 'sold_out' ? 'sold_out' : 'closed', admitted: false, reconnecting: false}));
         schedule(code === 'sold_out' ? 300000 : 60000);

@@ -1,0 +1,341 @@
+package gateway
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"math"
+	"math/bits"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Proof-of-work on join.
+//
+// A join may have to carry the solution of a challenge: a stateless string signed by the
+// gateway (HMAC-SHA-256 over room, difficulty, expiry, a random nonce and the visitor's id),
+// handed out in a 428 pow_required answer. The client finds a counter such that
+// SHA-256(challenge ":" counter) starts with `difficulty` zero bits (the queue page does it in a
+// Web Worker, web/static/pow.js) and joins again with the header "Foyer-PoW: challenge:counter".
+// Checking costs one HMAC and one SHA-256 (about a microsecond). A solution is good once: a
+// small per-replica cache of spent nonces, kept until the challenges expire (a solution could
+// be replayed once on each other replica, for the same visitor only, within the expiry).
+//
+// Modes (rooms[].proof_of_work.mode; a config field, not a stored room setting: changing it
+// takes a restart or a config rollout):
+//   - off: never; past limits.joins_per_minute an address gets 429, as before.
+//   - auto (default): nobody solves anything until their address (an IPv4 address, an IPv6
+//     /64) passes joins_per_minute, or the room's joins on this replica pass
+//     room_joins_per_second; then, instead of a refusal, a challenge whose difficulty grows by
+//     one bit (twice the work) each time the excess doubles, up to max_difficulty.
+//   - on: every join pays at least difficulty bits, raised the same way.
+
+// powHeader carries a solution: "<challenge>:<counter>".
+const powHeader = "Foyer-PoW"
+
+// Bounds of the proof-of-work.
+const (
+	powTTL          = 5 * time.Minute // a challenge's life: enough for a slow phone at a high difficulty
+	powMinBits      = 8
+	powMaxBits      = 32
+	powOverScale    = 100     // joins past the allowance that double the work (500 behind one NAT: 4x)
+	powSpentMax     = 1 << 20 // spent nonces kept per replica (~60 MB at worst); beyond, challenges are refused
+	maxPoWHeaderLen = 256
+)
+
+// PoWConfig configures a room's proof-of-work on join.
+type PoWConfig struct {
+	// Mode is off, auto (default) or on.
+	Mode string `yaml:"mode"`
+	// Difficulty is the base number of leading zero bits (default 18: about a second of a
+	// mid-range phone's JavaScript).
+	Difficulty int `yaml:"difficulty"`
+	// MaxDifficulty caps the raised difficulty (default Difficulty+6: 64 times the work).
+	MaxDifficulty int `yaml:"max_difficulty"`
+	// RoomJoinsPerSecond is the join pressure (per replica) above which every join of the room
+	// pays, one more bit each time the pressure doubles; 0 (default) turns it off.
+	RoomJoinsPerSecond int `yaml:"room_joins_per_second"`
+}
+
+// powChallenge is the JSON an app (or the queue page) receives with pow_required.
+type powChallenge struct {
+	Challenge  string `json:"challenge"`
+	Difficulty int    `json:"difficulty"`
+	Algorithm  string `json:"algorithm"`
+	Header     string `json:"header"`
+	ExpiresAt  string `json:"expires_at"`
+}
+
+// powState is a gateway's proof-of-work machinery: the signing key, the spent nonces, the rooms'
+// join pressure. Safe for concurrent use.
+type powState struct {
+	key []byte
+
+	mu    sync.Mutex
+	spent map[string]int64 // nonce -> expiry (unix)
+	gcAt  int64
+
+	pmu      sync.Mutex
+	pressure map[string]*roomPressure
+}
+
+type roomPressure struct {
+	sec  int64
+	n    float64 // joins in the current second
+	rate float64 // smoothed joins per second
+}
+
+func newPoWState(key []byte) *powState {
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // one replica only: Build passes a key shared by every replica
+	}
+	return &powState{key: key, spent: map[string]int64{}, pressure: map[string]*roomPressure{}}
+}
+
+// powDefaults fills a room's proof-of-work defaults.
+func (p *PoWConfig) fill() {
+	if p.Mode == "" {
+		p.Mode = "auto"
+	}
+	if p.Difficulty == 0 {
+		p.Difficulty = 18
+	}
+	if p.MaxDifficulty == 0 {
+		p.MaxDifficulty = min(p.Difficulty+6, powMaxBits)
+	}
+}
+
+// problems lists what is wrong with p, for Config.Validate.
+func (p PoWConfig) problems(field string) []string {
+	var out []string
+	if p.Mode != "off" && p.Mode != "auto" && p.Mode != "on" {
+		out = append(out, field+".mode: must be off, auto or on, got "+strconv.Quote(p.Mode))
+	}
+	if p.Difficulty < powMinBits || p.Difficulty > powMaxBits {
+		out = append(out, field+".difficulty: must be between 8 and 32")
+	}
+	if p.MaxDifficulty < p.Difficulty || p.MaxDifficulty > powMaxBits {
+		out = append(out, field+".max_difficulty: must be between difficulty and 32")
+	}
+	if p.RoomJoinsPerSecond < 0 {
+		out = append(out, field+".room_joins_per_second: must not be negative")
+	}
+	return out
+}
+
+// extraBits is how many bits an excess of n over its allowance adds: one per doubling of
+// n/scale + 1.
+func extraBits(n, scale float64) int {
+	if n <= 0 {
+		return 0
+	}
+	return int(math.Log2(1 + n/scale))
+}
+
+// roomExtra counts a join of room at now and returns the bits the room's pressure adds.
+func (p *powState) roomExtra(rm *room, now time.Time, count bool) int {
+	limit := float64(rm.cfg.ProofOfWork.RoomJoinsPerSecond)
+	if limit <= 0 {
+		return 0
+	}
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
+	rp := p.pressure[rm.cfg.Name]
+	if rp == nil {
+		rp = &roomPressure{sec: now.Unix()}
+		p.pressure[rm.cfg.Name] = rp
+	}
+	if sec := now.Unix(); sec != rp.sec {
+		for ; rp.sec < sec && sec-rp.sec < 10; rp.sec++ { // a quiet second decays the rate
+			rp.rate = 0.5*rp.rate + 0.5*rp.n
+			rp.n = 0
+		}
+		if rp.sec != sec {
+			rp.sec, rp.rate, rp.n = sec, 0, 0
+		}
+	}
+	if count {
+		rp.n++
+	}
+	r := max(rp.rate, rp.n)
+	if r <= limit {
+		return 0
+	}
+	return 1 + extraBits(r-limit, limit)
+}
+
+// checkJoinPoW decides whether this join may go ahead: nil, a 429 (mode off, past the
+// address's allowance), or a 428 pow_required carrying a challenge. A valid, unspent solution
+// for this room and visitor lets the join through. Called by join before the engine's Join.
+func (s *Server) checkJoinPoW(c echo.Context, rm *room, visitor string) error {
+	cfg := rm.cfg.ProofOfWork
+	now := s.now()
+	key := clientKey(c.RealIP())
+	if cfg.Mode == "off" {
+		if ok, wait := s.joins.allow(key, now); !ok {
+			s.m.rateLimited.Inc()
+			return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+				Message: "too many joins from your address; try again shortly", RetryAfter: int(wait/time.Second) + 1}
+		}
+		return nil
+	}
+	if h := c.Request().Header.Get(powHeader); h != "" {
+		if err := s.pow.verify(h, rm.cfg.Name, visitor, now); err == nil {
+			s.pow.roomExtra(rm, now, true)
+			return nil // the address was counted when the challenge was handed out
+		}
+		// a bad, stale or spent solution earns a new challenge, not a verdict
+	}
+	over := s.joins.over(key, now)
+	roomBits := s.pow.roomExtra(rm, now, false)
+	if cfg.Mode == "auto" && over == 0 && roomBits == 0 {
+		s.joins.take(key, now)
+		s.pow.roomExtra(rm, now, true)
+		return nil
+	}
+	over = s.joins.take(key, now) // handing out a challenge counts: hoarding them costs too
+	bits := min(cfg.Difficulty+extraBits(float64(over), powOverScale)+max(roomBits-1, 0), cfg.MaxDifficulty)
+	ch := s.pow.issue(rm.cfg.Name, visitor, bits, now)
+	s.m.rateLimited.Inc()
+	return &Error{Status: http.StatusPreconditionRequired, Code: "pow_required",
+		Message: "solve the proof-of-work in pow and join again with the Foyer-PoW header", PoW: &ch}
+}
+
+// issue signs a challenge for room and visitor at difficulty bits.
+func (p *powState) issue(room, visitor string, bitsN int, now time.Time) powChallenge {
+	var nonce [12]byte
+	_, _ = rand.Read(nonce[:])
+	exp := now.Add(powTTL).Unix()
+	body := "p1." + room + "." + strconv.Itoa(bitsN) + "." + strconv.FormatInt(exp, 10) + "." +
+		base64.RawURLEncoding.EncodeToString(nonce[:])
+	ch := body + "." + base64.RawURLEncoding.EncodeToString(p.mac(body, visitor))
+	return powChallenge{Challenge: ch, Difficulty: bitsN, Algorithm: "sha256-leading-zero-bits",
+		Header: powHeader, ExpiresAt: time.Unix(exp, 0).UTC().Format(time.RFC3339)}
+}
+
+func (p *powState) mac(body, visitor string) []byte {
+	m := hmac.New(sha256.New, p.key)
+	m.Write([]byte(body))
+	m.Write([]byte{0})
+	m.Write([]byte(visitor))
+	return m.Sum(nil)[:16]
+}
+
+// Reasons a solution is refused.
+var (
+	errPoWMalformed = errors.New("pow: malformed solution")
+	errPoWForged    = errors.New("pow: challenge not ours, or for another room or visitor")
+	errPoWExpired   = errors.New("pow: challenge expired")
+	errPoWWeak      = errors.New("pow: hash does not meet the difficulty")
+	errPoWSpent     = errors.New("pow: solution already used")
+)
+
+// parsedSolution is a Foyer-PoW header taken apart.
+type parsedSolution struct {
+	body, nonce, room string
+	bits              int
+	exp               int64
+	mac               []byte
+	input             string // what is hashed: challenge ":" counter
+}
+
+// parseSolution takes "p1.<room>.<bits>.<exp>.<nonce>.<mac>:<counter>" apart, strictly.
+func parseSolution(h string) (parsedSolution, error) {
+	var ps parsedSolution
+	if len(h) > maxPoWHeaderLen {
+		return ps, errPoWMalformed
+	}
+	ch, counter, ok := strings.Cut(h, ":")
+	if !ok || len(counter) == 0 || len(counter) > 20 {
+		return ps, errPoWMalformed
+	}
+	for i := 0; i < len(counter); i++ {
+		if counter[i] < '0' || counter[i] > '9' {
+			return ps, errPoWMalformed
+		}
+	}
+	parts := strings.Split(ch, ".")
+	if len(parts) != 6 || parts[0] != "p1" || !roomName.MatchString(parts[1]) || len(parts[4]) != 16 {
+		return ps, errPoWMalformed
+	}
+	b, err := strconv.Atoi(parts[2])
+	if err != nil || b < powMinBits || b > powMaxBits || strconv.Itoa(b) != parts[2] {
+		return ps, errPoWMalformed
+	}
+	exp, err := strconv.ParseInt(parts[3], 10, 64)
+	if err != nil || exp <= 0 || strconv.FormatInt(exp, 10) != parts[3] {
+		return ps, errPoWMalformed
+	}
+	mac, err := base64.RawURLEncoding.Strict().DecodeString(parts[5])
+	if err != nil || len(mac) != 16 {
+		return ps, errPoWMalformed
+	}
+	ps = parsedSolution{body: ch[:len(ch)-len(parts[5])-1], nonce: parts[4], room: parts[1], bits: b, exp: exp, mac: mac, input: h}
+	return ps, nil
+}
+
+// leadingZeroBits counts the leading zero bits of sum.
+func leadingZeroBits(sum []byte) int {
+	n := 0
+	for _, b := range sum {
+		if b != 0 {
+			return n + bits.LeadingZeros8(b)
+		}
+		n += 8
+	}
+	return n
+}
+
+// verify checks a solution for room and visitor at now and spends it.
+func (p *powState) verify(h, room, visitor string, now time.Time) error {
+	ps, err := parseSolution(h)
+	if err != nil {
+		return err
+	}
+	if ps.room != room || !hmac.Equal(ps.mac, p.mac(ps.body, visitor)) {
+		return errPoWForged
+	}
+	t := now.Unix()
+	if t > ps.exp || ps.exp-t > int64(powTTL/time.Second)+60 {
+		return errPoWExpired
+	}
+	sum := sha256.Sum256([]byte(ps.input))
+	if leadingZeroBits(sum[:]) < ps.bits {
+		return errPoWWeak
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t-p.gcAt > 30 || len(p.spent) >= powSpentMax {
+		for k, e := range p.spent {
+			if e < t {
+				delete(p.spent, k)
+			}
+		}
+		p.gcAt = t
+	}
+	if _, ok := p.spent[ps.nonce]; ok || len(p.spent) >= powSpentMax {
+		return errPoWSpent
+	}
+	p.spent[ps.nonce] = ps.exp
+	return nil
+}
+
+// powPage answers a browser whose join needs a proof-of-work with the queue page in its
+// "joining" state: the page's script fetches the challenge (the join's 428), solves it in a
+// Web Worker and joins. Any other error, or a client that is not a browser, gets err.
+func (s *Server) powPage(c echo.Context, rm *room, dest destination, err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != "pow_required" || !wantsHTML(c.Request()) {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return s.renderQueuePage(c, rm, statusBody{Room: rm.cfg.Name, State: "open"}, dest)
+}
