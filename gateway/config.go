@@ -43,6 +43,8 @@ type Config struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// Rooms are the waiting rooms.
 	Rooms []RoomConfig `yaml:"rooms"`
+	// TLS makes foyer terminate HTTPS itself (tls.go).
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // RedisConfig says where the store is.
@@ -267,7 +269,7 @@ func (c *Config) FillDefaults() {
 		if strings.HasPrefix(host, ":") {
 			host = "localhost" + host
 		}
-		c.PublicURL = "http://" + host
+		c.PublicURL = map[bool]string{false: "http://", true: "https://"}[c.TLS.Enabled()] + host
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.Tokens.Issuer == "" {
@@ -342,6 +344,7 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("public_url", "must be an absolute http(s) URL, got %q", c.PublicURL)
 	}
+	c.TLS.validate(bad)
 	if c.Prefix == "/" || strings.ContainsAny(c.Prefix, " ?#") {
 		bad("prefix", "must be a path like /foyer, got %q", c.Prefix)
 	}

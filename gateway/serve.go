@@ -32,7 +32,7 @@ type ServeOptions struct {
 
 // Serve runs the gateway until ctx is cancelled or the HTTP server fails: the engine's loop
 // (admission steps, settings subscriber, liveness flushes), the server's background loops
-// (history sampler, adaptive controller), the room set-up and the HTTP server.
+// (history sampler, adaptive controller), the room set-up and the HTTP server (HTTPS with HTTP/2 when tls is configured).
 //
 // On the way out it stops accepting, drains in-flight requests (proxied ones included), then
 // cancels the loops and waits for every one of them: the engine's final liveness flush has
@@ -56,7 +56,11 @@ func (p *Parts) Serve(ctx context.Context, o ServeOptions) error {
 			return fmt.Errorf("gateway: listen: %w", err)
 		}
 	}
-	srv := gw.httpServer()
+	srv, err := gw.httpServer()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 
 	// loops run until loopCtx is cancelled, which happens only after the HTTP server has
 	// stopped: a request still in flight may need the engine.
@@ -96,9 +100,14 @@ func (p *Parts) Serve(ctx context.Context, o ServeOptions) error {
 
 	errc := make(chan error, 1)
 	go func() {
-		errc <- srv.Serve(ln)
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // certificates come from TLSConfig; HTTP/2 on
+		} else {
+			errc <- srv.Serve(ln)
+		}
 	}()
-	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Msg("foyer is serving")
+	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Bool("tls", srv.TLSConfig != nil).
+		Msg("foyer is serving")
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String())
 	}
@@ -129,14 +138,20 @@ func (p *Parts) Serve(ctx context.Context, o ServeOptions) error {
 	return nil
 }
 
-// httpServer is the http.Server for the gateway's handler.
-func (s *Server) httpServer() *http.Server {
-	return &http.Server{
+// httpServer is the http.Server for the gateway's handler, with TLS when configured.
+func (s *Server) httpServer() (*http.Server, error) {
+	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 	}
+	tc, err := s.tlsServerConfig()
+	if err != nil {
+		return nil, err
+	}
+	srv.TLSConfig = tc
+	return srv, nil
 }
 
 // ensureRoomsRetrying loads the scripts and creates the configured rooms, retrying every `every` until it works or
