@@ -49,7 +49,9 @@ func listPackages(t *testing.T) []pkg {
 }
 
 // rel is a package's path inside the module ("gateway", "cmd/foyer", ...).
-func rel(importPath string) string { return strings.TrimPrefix(strings.TrimPrefix(importPath, module), "/") }
+func rel(importPath string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(importPath, module), "/")
+}
 
 // allowed says which of the project's packages each part may import (production code; tests
 // may also use queue/redistest). A prefix ending in "/" covers everything under it.
