@@ -252,12 +252,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 		c.Redis.Embedded = false
 	}
 	if v := getenv("FOYER_ADMIN_TOKEN"); v != "" {
-		// "name:token" or a bare token named "env"
-		name, tok, ok := strings.Cut(v, ":")
-		if !ok || len(name) > 32 {
-			name, tok = "env", v
-		}
-		c.Admin.Tokens = append(c.Admin.Tokens, AdminToken{Name: name, Token: tok})
+		c.Admin.Tokens = append(c.Admin.Tokens, ParseAdminToken(v)) // "name:token" or a bare token
 	}
 }
 
