@@ -98,15 +98,16 @@ func (p *Parts) Serve(ctx context.Context, o ServeOptions) error {
 	goLoop("engine", p.Engine.Run)
 	goLoop("gateway", gw.Run)
 
+	useTLS := srv.TLSConfig != nil // read before Serve, which may set a TLSConfig of its own
 	errc := make(chan error, 1)
 	go func() {
-		if srv.TLSConfig != nil {
+		if useTLS {
 			errc <- srv.ServeTLS(ln, "", "") // certificates come from TLSConfig; HTTP/2 on
 		} else {
 			errc <- srv.Serve(ln)
 		}
 	}()
-	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Bool("tls", srv.TLSConfig != nil).
+	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Bool("tls", useTLS).
 		Msg("foyer is serving")
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String())
