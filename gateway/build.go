@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -55,4 +56,16 @@ func Build(cfg Config, rdb redis.UniversalClient, tickets []queue.TicketKey, log
 		return nil, err
 	}
 	return &Parts{Engine: engine, Keys: keys, Server: srv}, nil
+}
+
+// ParseAdminToken reads the one form FOYER_ADMIN_TOKEN takes everywhere: "name:token", or a
+// bare token (named "env" in the audit log). A part before the first colon longer than 32
+// characters is not a name, so a bare token may contain colons past that point. `foyer serve`
+// adds the token to admin.tokens; `foyer room` sends its token part.
+func ParseAdminToken(v string) AdminToken {
+	name, tok, ok := strings.Cut(v, ":")
+	if !ok || name == "" || len(name) > 32 {
+		return AdminToken{Name: "env", Token: v}
+	}
+	return AdminToken{Name: name, Token: tok}
 }

@@ -54,6 +54,8 @@ type Config struct {
 	BackendKeys []BackendKey `yaml:"backend_keys"`
 	// Rooms are the waiting rooms.
 	Rooms []RoomConfig `yaml:"rooms"`
+	// TLS makes foyer terminate HTTPS itself (tls.go).
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // RedisConfig says where the store is.
@@ -348,12 +350,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 		c.Redis.Embedded = false
 	}
 	if v := getenv("FOYER_ADMIN_TOKEN"); v != "" {
-		// "name:token" or a bare token named "env"
-		name, tok, ok := strings.Cut(v, ":")
-		if !ok || len(name) > 32 {
-			name, tok = "env", v
-		}
-		c.Admin.Tokens = append(c.Admin.Tokens, AdminToken{Name: name, Token: tok})
+		c.Admin.Tokens = append(c.Admin.Tokens, ParseAdminToken(v)) // "name:token" or a bare token
 	}
 }
 
@@ -365,7 +362,7 @@ func (c *Config) FillDefaults() {
 		if strings.HasPrefix(host, ":") {
 			host = "localhost" + host
 		}
-		c.PublicURL = "http://" + host
+		c.PublicURL = map[bool]string{false: "http://", true: "https://"}[c.TLS.Enabled()] + host
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	if c.Tokens.Issuer == "" {
@@ -427,6 +424,7 @@ func (c *Config) Validate() error {
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("public_url", "must be an absolute http(s) URL, got %q", c.PublicURL)
 	}
+	c.TLS.validate(bad)
 	if c.Prefix == "/" || strings.ContainsAny(c.Prefix, " ?#") {
 		bad("prefix", "must be a path like /foyer, got %q", c.Prefix)
 	}

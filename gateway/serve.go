@@ -32,7 +32,7 @@ type ServeOptions struct {
 
 // Serve runs the gateway until ctx is cancelled or the HTTP server fails: the engine's loop
 // (admission steps, settings subscriber, liveness flushes), the server's background loops
-// (history sampler, adaptive controller), the room set-up and the HTTP server.
+// (history sampler, adaptive controller), the room set-up and the HTTP server (HTTPS with HTTP/2 when tls is configured).
 //
 // On the way out it stops accepting, drains in-flight requests (proxied ones included), then
 // cancels the loops and waits for every one of them: the engine's final liveness flush has
@@ -57,6 +57,12 @@ func (p *Parts) Serve(ctx context.Context, o ServeOptions) error {
 		}
 	}
 	srv := gw.HTTPServer()
+	tc, err := gw.tlsServerConfig()
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	srv.TLSConfig = tc
 	ln = gw.Listener(ln) // the connection bounds of limits:
 
 	// loops run until loopCtx is cancelled, which happens only after the HTTP server has
@@ -95,11 +101,17 @@ func (p *Parts) Serve(ctx context.Context, o ServeOptions) error {
 	goLoop("engine", p.Engine.Run)
 	goLoop("gateway", gw.Run)
 
+	useTLS := srv.TLSConfig != nil // read before Serve, which may set a TLSConfig of its own
 	errc := make(chan error, 1)
 	go func() {
-		errc <- srv.Serve(ln)
+		if useTLS {
+			errc <- srv.ServeTLS(ln, "", "") // certificates come from TLSConfig; HTTP/2 on
+		} else {
+			errc <- srv.Serve(ln)
+		}
 	}()
-	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Msg("foyer is serving")
+	log.Info().Str("listen", ln.Addr().String()).Str("public_url", cfg.PublicURL).Bool("tls", useTLS).
+		Msg("foyer is serving")
 	if o.Ready != nil {
 		o.Ready(ln.Addr().String())
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,6 +28,12 @@ import (
 	"github.com/foyerhq/foyer/internal/redisproc"
 )
 
+// demoYAML is configs/demo.yaml, embedded so `foyer demo` works from any directory (a test
+// keeps the two identical).
+//
+//go:embed demo.yaml
+var demoYAML []byte
+
 func init() {
 	register("demo", command{summary: "run foyer with the demo room in front of the demo box office (make run)", run: runDemo})
 }
@@ -36,7 +45,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var sf serveFlags
-	sf.bind(fs, "configs/demo.yaml")
+	sf.bind(fs, "")
+	fresh := fs.Bool("fresh", false, "forget the demo rooms' state in Redis first (line, opening, settings), so the countdown plays again")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,6 +72,14 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer closeStore()
+	if *fresh {
+		n, err := forgetRooms(ctx, rdb, cfg)
+		if err != nil {
+			log.Error().Err(err).Msg("--fresh: could not delete the demo rooms' keys")
+			return 1
+		}
+		log.Info().Int("keys", n).Msg("--fresh: deleted the demo rooms' keys; the countdown starts again")
+	}
 	if cfg.Redis.Embedded {
 		redisNote = "embedded in-memory server (single node, not durable: install redis-server or set FOYER_REDIS_URL for the real thing)"
 	}
@@ -214,4 +232,53 @@ func startBoxOffice(ctx context.Context, room *gateway.RoomConfig, foyerBase, is
 		_ = srv.Shutdown(sctx)
 	}()
 	return ln.Addr().String(), rk, nil
+}
+
+// loadEmbeddedDemo is LoadConfig for the embedded demo configuration.
+func loadEmbeddedDemo(getenv func(string) string) (gateway.Config, error) {
+	cfg, err := gateway.ParseConfig(bytes.NewReader(demoYAML))
+	if err != nil {
+		return cfg, fmt.Errorf("embedded demo config: %w", err)
+	}
+	cfg.ApplyEnv(getenv)
+	cfg.FillDefaults()
+	return cfg, cfg.Validate()
+}
+
+// forgetRooms deletes every key of the configured rooms (prefix:{room}:*), so they are created
+// again from the configuration: a new opening, an empty line. Other rooms and prefixes are not
+// touched. It returns how many keys went.
+func forgetRooms(ctx context.Context, rdb redis.UniversalClient, cfg gateway.Config) (int, error) {
+	n := 0
+	del := func(ctx context.Context, c *redis.Client) error {
+		for _, rc := range cfg.Rooms {
+			iter := c.Scan(ctx, 0, cfg.Redis.Prefix+":{"+rc.Name+"}:*", 1000).Iterator()
+			for iter.Next(ctx) {
+				if err := c.Unlink(ctx, iter.Val()).Err(); err != nil {
+					return err
+				}
+				n++
+			}
+			if err := iter.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		var mu sync.Mutex // ForEachMaster runs on the masters concurrently
+		err := c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return del(ctx, m)
+		})
+		return n, err
+	case *redis.Client:
+		return n, del(ctx, c)
+	default:
+		return 0, fmt.Errorf("forget rooms: unsupported client %T", rdb)
+	}
 }

@@ -12,7 +12,8 @@ import (
 	"sort"
 )
 
-// version is stamped by `make build`.
+// version is stamped at build: `make build` passes -ldflags '-X main.version=<git describe>'.
+// `foyer version` and `foyer --version` print it; `foyer serve` logs it at start.
 var version = "dev"
 
 // command is one subcommand: it parses its own flags and returns the process exit code.
@@ -42,6 +43,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "--version" || args[0] == "-version" || args[0] == "-v" {
+		args = []string{"version"}
 	}
 	c, ok := commands[args[0]]
 	if !ok {

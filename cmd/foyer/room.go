@@ -16,6 +16,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/foyerhq/foyer/gateway"
 )
 
 func init() {
@@ -62,7 +64,7 @@ func runRoom(args []string, stdout, stderr io.Writer) int {
 		defURL = "http://127.0.0.1:8080"
 	}
 	rawURL := fs.String("url", defURL, "the gateway's base `URL` (env FOYER_URL)")
-	fs.StringVar(&c.token, "token", os.Getenv("FOYER_ADMIN_TOKEN"), "admin `token` (env FOYER_ADMIN_TOKEN; prefer the environment: flags show in process lists)")
+	fs.StringVar(&c.token, "token", os.Getenv("FOYER_ADMIN_TOKEN"), "admin `token`, as name:token or bare (env FOYER_ADMIN_TOKEN, the same value `foyer serve` takes; prefer the environment: flags show in process lists)")
 	prefix := fs.String("prefix", "/foyer", "the gateway's path prefix")
 	fs.BoolVar(&c.asJSON, "json", false, "print the API's JSON instead of a table")
 	fs.Int64Var(&c.ifVersion, "if-version", 0, "change only if the settings are still at this `version` (optimistic concurrency)")
@@ -106,6 +108,7 @@ func runRoom(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "foyer room: no admin token: set FOYER_ADMIN_TOKEN (or --token)")
 		return 2
 	}
+	c.token = gateway.ParseAdminToken(c.token).Token // one meaning everywhere: [name:]token
 	c.client = &http.Client{Timeout: *timeout}
 
 	sub, rargs := pos[0], pos[1:]

@@ -204,6 +204,23 @@ func TestRoomCommands(t *testing.T) {
 		}
 	})
 
+	// One meaning of FOYER_ADMIN_TOKEN: the "name:token" that `foyer serve` takes works here
+	// too (it was sent whole as the bearer token and refused).
+	t.Run("environment name:token", func(t *testing.T) {
+		t.Setenv("FOYER_URL", base)
+		t.Setenv("FOYER_ADMIN_TOKEN", "ops:"+roomTestToken)
+		code, out, errs := roomRun("list")
+		if code != 0 || !strings.Contains(out, "festival") {
+			t.Fatalf("FOYER_ADMIN_TOKEN=name:token: %d %s %s", code, out, errs)
+		}
+		if got := gateway.ParseAdminToken("ops:" + roomTestToken); got.Name != "ops" || got.Token != roomTestToken {
+			t.Fatalf("serve reads name:token as %+v", got)
+		}
+		if got := gateway.ParseAdminToken(roomTestToken); got.Name != "env" || got.Token != roomTestToken {
+			t.Fatalf("serve reads a bare token as %+v", got)
+		}
+	})
+
 	t.Run("help", func(t *testing.T) {
 		code, _, errs := roomRun("-h")
 		if code != 0 || !strings.Contains(errs, "pause NAME") || !strings.Contains(errs, "-if-version") {

@@ -63,7 +63,11 @@ func (f *serveFlags) bind(fs *flag.FlagSet, defConfig string) {
 // load reads the configuration; --listen wins over FOYER_LISTEN and the file, and a public_url
 // derived from the listen address follows it, while a configured one (TLS behind a proxy, a
 // real host name) is kept.
+// An empty config path (only `foyer demo` allows one) means the embedded demo configuration.
 func (f *serveFlags) load() (gateway.Config, error) {
+	if f.config == "" {
+		return loadEmbeddedDemo(f.getenv(os.Getenv))
+	}
 	return gateway.LoadConfig(f.config, f.getenv(os.Getenv))
 }
 
