@@ -277,7 +277,7 @@ func runSlowBodyAttacker(ctx context.Context, args []string, stdout, stderr io.W
 		fmt.Fprintln(stderr, "foyer-load slowbody-attacker: a loopback --addr, slow+idle at most 50000, sources 1..250, duration at most 10m")
 		return 2
 	}
-	_ = syscall.Setpriority(syscall.PRIO_PROCESS, 0, *nice)
+	lowerPriority(*nice)
 	var st attackStats
 	actx, cancel := context.WithTimeout(ctx, *duration)
 	defer cancel()
