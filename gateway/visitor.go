@@ -27,6 +27,7 @@ type statusBody struct {
 	State        string   `json:"state"`
 	Place        *int64   `json:"place"`
 	Ahead        *int64   `json:"ahead"`
+	Remaining    *int64   `json:"remaining,omitempty"` // stock left, only while fewer than place (soldout.go)
 	ETA          *etaBody `json:"eta_seconds"`
 	PollAfterMS  int64    `json:"poll_after_ms"`
 	Admitted     bool     `json:"admitted"`
@@ -217,6 +218,10 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 	if (d.State == queue.StateOpen || d.State == queue.StatePaused) && d.Position > 0 {
 		place, ahead := d.Place, d.Ahead
 		b.Place, b.Ahead = &place, &ahead
+		if d.StockLow {
+			rem := d.Remaining
+			b.Remaining = &rem
+		}
 		if d.Stalled == queue.StallNone {
 			b.ETA = &etaBody{Low: int64(d.ETALow / time.Second), High: int64(d.ETAHigh / time.Second)}
 		}
@@ -351,6 +356,10 @@ func appendStatusJSON(buf []byte, b *statusBody) []byte {
 	buf = appendIntPtr(buf, b.Place)
 	buf = append(buf, `,"ahead":`...)
 	buf = appendIntPtr(buf, b.Ahead)
+	if b.Remaining != nil {
+		buf = append(buf, `,"remaining":`...)
+		buf = strconv.AppendInt(buf, *b.Remaining, 10)
+	}
 	buf = append(buf, `,"eta_seconds":`...)
 	if b.ETA == nil {
 		buf = append(buf, "null"...)
@@ -470,6 +479,8 @@ func appendJSONString(buf []byte, s string) []byte {
 
 type releaseBody struct {
 	Outcome string `json:"outcome"`
+	// Remaining is the stock the backend says is left (optional; 0: sold out), see soldout.go.
+	Remaining *int64 `json:"remaining"`
 }
 
 // handleRelease: POST /foyer/v1/rooms/{room}/release with the admission token as bearer.
@@ -506,6 +517,9 @@ func (s *Server) handleRelease(c echo.Context) error {
 	if out != queue.OutcomeBooked && out != queue.OutcomeAbandoned && out != queue.OutcomeFailed {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "unknown outcome",
 			Fields: map[string]string{"outcome": "must be booked, abandoned or failed"}}
+	}
+	if err := s.reportStock(r.Context(), rm, body.Remaining); err != nil {
+		return err
 	}
 	if queue.IsUnbacked(claims.JTI) { // admitted while the store was down: nothing to free
 		return c.NoContent(http.StatusNoContent)

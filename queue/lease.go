@@ -73,7 +73,7 @@ func validJTI(s string) bool {
 // visitor get the same lease. When the ticket is next in line and there is credit and
 // capacity, it is admitted at once (passthrough), counted against the rate and the cap like
 // any admission. Errors: ErrNotYourTurn (also while a returning visitor waits to be served),
-// ErrTicketSpent, ErrRoomClosed, ErrRoomPaused, ErrUnknownRoom, ErrStoreUnavailable.
+// ErrTicketSpent, ErrRoomClosed, ErrRoomPaused, ErrSoldOut, ErrUnknownRoom, ErrStoreUnavailable.
 func (e *Engine) Claim(ctx context.Context, t Ticket) (Lease, error) {
 	r, err := e.roomFor(ctx, t.Room)
 	if err != nil {
@@ -164,6 +164,8 @@ func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (L
 		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrRoomClosed)
 	case "PAUSED":
 		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrRoomPaused)
+	case "SOLDOUT":
+		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrSoldOut)
 	case "NOROOM":
 		return Lease{}, 0, errNoRoom
 	}

@@ -118,6 +118,11 @@ func (s *snapshot) state(now time.Time) State {
 	switch s.settings.State {
 	case StateClosed:
 		return StateClosed
+	}
+	if s.settings.Remaining == 0 {
+		return StateSoldOut
+	}
+	switch s.settings.State {
 	case StatePaused:
 		return StatePaused
 	}
