@@ -68,3 +68,11 @@ func settingsChannel(prefix string) string { return prefix + ":settings" }
 // gatewaysKey is the set of live gateway engines (heartbeat): global to the prefix, no room
 // tag, written by plain commands only, TTL one minute refreshed by every beat.
 func gatewaysKey(prefix string) string { return prefix + ":gateways" }
+
+// Outcome ledger keys (ledger.go): the records (hash lease id -> JSON), their index by
+// admission time (sorted set, for the bounds and listing), and the leases whose payment
+// succeeded without a confirmation yet (sorted set, scored by the payment's time). All three
+// have the ledger's TTL (Config.LedgerTTL), refreshed by every admission.
+func (k roomKeys) ledger() string      { return k.base + "ledger" }
+func (k roomKeys) ledgerIndex() string { return k.base + "ledger:t" }
+func (k roomKeys) ledgerRisk() string  { return k.base + "ledger:risk" }

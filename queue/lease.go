@@ -108,6 +108,9 @@ func (e *Engine) claim(ctx context.Context, r *room, t Ticket, pos int64) (Lease
 	r.raiseKnown(t.Number)
 	for attempt := 0; ; attempt++ {
 		l, lane, err := e.claimOnce(ctx, r, t, pos)
+		if err == nil && lane == 0 {
+			e.ledgerAdmit(ctx, r, l) // issue 14: the outcome ledger's record (idempotent)
+		}
 		if !errors.Is(err, errNoRoom) || attempt > 0 {
 			return l, lane, err
 		}
@@ -289,6 +292,9 @@ func (e *Engine) Release(ctx context.Context, room, jti string, outcome Outcome)
 	e.extendMu.Lock()
 	delete(e.extendMemo, room+"\x00"+jti)
 	e.extendMu.Unlock()
+	if tag == "OK" || tag == "UNKNOWN" {
+		e.ledgerEnd(ctx, room, jti, outcome) // issue 14: the outcome ledger (a late report still counts)
+	}
 	switch tag {
 	case "OK":
 		return nil
