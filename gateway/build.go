@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -28,6 +29,8 @@ func Build(cfg Config, rdb redis.UniversalClient, tickets []queue.TicketKey, log
 		Prefix:      cfg.Redis.Prefix,
 		TicketKeys:  tickets,
 		CallTimeout: cfg.Redis.Timeout,
+		LedgerTTL:   time.Duration(cfg.Ledger.TTLDays) * 24 * time.Hour,
+		LedgerMax:   cfg.Ledger.MaxPerRoom,
 		Logger:      log.With().Str("component", "queue").Logger(),
 	})
 	if err != nil {
