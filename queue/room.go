@@ -303,6 +303,9 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 	for i := 0; i < len(f); i += 2 {
 		args = append(args, mode, f[i], f[i+1])
 	}
+	if old.settings.Remaining >= 0 { // a sold-out room stays sold out through a data loss (soldout.go)
+		args = append(args, mode, "stock", strconv.FormatInt(old.settings.Remaining, 10))
+	}
 	args = append(args,
 		mode, "seed", hex.EncodeToString(old.seed),
 		mode, "commit", old.commitment,

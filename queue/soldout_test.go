@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/foyerhq/foyer/queue/redistest"
 )
 
 // Sold out: the step stops advancing, claim.lua refuses an offer and a passthrough, the state
@@ -105,6 +107,28 @@ func TestStockLowIsTold(t *testing.T) {
 		}
 		if st.StockLow != want || (want && st.Remaining != 2) {
 			t.Fatalf("place %d: stock low %v remaining %d, want %v", st.Place, st.StockLow, st.Remaining, want)
+		}
+	}
+}
+
+// A sold-out room stays sold out when Redis loses the room's data: the restore from a
+// gateway's cache brings the stock back, so nobody is admitted.
+func TestSoldOutSurvivesDataLoss(t *testing.T) {
+	b := singleBackend(t)
+	ctx := context.Background()
+	e := newTestEngine(t, b)
+	ensure(t, e, "lostso", Settings{RatePerMinute: 6000, MaxActive: 5, QueueAll: true})
+	join(t, e, "lostso", 3)
+	if _, err := e.ReportStock(ctx, "lostso", 0); err != nil {
+		t.Fatal(err)
+	}
+	step(t, e, "lostso")
+	redistest.DeletePrefix(ctx, b.rdb, b.prefix)
+	join(t, e, "lostso", 1)
+	for range 3 {
+		s := step(t, e, "lostso")
+		if s.settings.Remaining != 0 || s.head != 0 || s.state(s.redisNow) != StateSoldOut {
+			t.Fatalf("after the loss: remaining %d head %d state %s", s.settings.Remaining, s.head, s.state(s.redisNow))
 		}
 	}
 }
