@@ -90,7 +90,11 @@ type adminSettings struct {
 	State              string `json:"state"`
 	QueueAll           bool   `json:"queue_all"`
 	OnStoreError       string `json:"on_store_error"`
-	Version            int64  `json:"version"`
+	// Remaining is the stock left as last reported (null: unknown); SoldOut is Remaining == 0.
+	Remaining       *int64 `json:"remaining"`
+	SoldOut         bool   `json:"sold_out"`
+	CapFollowsStock bool   `json:"cap_follows_stock"`
+	Version         int64  `json:"version"`
 }
 
 type adminLive struct {
@@ -111,7 +115,12 @@ func toAdminSettings(st queue.Settings, loc *time.Location) adminSettings {
 	a := adminSettings{RatePerMinute: st.RatePerMinute, MaxActive: st.MaxActive,
 		SessionSeconds: int64(st.Session / time.Second), MaxSessionSeconds: int64(st.MaxSession / time.Second),
 		AbsentAfterSeconds: int64(st.AbsentAfter / time.Second), GraceSeconds: int64(st.Grace / time.Second),
-		State: string(st.State), QueueAll: st.QueueAll, OnStoreError: st.OnStoreError, Version: st.Version}
+		State: string(st.State), QueueAll: st.QueueAll, OnStoreError: st.OnStoreError, Version: st.Version,
+		SoldOut: st.Remaining == 0, CapFollowsStock: st.CapFollowsStock}
+	if st.Remaining >= 0 {
+		n := st.Remaining
+		a.Remaining = &n
+	}
 	if !st.OpensAt.IsZero() {
 		a.OpensAt = st.OpensAt.In(loc).Format(time.RFC3339)
 	}
@@ -196,7 +205,8 @@ func (s *Server) handleAdminRoom(c echo.Context) error {
 // patchFields are the fields a PATCH may carry: every organiser-settable field of
 // queue.Settings, by the names queue.Settings.Validate uses.
 var patchFields = []string{"rate_per_minute", "max_active", "session_seconds", "max_session_seconds",
-	"absent_after_seconds", "grace_seconds", "opens_at", "prequeue_opens_at", "state", "queue_all", "on_store_error"}
+	"absent_after_seconds", "grace_seconds", "opens_at", "prequeue_opens_at", "state", "queue_all", "on_store_error",
+	"remaining", "sold_out", "cap_follows_stock"}
 
 // parsePatch decodes a PATCH body into a patch, checking each field's JSON type and naming each
 // bad or unknown field; the values' bounds are queue.Settings.Validate's, checked on the whole
@@ -291,6 +301,7 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 		}
 	}
 	p.OnStoreError = str("on_store_error", "must be closed or open")
+	stockPatch(body, &p, bad)
 	return p, bad, nil
 }
 

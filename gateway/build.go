@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
@@ -31,6 +32,8 @@ func Build(cfg Config, rdb redis.UniversalClient, tickets []queue.TicketKey, log
 		Prefix:      cfg.Redis.Prefix,
 		TicketKeys:  tickets,
 		CallTimeout: cfg.Redis.Timeout,
+		LedgerTTL:   time.Duration(cfg.Ledger.TTLDays) * 24 * time.Hour,
+		LedgerMax:   cfg.Ledger.MaxPerRoom,
 		Logger:      log.With().Str("component", "queue").Logger(),
 	})
 	if err != nil {

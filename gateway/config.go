@@ -40,6 +40,8 @@ type Config struct {
 	Tickets TicketConfig `yaml:"tickets"`
 	// Limits bounds what one client may do.
 	Limits LimitConfig `yaml:"limits"`
+	// Ledger bounds the outcome ledger (outcomes.go).
+	Ledger LedgerConfig `yaml:"ledger"`
 	// Web configures the queue page and the dashboard.
 	Web WebConfig `yaml:"web"`
 	// Log configures logging.
@@ -260,6 +262,9 @@ type RoomConfig struct {
 	// ProofOfWork asks joins for a proof-of-work (see PoWConfig; default auto: only from an
 	// address or room under join pressure, instead of refusing it).
 	ProofOfWork PoWConfig `yaml:"proof_of_work"`
+	// Outcomes marks the backend's payment and confirm paths foyer watches (proxy mode), for
+	// the outcome ledger and the refund list (outcomes.go).
+	Outcomes OutcomesConfig `yaml:"outcomes"`
 }
 
 // ThemeConfig styles a room's queue page.
@@ -591,7 +596,9 @@ func (c *Config) Validate() error {
 				bad(f+".adaptive.enabled", "needs proxy mode (foyer must see the backend)")
 			}
 		}
+		p = append(p, r.Outcomes.problems(f+".outcomes", r.Mode)...)
 	}
+	p = append(p, c.Ledger.problems()...)
 	if len(p) == 0 {
 		return nil
 	}

@@ -160,6 +160,7 @@ func (s *Server) proxyTo(c echo.Context, rm *room, claims admission.Claims) erro
 		rm.window.observe(s.now(), lat, failed)
 		s.m.backendLat.WithLabelValues(rm.cfg.Name).Observe(lat.Seconds())
 	}
+	s.observe(rm, claims, r.URL.Path, status, rec.Header()) // outcomes.go: the outcome ledger
 	s.m.backendResp.WithLabelValues(rm.cfg.Name, class).Inc()
 	s.m.proxied.WithLabelValues(rm.cfg.Name).Inc()
 	return nil

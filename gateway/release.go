@@ -16,6 +16,9 @@ import (
 
 type releaseBody struct {
 	Outcome string `json:"outcome"`
+	// Remaining is the stock the backend says is left (optional; 0: sold out), see soldout.go.
+	// Only the booking backend (Foyer-Backend-Key) may report it.
+	Remaining *int64 `json:"remaining"`
 }
 
 // handleRelease: POST /foyer/v1/rooms/{room}/release with the admission token as bearer.
@@ -57,6 +60,14 @@ func (s *Server) handleRelease(c echo.Context) error {
 		}
 		if !claims.Confirms(visitorSecret(r)) {
 			return httpError(http.StatusForbidden, "visitor_mismatch", "only the visitor this admission belongs to may give it up")
+		}
+	}
+	if body.Remaining != nil {
+		if !backend {
+			return httpError(http.StatusForbidden, "backend_only", "only the booking backend may report the stock left (Foyer-Backend-Key)")
+		}
+		if err := s.reportStock(r.Context(), rm, body.Remaining); err != nil {
+			return err
 		}
 	}
 	if queue.IsUnbacked(claims.JTI) { // admitted while the store was down: nothing to free

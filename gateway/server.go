@@ -286,6 +286,9 @@ func (s *Server) routesEcho() *echo.Echo {
 	admin.PATCH("/rooms/:room", s.handleAdminPatch)
 	admin.GET("/rooms/:room/history", s.handleAdminHistory)
 	admin.GET("/audit", s.handleAdminAudit)
+	admin.GET("/rooms/:room/outcomes", s.handleAdminOutcomes) // outcomes.go: the ledger, the refund list
+	admin.GET("/rooms/:room/flagged", s.handleAdminFlagged)
+	admin.POST("/rooms/:room/flagged/:lease/resolve", s.handleAdminResolve)
 	e.GET(p+"/admin", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, p+"/admin/") })
 	e.GET(p+"/admin/", s.handleDashboard)
 

@@ -59,6 +59,10 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 	if (d.State == queue.StateOpen || d.State == queue.StatePaused) && d.Position > 0 {
 		place, ahead := d.Place, d.Ahead
 		b.Place, b.Ahead = &place, &ahead
+		if d.StockLow {
+			rem := d.Remaining
+			b.Remaining = &rem
+		}
 		if d.Stalled == queue.StallNone {
 			b.ETA = &etaBody{Low: int64(d.ETALow / time.Second), High: int64(d.ETAHigh / time.Second)}
 		}

@@ -18,6 +18,7 @@ type statusBody struct {
 	State        string   `json:"state"`
 	Place        *int64   `json:"place"`
 	Ahead        *int64   `json:"ahead"`
+	Remaining    *int64   `json:"remaining,omitempty"` // stock left, only while fewer than place (soldout.go)
 	ETA          *etaBody `json:"eta_seconds"`
 	PollAfterMS  int64    `json:"poll_after_ms"`
 	Admitted     bool     `json:"admitted"`
@@ -87,6 +88,10 @@ func appendStatusJSON(buf []byte, b *statusBody) []byte {
 	buf = appendIntPtr(buf, b.Place)
 	buf = append(buf, `,"ahead":`...)
 	buf = appendIntPtr(buf, b.Ahead)
+	if b.Remaining != nil {
+		buf = append(buf, `,"remaining":`...)
+		buf = strconv.AppendInt(buf, *b.Remaining, 10)
+	}
 	buf = append(buf, `,"eta_seconds":`...)
 	if b.ETA == nil {
 		buf = append(buf, "null"...)

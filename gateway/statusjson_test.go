@@ -36,7 +36,7 @@ func TestStatusJSONMatchesEncodingJSON(t *testing.T) {
 			ETA: &etaBody{Low: 240, High: 360}, PollAfterMS: 5000, OpensAt: ptr("2026-10-01T14:00:00+09:00"),
 			Position: 1234, UpdatedAt: "2026-10-01T05:00:00Z"}},
 		// every field set: a field added to statusBody but not to appendStatusJSON fails here
-		{"every field", statusBody{Room: "r", State: "paused", Place: ptr(int64(0)), Ahead: ptr(int64(-1)),
+		{"every field", statusBody{Room: "r", State: "paused", Place: ptr(int64(0)), Ahead: ptr(int64(-1)), Remaining: ptr(int64(3)),
 			ETA: &etaBody{Low: math.MaxInt64, High: math.MinInt64}, PollAfterMS: -7, Admitted: true,
 			Redirect: "https://tickets.example.org/x?a=1&b=<2>&foyer_token=e.y.J", OpensAt: ptr(""),
 			Token: "eyJ.eyJ.sig", Ticket: "AQEB_-x", Reconnecting: true, Position: 9, JoinedPlace: 10,

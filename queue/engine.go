@@ -34,6 +34,10 @@ type Config struct {
 	RoomTTL time.Duration
 	// MaxSkipsPerStep bounds absent positions skipped per step [1000].
 	MaxSkipsPerStep int
+	// LedgerTTL is how long outcome ledger records are kept [30 days] (ledger.go).
+	LedgerTTL time.Duration
+	// LedgerMax bounds the outcome ledger's records per room [200,000]; the oldest go first.
+	LedgerMax int
 	// Logger gets component=queue.
 	Logger zerolog.Logger
 }
@@ -59,6 +63,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxSkipsPerStep == 0 {
 		c.MaxSkipsPerStep = 1000
+	}
+	if c.LedgerTTL <= 0 {
+		c.LedgerTTL = DefaultLedgerTTL
+	}
+	if c.LedgerMax <= 0 {
+		c.LedgerMax = DefaultLedgerMax
 	}
 	var bad []string
 	if c.CallTimeout < 0 {

@@ -78,3 +78,11 @@ func gatewaysKey(prefix string) string { return prefix + ":gateways" }
 // so that every gateway can tell a served visitor from a waiting one after a data loss, even
 // when the gateway that served it is gone. A channel, not a key: no slot, no TTL.
 func claimsChannel(prefix string) string { return prefix + ":claims" }
+
+// Outcome ledger keys (ledger.go): the records (hash lease id -> JSON), their index by
+// admission time (sorted set, for the bounds and listing), and the leases whose payment
+// succeeded without a confirmation yet (sorted set, scored by the payment's time). All three
+// have the ledger's TTL (Config.LedgerTTL), refreshed by every admission.
+func (k roomKeys) ledger() string      { return k.base + "ledger" }
+func (k roomKeys) ledgerIndex() string { return k.base + "ledger:t" }
+func (k roomKeys) ledgerRisk() string  { return k.base + "ledger:risk" }

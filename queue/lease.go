@@ -76,7 +76,7 @@ func validJTI(s string) bool {
 // visitor get the same lease. When the ticket is next in line and there is credit and
 // capacity, it is admitted at once (passthrough), counted against the rate and the cap like
 // any admission. Errors: ErrNotYourTurn (also while a returning visitor waits to be served),
-// ErrTicketSpent, ErrRoomClosed, ErrRoomPaused, ErrUnknownRoom, ErrStoreUnavailable.
+// ErrTicketSpent, ErrRoomClosed, ErrRoomPaused, ErrSoldOut, ErrUnknownRoom, ErrStoreUnavailable.
 func (e *Engine) Claim(ctx context.Context, t Ticket) (Lease, error) {
 	r, err := e.roomFor(ctx, t.Room)
 	if err != nil {
@@ -111,6 +111,9 @@ func (e *Engine) claim(ctx context.Context, r *room, t Ticket, pos int64) (Lease
 	r.raiseKnown(t.Number)
 	for attempt := 0; ; attempt++ {
 		l, lane, err := e.claimOnce(ctx, r, t, pos)
+		if err == nil && lane == 0 {
+			e.ledgerAdmit(ctx, r, l) // issue 14: the outcome ledger's record (idempotent)
+		}
 		if !errors.Is(err, errNoRoom) || attempt > 0 {
 			return l, lane, err
 		}
@@ -170,6 +173,8 @@ func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (L
 		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrRoomClosed)
 	case "PAUSED":
 		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrRoomPaused)
+	case "SOLDOUT":
+		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrSoldOut)
 	case "NOROOM":
 		return Lease{}, 0, errNoRoom
 	}
@@ -308,6 +313,9 @@ func (e *Engine) Release(ctx context.Context, room, jti string, outcome Outcome)
 	e.extendMu.Lock()
 	delete(e.extendMemo, room+"\x00"+jti)
 	e.extendMu.Unlock()
+	if tag == "OK" || tag == "UNKNOWN" {
+		e.ledgerEnd(ctx, room, jti, outcome) // issue 14: the outcome ledger (a late report still counts)
+	}
 	switch tag {
 	case "OK":
 		if r != nil && r.snap.Load() != nil {

@@ -112,7 +112,7 @@ func (e *Engine) Poll(ctx context.Context, t Ticket, o PollOptions) (Decision, e
 			d.Admitted, d.PollAfter = false, jitter(time.Second)
 		case errors.Is(err, ErrStoreUnavailable):
 			d.StoreDown = true
-		case errors.Is(err, ErrNotYourTurn), errors.Is(err, ErrRoomPaused):
+		case errors.Is(err, ErrNotYourTurn), errors.Is(err, ErrRoomPaused), errors.Is(err, ErrSoldOut):
 			d.Admitted = false
 		default:
 			return Decision{}, err
@@ -205,6 +205,7 @@ func (e *Engine) status(r *room, s *snapshot, t Ticket) (Status, error) {
 		if st.State == StateOpen && st.Stalled == StallNone {
 			st.ETALow, st.ETAHigh = r.eta(s, pos, st.Returning, st.Place)
 		}
+		stockLow(s, &st) // issue 14: sold-out honesty
 	}
 	st.PollAfter = pollAfter(s, st, now)
 	return st, nil
@@ -297,6 +298,8 @@ func pollAfter(s *snapshot, st Status, now time.Time) time.Duration {
 		d = 10 * time.Second
 	case st.State == StateClosed:
 		d = 60 * time.Second
+	case st.State == StateSoldOut:
+		d = 30 * time.Second // the page asks less often; a restock is seen within this
 	case st.Admitted:
 		d = time.Second
 	case st.Stalled != StallNone:

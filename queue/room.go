@@ -126,6 +126,11 @@ func (s *snapshot) state(now time.Time) State {
 	switch s.settings.State {
 	case StateClosed:
 		return StateClosed
+	}
+	if s.settings.Remaining == 0 {
+		return StateSoldOut
+	}
+	switch s.settings.State {
 	case StatePaused:
 		return StatePaused
 	}
@@ -350,6 +355,9 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 	f := old.settings.fields()
 	for i := 0; i < len(f); i += 2 {
 		args = append(args, mode, f[i], f[i+1])
+	}
+	if old.settings.Remaining >= 0 { // a sold-out room stays sold out through a data loss (soldout.go)
+		args = append(args, mode, "stock", strconv.FormatInt(old.settings.Remaining, 10))
 	}
 	args = append(args,
 		mode, "seed", hex.EncodeToString(old.seed),

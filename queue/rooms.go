@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -135,6 +136,9 @@ func (e *Engine) UpdateSettings(ctx context.Context, room string, p SettingsPatc
 		opensChanged := p.OpensAt != nil && !p.OpensAt.Equal(cur.OpensAt)
 		args := append([]any{cur.Version, b01(opensChanged), entry, AuditMax, settingsChannel(e.cfg.Prefix), room},
 			next.fields()...)
+		if p.Remaining != nil { // stock is written only when the organiser sets it (soldout.go)
+			args = append(args, "stock", strconv.FormatInt(next.Remaining, 10))
+		}
 		cctx, cancel := e.callCtx(ctx)
 		v, err := updateScript.Run(cctx, e.rdb, []string{r.keys.meta, r.keys.audit}, args...).Result()
 		cancel()

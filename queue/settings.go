@@ -18,6 +18,9 @@ const (
 	StateOpen      State = "open"
 	StatePaused    State = "paused"
 	StateClosed    State = "closed"
+	// StateSoldOut is shown while the stock reported for the room (Settings.Remaining) is 0:
+	// nobody is admitted, and waiting visitors are told at once (see soldout.go).
+	StateSoldOut State = "sold_out"
 )
 
 // Settings are a room's runtime settings, kept in Redis with a version.
@@ -44,6 +47,13 @@ type Settings struct {
 	QueueAll bool
 	// OnStoreError is "closed" (default: no one new is admitted while Redis is down) or "open".
 	OnStoreError string
+	// Remaining is the stock left as last reported by the backend (Engine.ReportStock) or an
+	// organiser (a patch); RemainingUnknown (-1) when nobody reported any, 0 means sold out.
+	// It is read from the store but never part of a settings write unless a patch sets it, so
+	// changing another setting cannot overwrite a newer report (see soldout.go).
+	Remaining int64
+	// CapFollowsStock makes the cap min(MaxActive, Remaining) while Remaining is known.
+	CapFollowsStock bool
 	// Version increases with every change.
 	Version int64
 }
@@ -61,12 +71,16 @@ type SettingsPatch struct {
 	State           *State
 	QueueAll        *bool
 	OnStoreError    *string
+	Remaining       *int64
+	CapFollowsStock *bool
 }
 
 // Setting bounds.
 const (
 	MaxRatePerMinute = 10_000_000
 	MaxMaxActive     = 10_000_000
+	// MaxRemaining bounds a reported stock.
+	MaxRemaining = 1_000_000_000
 )
 
 // DefaultSettings are the one set of defaults of a room's rules: zero fields of a room's
@@ -88,6 +102,7 @@ func DefaultSettings() Settings {
 		Grace:         30 * time.Minute,
 		State:         StateOpen,
 		OnStoreError:  "closed",
+		Remaining:     RemainingUnknown,
 	}
 }
 
@@ -162,6 +177,9 @@ func (s Settings) Validate() error {
 	if s.OnStoreError != "closed" && s.OnStoreError != "open" {
 		v.add("on_store_error", "must be closed or open")
 	}
+	if s.Remaining < RemainingUnknown || s.Remaining > MaxRemaining {
+		v.add("remaining", fmt.Sprintf("must be between 0 and %d (or null: unknown)", MaxRemaining))
+	}
 	return v.orNil()
 }
 
@@ -233,6 +251,12 @@ func (s Settings) apply(p SettingsPatch) Settings {
 	if p.OnStoreError != nil {
 		s.OnStoreError = *p.OnStoreError
 	}
+	if p.Remaining != nil {
+		s.Remaining = *p.Remaining
+	}
+	if p.CapFollowsStock != nil {
+		s.CapFollowsStock = *p.CapFollowsStock
+	}
 	return s
 }
 
@@ -271,6 +295,7 @@ func (s Settings) fields() []any {
 		"state", string(s.State),
 		"queue_all", b01(s.QueueAll),
 		"on_store_error", s.OnStoreError,
+		"cap_stock", b01(s.CapFollowsStock),
 	}
 }
 
@@ -296,6 +321,8 @@ func settingsFromMeta(m map[string]string) (Settings, error) {
 		State:           State(m["state"]),
 		QueueAll:        m["queue_all"] == "1",
 		OnStoreError:    m["on_store_error"],
+		Remaining:       stockOf(m),
+		CapFollowsStock: m["cap_stock"] == "1",
 		Version:         num("version"),
 	}
 	return s, firstErr

@@ -19,6 +19,10 @@ type Status struct {
 	Place int64
 	// Ahead is Place - 1.
 	Ahead int64
+	// StockLow means fewer are left (Remaining, as last reported) than this visitor's place:
+	// they are told plainly, next to how many are ahead of them.
+	StockLow  bool
+	Remaining int64
 	// Returning means the visitor was skipped while away, came back within grace, and waits in
 	// the returning lane (served before the line).
 	Returning bool

@@ -275,6 +275,7 @@ type fakeGateway struct {
 	stalled          string // "", "sessions", "paused"
 	returning        bool
 	notice           string // "", "place_rose"
+	remaining        int64  // > 0: the stock left, sent while fewer than the place (issue 14)
 	noJoinedOnStatus bool   // joined_place only on the join response, as the gateway did
 	// joinFail and statusFail answer the next requests with these codes (consumed in order;
 	// -1 drops the connection); retryAfter is their Retry-After header.
@@ -353,6 +354,9 @@ func (f *fakeGateway) statusLocked(n int64) map[string]any {
 		return st
 	}
 	st["place"], st["ahead"] = place, place-1
+	if f.remaining > 0 && f.remaining < place {
+		st["remaining"] = f.remaining
+	}
 	eta := float64(place) * f.secPerPlace
 	st["eta_seconds"] = map[string]int64{"low": int64(eta * 0.8), "high": int64(eta * 1.2)}
 	if f.stalled != "" {

@@ -318,7 +318,15 @@ func TestBrowserStalledPausedReturningSoldOutWords(t *testing.T) {
 				t.Errorf("eta still stalled after the line moved")
 			}
 
-			f.set(func(f *fakeGateway) { f.returning = false; f.state = "sold_out" })
+			// fewer left than the place: said plainly, with how many are ahead (issue 14)
+			f.set(func(f *fakeGateway) { f.returning = false; f.remaining = 3 })
+			tb.waitFor(t, "stock low", `!document.getElementById('stock').hidden`, 5*time.Second)
+			want := strings.NewReplacer("{left}", "3", "{ahead}", "49").Replace(c.text("qjs_stock_low"))
+			if got := tb.text(t, "#stock"); got != want {
+				t.Errorf("stock note %q, want %q", got, want)
+			}
+
+			f.set(func(f *fakeGateway) { f.state = "sold_out" })
 			tb.waitFor(t, "sold out", `!document.getElementById('p-soldout').hidden && document.getElementById('returning').hidden`, 5*time.Second)
 			if got := tb.text(t, "#h-soldout"); got != c.text("q_soldout_title") {
 				t.Errorf("sold out heading %q", got)

@@ -17,14 +17,17 @@
 -- and need not ask again until it is their turn.
 -- reply: {"LEASE", jti, lease data "position|ticket|claimed ms|max until ms|visitor", expires ms, head} |
 --        {"WAIT", head} | {"RETURNING", lane number, head} | {"SPENT", head} | {"CLOSED"} |
---        {"PAUSED", head} | {"NOROOM"}
+--        {"PAUSED", head} | {"SOLDOUT", head} | {"NOROOM"}
+-- Sold out (meta 'stock' = 0, issue 14): no new lease, no returner enters the lane; an existing
+-- lease is still returned. With 'cap_stock' = 1 the passthrough's cap is min(max_active, stock).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return {'NOROOM'}
 end
 local m = redis.call('HMGET', KEYS[1], 'state', 'opened', 'head', 'counter', 'rate', 'max_active',
-  'session_ms', 'max_session_ms', 'grace_ms', 'absent_ms', 'credit', 'last_ms', 'restored_head', 'queue_all')
+  'session_ms', 'max_session_ms', 'grace_ms', 'absent_ms', 'credit', 'last_ms', 'restored_head', 'queue_all',
+  'stock', 'cap_stock')
 local state = m[1]
 local opened = tonumber(m[2]) or 0
 local head = tonumber(m[3]) or 0
@@ -58,6 +61,14 @@ if state == 'closed' then
 end
 if opened ~= 1 then
   return {'WAIT', head}
+end
+-- issue 14, sold-out honesty: stock 0 admits nobody
+local stock = tonumber(m[15]) or -1
+if stock == 0 then
+  return {'SOLDOUT', head}
+end
+if m[16] == '1' and stock > 0 then
+  max_active = math.min(max_active, stock)
 end
 
 local function lease()

@@ -27,7 +27,7 @@ local room_ttl = tonumber(ARGV[2])
 local max_exp = tonumber(ARGV[3])
 local m = redis.call('HMGET', KEYS[1], 'state', 'opens_at_ms', 'opened', 'counter', 'head', 'pq',
   'rate', 'max_active', 'absent_ms', 'grace_ms', 'credit', 'last_ms', 'skip_after_ms', 'mark_ms',
-  'mark_n', 'mark_prev_n', 'ttl_ms')
+  'mark_n', 'mark_prev_n', 'ttl_ms', 'stock', 'cap_stock')
 local state = m[1]
 local opens_at = tonumber(m[2]) or 0
 local opened = tonumber(m[3]) or 0
@@ -45,6 +45,12 @@ local mark_ms = tonumber(m[14]) or now
 local mark_n = tonumber(m[15]) or 0
 local mark_prev_n = tonumber(m[16]) or 0
 local ttl_ms = tonumber(m[17]) or 0
+-- issue 14, sold-out honesty: stock 0 (sold out) admits nobody; with cap_stock the cap follows
+-- the stock left
+local stock = tonumber(m[18]) or -1
+if m[19] == '1' and stock > 0 then
+  max_active = math.min(max_active, stock)
+end
 
 if opened ~= 1 and state ~= 'closed' and now >= opens_at then
   opened = 1
@@ -98,7 +104,7 @@ if now - mark_ms >= absent then
 end
 
 local admitted = 0
-if opened == 1 and state == 'open' then
+if opened == 1 and state == 'open' and stock ~= 0 then
   credit = accrue(credit, last, now, rate)
   local cap = max_active - redis.call('ZCARD', KEYS[3]) - redis.call('ZCARD', KEYS[4])
   while credit >= 1 and cap > 0 do

@@ -115,7 +115,9 @@
     set(k('active'), num(l.active) + ' / ' + num(s.max_active));
     set(k('clears'), clears(r));
     set(k('backend'), b ? num(b.p95_ms) + ' ms / ' + nf1.format((b.error_rate || 0) * 100) + '%' : t('na'));
-    ['rate_per_minute', 'max_active', 'session_seconds', 'opens_at'].forEach(f => {
+    set(k('remaining'), s.sold_out ? t('state_sold_out') : s.remaining == null ? t('remaining_unknown') : num(s.remaining));
+    $('soldout').hidden = !!s.sold_out; $('unsold').hidden = !s.sold_out && s.remaining == null;
+    ['rate_per_minute', 'max_active', 'session_seconds', 'opens_at', 'remaining'].forEach(f => {
       const i = $('f-' + f);
       if (force || (!i.dataset.dirty && d.activeElement !== i)) i.value = f === 'opens_at' ? (s.opens_at ? localInput(s.opens_at) : '') : (s[f] == null ? '' : s[f]);
     });
@@ -224,6 +226,69 @@
     fieldErr('state', '');
     ask(t('confirm_state', {room: r.display_name || r.name, state: t('state_' + st)}), () => patch(r, {state: st}, 'state', t('state_' + st)));
   }));
+  // Stock: sold out, or lift it (the stock is unknown again).
+  [['soldout', true], ['unsold', false]].forEach(([id, v]) => $(id).addEventListener('click', () => {
+    const r = cur();
+    if (!r) return;
+    fieldErr('sold_out', '');
+    ask(t(v ? 'confirm_soldout' : 'confirm_unsold', {room: r.display_name || r.name}), () => patch(r, {sold_out: v}, 'sold_out', t(v ? 'state_sold_out' : 'remaining_unknown')));
+  }));
+
+  // The refund list: charged but not booked, refreshed every 5 s while a room is open here.
+  let rbusy = false, flagged = [];
+  const when = iso => (iso ? new Date(iso).toLocaleString(L) : '–');
+  function refunds() {
+    if (rbusy || !sel || !token) return;
+    rbusy = true;
+    const name = sel;
+    req('GET', '/rooms/' + encodeURIComponent(name) + '/flagged').then(r => {
+      rbusy = false;
+      if (name !== sel || r.s !== 200 || !r.j) return;
+      flagged = r.j.flagged || [];
+      set($('refund-count'), '(' + num(r.j.count) + ')');
+      set(d.querySelector('#room [data-k=flagged]'), num(r.j.count));
+      $('refund-none').hidden = flagged.length > 0;
+      const tb = $('refunds').tBodies[0];
+      tb.textContent = '';
+      flagged.forEach(f => {
+        const tr = d.createElement('tr');
+        [f.order_ref || t('no_ref'), f.visitor, t('why_' + f.flag), when(f.paid_at)].forEach(v => { const td = d.createElement('td'); td.textContent = v; tr.appendChild(td); });
+        const td = d.createElement('td');
+        [['refunded', 'refunded'], ['booked_by_hand', 'by_hand']].forEach(([res, label]) => {
+          const b = d.createElement('button');
+          b.type = 'button'; b.className = 'ghost'; b.textContent = t(label); b.dataset.resolve = res;
+          b.addEventListener('click', () => ask(t('confirm_resolve', {order: f.order_ref || t('no_ref'), visitor: f.visitor, resolution: t(label)}), () => resolve(name, f.lease, res)));
+          b.dataset.lease = f.lease;
+          td.appendChild(b); td.appendChild(d.createTextNode(' '));
+        });
+        tr.appendChild(td); tb.appendChild(tr);
+      });
+    }, () => { rbusy = false; });
+  }
+  function resolve(room, lease, resolution) {
+    const btns = d.querySelectorAll('#refunds button[data-lease="' + CSS.escape(lease) + '"]');
+    btns.forEach(x => { x.disabled = true; });
+    set($('e-refunds'), '');
+    req('POST', '/rooms/' + encodeURIComponent(room) + '/flagged/' + encodeURIComponent(lease) + '/resolve', {resolution}).then(r => {
+      if (r.s === 401 || r.s === 403) return signOut(t('expired'));
+      if (r.s !== 200 && r.s !== 409) { btns.forEach(x => { x.disabled = false; }); set($('e-refunds'), t('failed', {message: (r.j && r.j.error && r.j.error.message) || 'HTTP ' + r.s})); }
+      refunds();
+    }, () => { btns.forEach(x => { x.disabled = false; }); set($('e-refunds'), t('unreachable')); });
+  }
+  function download(fmt) {
+    if (!sel) return;
+    const name = sel;
+    fetch(API + '/rooms/' + encodeURIComponent(name) + '/flagged' + (fmt === 'csv' ? '?format=csv' : ''), {headers: {Authorization: 'Bearer ' + token}, cache: 'no-store'})
+      .then(r => (r.ok ? r.blob() : Promise.reject(new Error('HTTP ' + r.status))))
+      .then(b => { const a = d.createElement('a'); a.href = URL.createObjectURL(b); a.download = 'foyer-refunds-' + name + '.' + fmt; d.body.appendChild(a); a.click(); a.remove(); setTimeout(() => URL.revokeObjectURL(a.href), 1000); },
+        e => set($('e-refunds'), t('failed', {message: e.message})));
+  }
+  $('export-csv').addEventListener('click', () => download('csv'));
+  $('export-json').addEventListener('click', () => download('json'));
+  const pick0 = pick;
+  pick = name => { pick0(name); flagged = []; $('refunds').tBodies[0].textContent = ''; set($('refund-count'), ''); set(d.querySelector('#room [data-k=flagged]'), '–'); refunds(); };
+  setInterval(refunds, 5000);
+
   d.querySelectorAll('a[data-lang]').forEach(a => a.addEventListener('click', e => {
     e.preventDefault();
     d.cookie = 'foyer_lang=' + a.dataset.lang + ';path=/;max-age=31536000;samesite=lax' + (location.protocol === 'https:' ? ';secure' : '');

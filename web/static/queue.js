@@ -110,6 +110,7 @@
     note('stalled', s.stalled === 'sessions' && p === 'wait' ? t('stalled_body') : '');
     note('returning', s.returning && (p === 'wait' || p === 'paused') ? t('returning') : '');
     if (rose) note('rose', t('place_rose', rose));
+    note('stock', s.remaining != null && p === 'wait' ? t('stock_low', {left: num(s.remaining), ahead: num(s.ahead)}) : '');
     if (s.place > 0) {
       set('place', num(s.place));
       set('ahead', num(s.ahead));
