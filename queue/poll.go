@@ -228,9 +228,12 @@ func (r *room) stall(s *snapshot, state State) Stall {
 // eta bounds the wait from what the room really does. Admissions needed before this visitor:
 // at least the present share of the positions ahead (absent ones are skipped without using the
 // pace) plus the returners waiting; at most every position ahead plus every skipped visitor
-// who may still come back. The rate is the measured admission rate once there is a minute's
-// data (it already reflects a cap that binds and sessions that end), else the configured one;
-// the range widens it by a quarter each way.
+// who may still come back. The line goes no faster than the configured rate (nor, while the
+// cap binds, than sessions end), so that bounds the low end; the high end takes the slowest of
+// the configured rate, the rate measured over the last minute (or since the opening, when that
+// is more recent: a window reaching back before the opening would count the closed time), and
+// the cap's turnover while it binds. A tenth of the rate bounds the slow end, so a range is
+// never unbounded (a line that really stopped is stalled, and shown no number).
 func (r *room) eta(s *snapshot, pos int64, returning bool, place int64) (time.Duration, time.Duration) {
 	var lo, hi float64
 	if returning {
@@ -244,17 +247,32 @@ func (r *room) eta(s *snapshot, pos int64, returning bool, place int64) (time.Du
 		lo = behind*present + float64(s.returning) + 1
 		hi = behind + float64(s.returning+s.skipped) + 1
 	}
-	rate := float64(s.settings.RatePerMinute)
-	if m, ok := r.admitRate(); ok && m > 0 {
-		rate = min(rate, m)
+	conf := float64(s.settings.RatePerMinute)
+	fast, slow := conf, conf
+	window := time.Minute
+	if o := s.settings.OpensAt; !o.IsZero() {
+		window = min(window, r.redisNow().Sub(o))
+	}
+	measured, known := 0.0, false
+	if window >= 5*time.Second {
+		if n, ok := r.admittedWithin(window); ok {
+			measured, known = float64(n)/window.Minutes(), true
+			slow = min(slow, measured)
+		}
 	}
 	if capRate, ok := r.capTurnover(s); ok {
-		rate = min(rate, capRate)
+		slow = min(slow, capRate)
+		fast = min(fast, max(capRate, measured))
+		if !known {
+			fast = min(fast, capRate)
+		}
 	}
+	slow = max(slow, conf/10)
+	fast = max(fast, slow)
 	d := func(n, perMin float64) time.Duration {
 		return time.Duration(n / perMin * float64(time.Minute))
 	}
-	return d(lo, rate*1.25), d(hi, rate*0.75)
+	return d(lo, fast*1.1), d(hi, slow*0.8)
 }
 
 // capTurnover estimates admissions per minute when the cap binds: the cap's slots turn over as

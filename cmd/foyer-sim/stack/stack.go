@@ -68,8 +68,11 @@ type Stack struct {
 	Room       string
 	AdminToken string
 	// Redis says which Redis is used.
-	Redis  string
-	Office *boxoffice.Office
+	Redis string
+	// RedisAddr is the address of the private redis-server the stack started ("" when it
+	// uses a given or an embedded one): its INFO counters are foyer's alone.
+	RedisAddr string
+	Office    *boxoffice.Office
 
 	cancel  context.CancelFunc
 	closers []func()
@@ -352,6 +355,7 @@ func (s *Stack) privateRedis(ctx context.Context, bin string) (redis.UniversalCl
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	s.RedisAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	return c, fmt.Sprintf("redis-server on 127.0.0.1:%d (private, pid %d)", port, cmd.Process.Pid), nil
 }
 
