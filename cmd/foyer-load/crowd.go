@@ -66,7 +66,9 @@ func realisticCrowd(ctx context.Context, eng *queue.Engine, room string, n int, 
 	}
 	long := 10 * time.Minute
 	if _, _, err := eng.UpdateSettings(ctx, room, queue.SettingsPatch{AbsentAfter: &long}, 0,
-		func(before, after queue.Settings) []byte { return []byte(`{"actor":"foyer-load","reason":"realistic crowd ready"}`) }); err != nil {
+		func(before, after queue.Settings) []byte {
+			return []byte(`{"actor":"foyer-load","reason":"realistic crowd ready"}`)
+		}); err != nil {
 		return nil, fmt.Errorf("realistic crowd: %w", err)
 	}
 	for _, t := range present { // seen once more, flushed by the engine's next liveness write
