@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/foyerhq/foyer/queue"
@@ -80,4 +84,47 @@ func realisticCrowd(ctx context.Context, eng *queue.Engine, room string, n int, 
 	fmt.Fprintf(stdout, "realistic crowd in room %s: %d tickets, %d skipped while away (they come back with the load), %d waiting behind (admitted %d, %s)\n",
 		room, n, st.Skipped, len(present), st.Admitted, time.Since(start).Round(time.Millisecond))
 	return ts, nil
+}
+
+// comeBack polls each of the returners once through the gateway at base, as a visitor back
+// from an absence does: the first poll places it in the returning lane (one claim call to
+// Redis); every later poll is answered from the gateway's memory. It returns how many answered
+// "returning" and the first unexpected answer, if any.
+func comeBack(ctx context.Context, base, prefix, room string, returners []string) (int, error) {
+	var next, back atomic.Int64
+	var once sync.Once
+	var first error
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(returners) || ctx.Err() != nil {
+					return
+				}
+				code, body, err := getStatus(ctx, base, prefix, room, returners[i])
+				var sb struct {
+					Returning bool   `json:"returning"`
+					Place     *int64 `json:"place"`
+				}
+				if err == nil {
+					err = json.Unmarshal(body, &sb)
+				}
+				if err == nil && code != http.StatusOK {
+					err = fmt.Errorf("status %d: %s", code, body)
+				}
+				if err != nil {
+					once.Do(func() { first = err })
+					continue
+				}
+				if sb.Returning && sb.Place != nil && *sb.Place > 0 {
+					back.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return int(back.Load()), first
 }
