@@ -232,15 +232,18 @@ func (r *room) stall(s *snapshot, state State) Stall {
 // cap binds, than sessions end), so that bounds the low end; the high end takes the slowest of
 // the configured rate, the rate measured over the last minute (or since the opening, when that
 // is more recent: a window reaching back before the opening would count the closed time), and
-// the cap's turnover while it binds. A tenth of the rate bounds the slow end, so a range is
-// never unbounded (a line that really stopped is stalled, and shown no number).
+// the cap's turnover while it binds. Before anything is measured (the opening) the high end
+// assumes the cap may bind (MaxActive per Session, at least a quarter of the rate) and the low
+// end that 30% of those ahead may leave. A tenth of the rate bounds the slow end, so a range
+// is never unbounded (a line that really stopped is stalled, and shown no number).
 func (r *room) eta(s *snapshot, pos int64, returning bool, place int64) (time.Duration, time.Duration) {
 	var lo, hi float64
 	if returning {
 		lo, hi = float64(place), float64(place)
 	} else {
 		behind := float64(pos - s.head - 1) // main-line positions before this one
-		present := 1.0
+		// the share ahead who will still be there: measured, else assume up to 30% may leave
+		present := 0.7
 		if a, k := float64(s.stats["admitted"]), float64(s.stats["skipped"]); a+k >= 20 {
 			present = a / (a + k)
 		}
@@ -259,6 +262,12 @@ func (r *room) eta(s *snapshot, pos int64, returning bool, place int64) (time.Du
 			measured, known = float64(n)/window.Minutes(), true
 			slow = min(slow, measured)
 		}
+	}
+	if !known && s.settings.Session > 0 {
+		// nothing measured yet (the opening): the cap may come to bind, and sessions last at
+		// most Session, so the line moves at least MaxActive per Session; a quarter of the
+		// rate bounds that guess, and the range narrows once the rate is measured (5 s)
+		slow = min(slow, max(float64(s.settings.MaxActive)/s.settings.Session.Minutes(), conf/4))
 	}
 	if capRate, ok := r.capTurnover(s); ok {
 		slow = min(slow, capRate)

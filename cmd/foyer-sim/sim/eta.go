@@ -1,9 +1,14 @@
 package sim
 
 import (
+	"fmt"
 	"math"
+	"os"
 	"sort"
 )
+
+// etaDebug prints a sample of the judged join ETAs to stderr (FOYER_SIM_ETA_DEBUG=1).
+var etaDebug = os.Getenv("FOYER_SIM_ETA_DEBUG") != ""
 
 // ETAAccuracy is how well the ETA ranges foyer showed held, judged against when each visitor
 // really got in (the middle of its admission interval: between its last "wait" and its first
@@ -82,6 +87,10 @@ func (j *etaJudge) visitor(v *visitor) {
 		}
 		held, early, err := j.judge(s, v.adm)
 		if first && math.IsInf(from, -1) {
+			if etaDebug && j.a.JoinN%50 == 0 {
+				fmt.Fprintf(os.Stderr, "eta: v%d %s place %d at %.0f: %.0f-%.0f; got in %.0f-%.0f (%.0f after); held %v\n",
+					v.id, kindNames[v.kind], s.place, s.at, s.lo, s.hi, v.adm.Lo, v.adm.Hi, (v.adm.Lo+v.adm.Hi)/2-float64(s.at), held)
+			}
 			j.a.JoinN++
 			switch {
 			case held:

@@ -114,6 +114,7 @@ type runner struct {
 	errMu      sync.Mutex
 	errRecs    []errRec
 	errSamples map[string]string // "action kind" -> first body seen
+	rises      []string          // the first place rises seen
 }
 
 type errRec struct {
@@ -229,6 +230,9 @@ func Run(ctx context.Context, sc Scenario, tgt Target, opt Options) (*Result, er
 	backend, berr := r.backendStats(ctx)
 	res := r.result(wallEnd, backend, over)
 	res.Notes = append(res.Notes, r.Notes...)
+	for _, s := range r.rises {
+		res.Notes = append(res.Notes, "place rose: "+s)
+	}
 	if berr != nil {
 		res.Notes = append(res.Notes, "backend figures unavailable: "+berr.Error())
 	}
@@ -384,6 +388,15 @@ func (r *runner) schedule() {
 	if r.pacer != nil {
 		r.eng.schedule(r.clock.wall(0), r.pacer)
 	}
+}
+
+// riseSample keeps the first few place rises' details for the result's notes.
+func (r *runner) riseSample(s string) {
+	r.errMu.Lock()
+	if len(r.rises) < 5 {
+		r.rises = append(r.rises, s)
+	}
+	r.errMu.Unlock()
 }
 
 func (r *runner) recordError(k errKind, act action, body []byte, now float64) {

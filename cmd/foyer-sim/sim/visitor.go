@@ -51,6 +51,8 @@ const (
 	kBot                   // joins, never polls
 )
 
+var kindNames = [...]string{"desktop", "phone", "hidden", "impatient", "bot"}
+
 // shown is what one answer in the line showed the visitor: its ETA range (sale seconds from
 // at; lo < 0 when none was shown) and its place.
 type shown struct {
@@ -129,6 +131,7 @@ type reply struct {
 	body       []byte
 	retryAfter float64 // wall seconds
 	err        errKind
+	placeSent  int64 // the best place the request carried (Foyer-Place)
 }
 
 type errKind uint8
@@ -197,6 +200,7 @@ func (t *tab) step(ctx context.Context, wall time.Time) (time.Time, bool) {
 	v.mu.Unlock()
 
 	rep := r.call(ctx, v, act, method, path, body, cookie, bearer, place)
+	rep.placeSent = place
 	if ctx.Err() != nil {
 		return time.Time{}, false
 	}
@@ -438,7 +442,7 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 				return 0, false
 			}
 		}
-		r.record(v, &st, now)
+		r.record(v, &st, rep.placeSent, now)
 		if st.Position > 0 && st.State != "prequeue" && st.State != "scheduled" {
 			v.position = st.Position
 		}
@@ -512,7 +516,7 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 // record keeps what an answer in the line showed v: after the opening, its ETA range and
 // place, and whether the place rose above the best it was shown (a broken promise: must not
 // happen). Caller holds v.mu.
-func (r *runner) record(v *visitor, st *statusReply, now float64) {
+func (r *runner) record(v *visitor, st *statusReply, sent int64, now float64) {
 	if st.State == "prequeue" || st.State == "scheduled" || st.State == "closed" {
 		return // before the opening places are drawn, not promised
 	}
@@ -529,8 +533,12 @@ func (r *runner) record(v *visitor, st *statusReply, now float64) {
 		return
 	}
 	p := *st.Place
-	if v.bestPlace > 0 && p > v.bestPlace {
+	// A rise is a place above the best the request carried: with two tabs, an answer may
+	// arrive after the other tab's newer one, and only the page that sent it shows it.
+	if sent > 0 && p > sent {
 		v.rises++
+		r.riseSample(fmt.Sprintf("visitor %d (%s, tabs %d): place %d after %d, returning %v, position %d, at T%+.0fs",
+			v.id, kindNames[v.kind], v.tabs, p, sent, st.Returning, st.Position, now))
 	}
 	if v.bestPlace == 0 || p < v.bestPlace {
 		v.bestPlace = p
