@@ -79,3 +79,20 @@ func TestETAReturner(t *testing.T) {
 	lo, hi := r.eta(s, 10, true, 3) // third in the returning lane: about 3 s
 	within(t, "returner", lo, hi, 3*time.Second)
 }
+
+// At the opening the cap fills with offers at once, but nothing says sessions will last the
+// configured Session: the low end must stay at the configured pace (it used to take the cap's
+// turnover at the configured session, and tell place 57 half a minute for a 2 s wait).
+func TestETACapFullAtOpening(t *testing.T) {
+	r, open := etaRoom(t, 2*time.Second, 2000)
+	s := etaSnap(open, 2000, 40, 40, 40)
+	s.settings.Session = 30 * time.Second
+	r.snap.Store(s)
+	lo, hi := r.eta(s, 97, false, 57) // 56 ahead at 2,000 a minute: under 2 s
+	if lo > 2*time.Second {
+		t.Errorf("range %v-%v: the low end should allow the configured pace (1.7 s)", lo, hi)
+	}
+	if hi < 2*time.Second {
+		t.Errorf("range %v-%v: the high end should allow the cap to bind", lo, hi)
+	}
+}

@@ -269,11 +269,11 @@ func (r *room) eta(s *snapshot, pos int64, returning bool, place int64) (time.Du
 		// rate bounds that guess, and the range narrows once the rate is measured (5 s)
 		slow = min(slow, max(float64(s.settings.MaxActive)/s.settings.Session.Minutes(), conf/4))
 	}
-	if capRate, ok := r.capTurnover(s); ok {
+	if capRate, sessions, ok := r.capTurnover(s); ok {
 		slow = min(slow, capRate)
-		fast = min(fast, max(capRate, measured))
-		if !known {
-			fast = min(fast, capRate)
+		if sessions {
+			// measured session lengths: the cap lets no more than that through for long
+			fast = min(fast, max(capRate, measured))
 		}
 	}
 	slow = max(slow, conf/10)
@@ -284,18 +284,19 @@ func (r *room) eta(s *snapshot, pos int64, returning bool, place int64) (time.Du
 	return d(lo, fast*1.1), d(hi, slow*0.8)
 }
 
-// capTurnover estimates admissions per minute when the cap binds: the cap's slots turn over as
-// sessions end, about MaxActive per typical session. It uses the leases' configured length as
-// the typical session until measured session lengths are known.
-func (r *room) capTurnover(s *snapshot) (float64, bool) {
+// capTurnover estimates admissions per minute when the cap binds (ok): the cap's slots turn
+// over as sessions end, about MaxActive per typical session. It uses the mean measured session
+// (measured) once 5 sessions ended, else the leases' configured length: the longest a session
+// lasts unless extended, so then the figure is only a floor on the line's pace.
+func (r *room) capTurnover(s *snapshot) (perMin float64, measured, ok bool) {
 	if s.active+s.offers < int64(s.settings.MaxActive) {
-		return 0, false
+		return 0, false, false
 	}
 	sess := s.settings.Session
 	if m, ok := r.sessionLength(); ok && m > 0 {
-		sess = m
+		sess, measured = m, true
 	}
-	return float64(s.settings.MaxActive) / sess.Minutes(), true
+	return float64(s.settings.MaxActive) / sess.Minutes(), measured, true
 }
 
 // pollAfter suggests when to ask again: short near the front, up to 30 s far back, never more

@@ -87,7 +87,7 @@ func (j *etaJudge) visitor(v *visitor) {
 		}
 		held, early, err := j.judge(s, v.adm)
 		if first && math.IsInf(from, -1) {
-			if etaDebug && j.a.JoinN%50 == 0 {
+			if etaDebug && early && j.early%20 == 0 {
 				fmt.Fprintf(os.Stderr, "eta: v%d %s place %d at %.0f: %.0f-%.0f; got in %.0f-%.0f (%.0f after); held %v\n",
 					v.id, kindNames[v.kind], s.place, s.at, s.lo, s.hi, v.adm.Lo, v.adm.Hi, (v.adm.Lo+v.adm.Hi)/2-float64(s.at), held)
 			}
