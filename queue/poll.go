@@ -229,47 +229,75 @@ func (r *room) stall(s *snapshot, state State) Stall {
 // eta bounds the wait from what the room really does. Admissions needed before this visitor:
 // at least the present share of the positions ahead (absent ones are skipped without using the
 // pace) plus the returners waiting; at most every position ahead plus every skipped visitor
-// who may still come back. The rate is the measured admission rate once there is a minute's
-// data (it already reflects a cap that binds and sessions that end), else the configured one;
-// the range widens it by a quarter each way.
+// who may still come back. The line goes no faster than the configured rate (nor, while the
+// cap binds, than sessions end), so that bounds the low end; the high end takes the slowest of
+// the configured rate, the rate measured over the last minute (or since the opening, when that
+// is more recent: a window reaching back before the opening would count the closed time), and
+// the cap's turnover while it binds. Before anything is measured (the opening) the high end
+// assumes the cap may bind (MaxActive per Session, at least a quarter of the rate) and the low
+// end that 30% of those ahead may leave. A tenth of the rate bounds the slow end, so a range
+// is never unbounded (a line that really stopped is stalled, and shown no number).
 func (r *room) eta(s *snapshot, pos int64, returning bool, place int64) (time.Duration, time.Duration) {
 	var lo, hi float64
 	if returning {
 		lo, hi = float64(place), float64(place)
 	} else {
 		behind := float64(pos - s.head - 1) // main-line positions before this one
-		present := 1.0
+		// the share ahead who will still be there: measured, else assume up to 30% may leave
+		present := 0.7
 		if a, k := float64(s.stats["admitted"]), float64(s.stats["skipped"]); a+k >= 20 {
 			present = a / (a + k)
 		}
 		lo = behind*present + float64(s.returning) + 1
 		hi = behind + float64(s.returning+s.skipped) + 1
 	}
-	rate := float64(s.settings.RatePerMinute)
-	if m, ok := r.admitRate(); ok && m > 0 {
-		rate = min(rate, m)
+	conf := float64(s.settings.RatePerMinute)
+	fast, slow := conf, conf
+	window := time.Minute
+	if o := s.settings.OpensAt; !o.IsZero() {
+		window = min(window, r.redisNow().Sub(o))
 	}
-	if capRate, ok := r.capTurnover(s); ok {
-		rate = min(rate, capRate)
+	measured, known := 0.0, false
+	if window >= 5*time.Second {
+		if n, ok := r.admittedWithin(window); ok {
+			measured, known = float64(n)/window.Minutes(), true
+			slow = min(slow, measured)
+		}
 	}
+	if !known && s.settings.Session > 0 {
+		// nothing measured yet (the opening): the cap may come to bind, and sessions last at
+		// most Session, so the line moves at least MaxActive per Session; a quarter of the
+		// rate bounds that guess, and the range narrows once the rate is measured (5 s)
+		slow = min(slow, max(float64(s.settings.MaxActive)/s.settings.Session.Minutes(), conf/4))
+	}
+	if capRate, sessions, ok := r.capTurnover(s); ok {
+		slow = min(slow, capRate)
+		if sessions {
+			// measured session lengths: the cap lets no more than that through for long
+			fast = min(fast, max(capRate, measured))
+		}
+	}
+	slow = max(slow, conf/10)
+	fast = max(fast, slow)
 	d := func(n, perMin float64) time.Duration {
 		return time.Duration(n / perMin * float64(time.Minute))
 	}
-	return d(lo, rate*1.25), d(hi, rate*0.75)
+	return d(lo, fast*1.1), d(hi, slow*0.8)
 }
 
-// capTurnover estimates admissions per minute when the cap binds: the cap's slots turn over as
-// sessions end, about MaxActive per typical session. It uses the leases' configured length as
-// the typical session until measured session lengths are known.
-func (r *room) capTurnover(s *snapshot) (float64, bool) {
+// capTurnover estimates admissions per minute when the cap binds (ok): the cap's slots turn
+// over as sessions end, about MaxActive per typical session. It uses the mean measured session
+// (measured) once 5 sessions ended, else the leases' configured length: the longest a session
+// lasts unless extended, so then the figure is only a floor on the line's pace.
+func (r *room) capTurnover(s *snapshot) (perMin float64, measured, ok bool) {
 	if s.active+s.offers < int64(s.settings.MaxActive) {
-		return 0, false
+		return 0, false, false
 	}
 	sess := s.settings.Session
 	if m, ok := r.sessionLength(); ok && m > 0 {
-		sess = m
+		sess, measured = m, true
 	}
-	return float64(s.settings.MaxActive) / sess.Minutes(), true
+	return float64(s.settings.MaxActive) / sess.Minutes(), measured, true
 }
 
 // pollAfter suggests when to ask again: short near the front, up to 30 s far back, never more

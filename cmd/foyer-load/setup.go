@@ -42,6 +42,8 @@ type runSetup struct {
 	secret     string
 	adminToken string
 	room       roomSpec
+	// extra rooms served by the same gateways (the realistic crowd's)
+	extra []roomSpec
 }
 
 func newSetup(dir string, st *store, room roomSpec) *runSetup {
@@ -84,7 +86,9 @@ log:
   level: info
   format: json
 rooms:
-  - name: %q
+`, listen, listen, s.st.url, s.st.prefix, s.adminToken, s.dir+"/keys", s.secret)
+	for _, r := range append([]roomSpec{r}, s.extra...) {
+		conf += fmt.Sprintf(`  - name: %q
     mode: token
     return_urls: ["http://127.0.0.1/"]
     rate_per_minute: %d
@@ -93,8 +97,8 @@ rooms:
     absent_after: %s
     grace: %s
     queue_all: true
-`, listen, listen, s.st.url, s.st.prefix, s.adminToken, s.dir+"/keys", s.secret, r.Name, r.RatePerMinute, r.MaxActive,
-		r.Session, r.AbsentAfter, r.Grace)
+`, r.Name, r.RatePerMinute, r.MaxActive, r.Session, r.AbsentAfter, r.Grace)
+	}
 	path := s.dir + "/" + name + ".yaml"
 	return path, os.WriteFile(path, []byte(conf), 0o600)
 }

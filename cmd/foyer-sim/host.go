@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/foyerhq/foyer/internal/boxoffice"
@@ -78,7 +82,8 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			fmt.Fprintf(stderr, "foyer-sim stack: %v\n", err)
 			return 1
 		}
-		info = stackInfo{FoyerURL: st.FoyerURL, BackendURL: st.BackendURL, Room: st.Room, AdminToken: st.AdminToken, Redis: st.Redis}
+		info = stackInfo{FoyerURL: st.FoyerURL, BackendURL: st.BackendURL, Room: st.Room, AdminToken: st.AdminToken, Redis: st.Redis,
+			RedisAddr: st.RedisAddr}
 		stop = st.Close
 	}
 	defer stop()
@@ -96,4 +101,28 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case <-ctx.Done():
 	}
 	return 0
+}
+
+// redisReads counts the round trips a private Redis has served: INFO's total_reads_processed
+// (one per read of a client's socket: a command, or a whole pipeline, or a script call). Every
+// client of that Redis counts, and foyer's is the only one.
+func redisReads(addr string) func(ctx context.Context) (int64, error) {
+	return func(ctx context.Context) (int64, error) {
+		c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1})
+		defer c.Close()
+		txt, err := c.Info(ctx, "stats").Result()
+		if err != nil {
+			return 0, fmt.Errorf("redis info: %w", err)
+		}
+		for _, line := range strings.Split(txt, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_reads_processed:"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					return 0, fmt.Errorf("redis info: %w", err)
+				}
+				return n - 1, nil // this INFO's own read
+			}
+		}
+		return 0, errors.New("redis info: no total_reads_processed")
+	}
 }

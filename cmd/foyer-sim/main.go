@@ -130,6 +130,8 @@ type commonFlags struct {
 	maxActive  int
 	prequeue   time.Duration
 	tail       time.Duration
+	crowd      string
+	think      time.Duration
 }
 
 func (c *commonFlags) bind(fs *flag.FlagSet, defVisitors int) {
@@ -148,6 +150,8 @@ func (c *commonFlags) bind(fs *flag.FlagSet, defVisitors int) {
 	fs.IntVar(&c.maxActive, "max-active", 0, "active-session cap (default: sized from the crowd)")
 	fs.DurationVar(&c.prequeue, "prequeue", 10*time.Minute, "how long before the opening the early arrivals come (sale time)")
 	fs.DurationVar(&c.tail, "tail", 20*time.Minute, "how long after the opening arrivals go on (sale time)")
+	fs.StringVar(&c.crowd, "crowd", "real", "how visitors behave: real (CROWDS.md's mix: phones that sleep, hidden tabs, leavers, a third of whom come back, reloaders, bots, shared addresses), mixed (real, and a quarter leave right after joining; sessions of a few seconds) or ideal (everyone polls as told)")
+	fs.DurationVar(&c.think, "think", 0, "mean time from getting in to booking (sale time; default 20s, mixed 3s)")
 }
 
 // profile starts the CPU profile when asked; the returned func stops it.
@@ -168,6 +172,16 @@ func (c *commonFlags) profile(stderr io.Writer) func() {
 
 func (c *commonFlags) scenario() sim.Scenario {
 	sc := sim.Festival(c.visitors)
+	switch c.crowd {
+	case "mixed":
+		sc = sim.Mixed(c.visitors)
+	case "ideal":
+		sc = sc.Ideal()
+		sc.Name = "festival, ideal crowd"
+	}
+	if c.think > 0 {
+		sc.ThinkMean = c.think
+	}
 	sc.Speed, sc.Seed = c.speed, c.seed
 	sc.PrequeueWindow = c.prequeue
 	if c.prequeue <= 0 {
@@ -212,6 +226,8 @@ type stackInfo struct {
 	Room       string `json:"room"`
 	AdminToken string `json:"admin_token"`
 	Redis      string `json:"redis"`
+	// RedisAddr is the private redis-server's address, for its INFO counters ("" otherwise).
+	RedisAddr string `json:"redis_addr,omitempty"`
 }
 
 // startHost starts a box office, with foyer in front when withFoyer.
@@ -294,7 +310,7 @@ func startInProcess(ctx context.Context, c *commonFlags, z sizing, withFoyer boo
 		return nil, err
 	}
 	return &host{info: stackInfo{FoyerURL: st.FoyerURL, BackendURL: st.BackendURL, Room: st.Room, AdminToken: st.AdminToken,
-		Redis: st.Redis}, close: st.Close, cpu: func() float64 { return 0 }, note: "in process"}, nil
+		Redis: st.Redis, RedisAddr: st.RedisAddr}, close: st.Close, cpu: func() float64 { return 0 }, note: "in process"}, nil
 }
 
 func runFestival(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -303,12 +319,17 @@ func runFestival(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	var c commonFlags
 	c.bind(fs, 10000)
 	report := fs.String("report", "", "write the HTML report to this file")
+	skipDirect := fs.Bool("skip-direct", false, "only the run through foyer")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	sc := c.scenario()
 	if err := sc.Validate(); err != nil {
 		fmt.Fprintf(stderr, "foyer-sim: %v\n", err)
+		return 2
+	}
+	if c.crowd != "real" && c.crowd != "mixed" && c.crowd != "ideal" {
+		fmt.Fprintln(stderr, "foyer-sim: --crowd must be real, mixed or ideal")
 		return 2
 	}
 	defer c.profile(stderr)()
@@ -319,12 +340,14 @@ func runFestival(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	var runs []*sim.Result
 	var notes []string
 	// 1. Straight at the backend.
-	direct, err := c.directRun(ctx, sc, z, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "foyer-sim: straight run: %v\n", err)
-		return 1
+	if !*skipDirect {
+		direct, err := c.directRun(ctx, sc, z, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "foyer-sim: straight run: %v\n", err)
+			return 1
+		}
+		runs = append(runs, direct)
 	}
-	runs = append(runs, direct)
 	// 2. Through foyer.
 	through, note, err := c.foyerRun(ctx, sc, z, stderr)
 	if err != nil {
@@ -392,6 +415,9 @@ func (c *commonFlags) foyerRun(ctx context.Context, sc sim.Scenario, z sizing, s
 	}
 	tgt := sim.Target{Mode: sim.Foyer, URL: info.FoyerURL, Room: info.Room, BackendURL: info.BackendURL,
 		ResetBackend: info.BackendURL != "", ForwardedFor: true}
+	if info.RedisAddr != "" {
+		tgt.RedisRoundTrips = redisReads(info.RedisAddr)
+	}
 	if info.AdminToken != "" {
 		tgt.Prepare = func(ctx context.Context, at time.Time) error {
 			return stack.SetOpening(ctx, info.FoyerURL, "/foyer", info.Room, info.AdminToken, at)

@@ -73,7 +73,7 @@ func Rehearse(ctx context.Context, base Scenario, cfg RehearseConfig) (*Rehearsa
 		sc.Visitors = max(200, int(rate*cfg.TrialMinutes))
 		sc.PrequeueShare, sc.SpikeShare = 0, 1
 		sc.SpikeMean = 20 * time.Second
-		sc.AbandonShare, sc.AwayShare = 0, 0
+		sc = sc.Ideal()
 		sc.MaxSaleTime = time.Duration((cfg.TrialMinutes*3 + 10) * float64(time.Minute))
 		tgt, cleanup, err := cfg.Target(ctx, rate)
 		if err != nil {

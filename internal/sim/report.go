@@ -68,6 +68,51 @@ func comparisonRows(runs []*Result) []row {
 		}
 		return fmt.Sprintf("%+.3f, p=%.2f (n=%s)", f.PreSpearman, f.PreP, num(f.PreN))
 	})
+	foyerOnly := func(f func(*Result) string) func(*Result) string {
+		return func(r *Result) string {
+			if r.Mode != Foyer {
+				return "n/a"
+			}
+			return f(r)
+		}
+	}
+	add("ETA range held: at join / at each poll", foyerOnly(func(r *Result) string {
+		e := r.ETA
+		if e.JoinN == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%s of %s / %s of %s", pct(e.JoinCovered), num(e.JoinN), pct(e.PollCovered), short(int64(e.PollN)))
+	}))
+	add("ETA at join: early / late; width p50", foyerOnly(func(r *Result) string {
+		e := r.ETA
+		return fmt.Sprintf("%s / %s; ±%.0f%% (%s)", pct(e.JoinEarly), pct(e.JoinLate), 50*e.JoinWidthP50, dur(e.JoinWidthSecP50))
+	}))
+	add("ETA error |actual-mid|/actual p50 / p90: join; polls", foyerOnly(func(r *Result) string {
+		e := r.ETA
+		return fmt.Sprintf("%.0f%% / %.0f%%; %.0f%% / %.0f%%", 100*e.JoinErrP50, 100*e.JoinErrP90, 100*e.PollErrP50, 100*e.PollErrP90)
+	}))
+	add("skipped and back / left and back (admitted)", foyerOnly(func(r *Result) string {
+		return fmt.Sprintf("%s / %s", num(r.ETA.Skipped), num(r.ETA.Left))
+	}))
+	add("place rises seen (must be 0)", foyerOnly(func(r *Result) string {
+		s := fmt.Sprintf("%s of %s places", num(int(r.PlaceRises)), short(r.PlacesSeen))
+		if r.Notices > 0 {
+			s += fmt.Sprintf(", %s notices", num(int(r.Notices)))
+		}
+		return s
+	}))
+	add("admitted in order, returners included", foyerOnly(func(r *Result) string {
+		if r.InOrderN == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%s of %s", pct(r.InOrder), num(r.InOrderN))
+	}))
+	add("Redis round trips per status poll", foyerOnly(func(r *Result) string {
+		if r.RedisRoundTrips < 0 {
+			return "not measured"
+		}
+		return fmt.Sprintf("%.4f (%s for %s polls)", r.RoundTripsPerPoll, short(r.RedisRoundTrips), short(r.StatusPolls))
+	}))
 	add("errors seen by visitors", func(r *Result) string {
 		if r.ErrorsTotal == 0 {
 			return "0"
@@ -75,8 +120,12 @@ func comparisonRows(runs []*Result) []row {
 		return fmt.Sprintf("%s (%s)", num(int(r.ErrorsTotal)), topErrors(r.Errors, 3))
 	})
 	add("gave up / abandoned / sold out", func(r *Result) string {
-		return fmt.Sprintf("%s / %s / %s", num(r.Outcomes[GaveUp.String()]), num(r.Outcomes[Abandoned.String()]),
+		s := fmt.Sprintf("%s / %s / %s", num(r.Outcomes[GaveUp.String()]), num(r.Outcomes[Abandoned.String()]),
 			num(r.Outcomes[SoldOut.String()]))
+		if b := r.Outcomes[Bot.String()]; b > 0 {
+			s += fmt.Sprintf(" (bots: %s)", num(b))
+		}
+		return s
 	})
 	add("requests made", func(r *Result) string {
 		var n int64

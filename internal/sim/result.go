@@ -47,7 +47,23 @@ type Result struct {
 	Series     []Point  `json:"series"`
 	SeriesStep float64  `json:"series_step"`
 	Overhead   Overhead `json:"overhead"`
-	Notes      []string `json:"notes,omitempty"`
+	// ETA is how well the ETA ranges shown held (foyer mode).
+	ETA ETAAccuracy `json:"eta"`
+	// PlacesSeen counts the places shown after the opening; PlaceRises those above the best
+	// the visitor had been shown before (must be 0); Notices the answers that carried a notice.
+	PlacesSeen int64 `json:"places_seen"`
+	PlaceRises int64 `json:"place_rises"`
+	Notices    int64 `json:"notices"`
+	// InOrder is the share of the InOrderN admitted visitors that nobody from further back in
+	// the line overtook, returners included (inOrder).
+	InOrder  float64 `json:"in_order"`
+	InOrderN int     `json:"in_order_n"`
+	// StatusPolls counts the status requests (joins not included); RedisRoundTrips the Redis
+	// round trips during the run, everything foyer did included (-1 when not measured).
+	StatusPolls       int64    `json:"status_polls"`
+	RedisRoundTrips   int64    `json:"redis_round_trips"`
+	RoundTripsPerPoll float64  `json:"redis_round_trips_per_poll"`
+	Notes             []string `json:"notes,omitempty"`
 	// Distorted says why the run's timings cannot be trusted ("" when they can): the machine
 	// ran short of CPU, so at Speed x every wall-clock hiccup became Speed times longer.
 	Distorted string `json:"distorted,omitempty"`
@@ -153,6 +169,8 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 	}
 	r.errMu.Unlock()
 
+	judge := &etaJudge{res: r.sc.Speed}
+	all0 := make([]*visitor, 0, len(r.visitors))
 	var waits []float64
 	type got struct {
 		joined, arrival float64
@@ -178,6 +196,11 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 		if !math.IsInf(v.awayAt, 1) && v.awayAt < res.SaleEnd {
 			res.StepsAway++
 		}
+		judge.visitor(v)
+		all0 = append(all0, v)
+		res.PlacesSeen += int64(len(v.seen))
+		res.PlaceRises += int64(v.rises)
+		res.Notices += int64(v.notices)
 		if v.admitted {
 			res.GotIn++
 			waits = append(waits, v.adm.Hi-math.Max(v.arrival, 0))
@@ -189,6 +212,15 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 		v.mu.Unlock()
 	}
 	res.Wait = Summarize(waits)
+	res.ETA = judge.done()
+	res.ETA.Stalled = int(r.count.stalled.Load())
+	res.InOrder, res.InOrderN = inOrder(all0, r.sc.fairnessTolerance())
+	res.StatusPolls = r.count.requests[actPoll].Load()
+	res.RedisRoundTrips = -1
+	if r.redisTrips >= 0 && res.StatusPolls > 0 {
+		res.RedisRoundTrips = r.redisTrips
+		res.RoundTripsPerPoll = float64(r.redisTrips) / float64(res.StatusPolls)
+	}
 	f := &res.Fairness
 	f.Tolerance = r.sc.fairnessTolerance()
 	usePlaces := len(all) > 0 && withPos >= len(all)*9/10

@@ -57,6 +57,10 @@ type Target struct {
 	// BearerToken sends the admission token as Authorization: Bearer (token mode); otherwise
 	// the cookie carries it (proxy mode).
 	BearerToken bool
+	// RedisRoundTrips, when set, reads a counter of the Redis round trips foyer's Redis has
+	// served (e.g. INFO's total_reads_processed of a private Redis); read before and after the
+	// crowd, it gives the round trips per status poll.
+	RedisRoundTrips func(ctx context.Context) (int64, error)
 	// Prepare, when set, runs before the crowd starts with the wall time of the opening, e.g.
 	// to set the room's opens_at.
 	Prepare func(ctx context.Context, opening time.Time) error
@@ -97,7 +101,10 @@ type runner struct {
 	count struct {
 		requests                                  [len(actionNames)]atomic.Int64
 		finished, gotIn, bookings, sentBack, errs atomic.Int64
+		stalled                                   atomic.Int64
 	}
+	// redisTrips is the Redis round trips during the run (Target.RedisRoundTrips); -1 unknown.
+	redisTrips int64
 	// Notes are remarks for the result.
 	Notes []string
 	// prequeueSize is how many tickets foyer shuffled at the opening (its fairness record):
@@ -107,6 +114,7 @@ type runner struct {
 	errMu      sync.Mutex
 	errRecs    []errRec
 	errSamples map[string]string // "action kind" -> first body seen
+	rises      []string          // the first place rises seen
 }
 
 type errRec struct {
@@ -195,6 +203,13 @@ func Run(ctx context.Context, sc Scenario, tgt Target, opt Options) (*Result, er
 	stopAt := time.AfterFunc(time.Until(r.clock.wall(sc.MaxSaleTime.Seconds())), cancel)
 	defer stopAt.Stop()
 
+	r.redisTrips = -1
+	var trips0 int64
+	if tgt.RedisRoundTrips != nil {
+		if n, err := tgt.RedisRoundTrips(ctx); err == nil {
+			trips0, r.redisTrips = n, 0
+		}
+	}
 	ov := startOverhead()
 	progressDone := r.progress(runCtx)
 	r.eng.run(runCtx, opt.Workers)
@@ -202,12 +217,22 @@ func Run(ctx context.Context, sc Scenario, tgt Target, opt Options) (*Result, er
 	over := ov.stop(r.eng)
 	<-progressDone
 
+	if r.redisTrips == 0 {
+		if n, err := tgt.RedisRoundTrips(ctx); err == nil {
+			r.redisTrips = n - trips0
+		} else {
+			r.redisTrips = -1
+		}
+	}
 	if tgt.Mode == Foyer {
 		r.prequeueSize = r.fetchPrequeueSize(ctx)
 	}
 	backend, berr := r.backendStats(ctx)
 	res := r.result(wallEnd, backend, over)
 	res.Notes = append(res.Notes, r.Notes...)
+	for _, s := range r.rises {
+		res.Notes = append(res.Notes, "place rose: "+s)
+	}
 	if berr != nil {
 		res.Notes = append(res.Notes, "backend figures unavailable: "+berr.Error())
 	}
@@ -262,6 +287,11 @@ func (r *runner) build() {
 	rng := rand.New(rand.NewPCG(sc.Seed, 0xbe4a))
 	inf := math.Inf(1)
 	hot := max(1, sc.Screenings/10)
+	// shared addresses: enough groups that each holds about (GroupMin+GroupMax)/2 visitors
+	groups := 1
+	if c := sc.Crowd; c.GroupShare > 0 {
+		groups = max(1, int(float64(len(arr))*c.GroupShare/float64(c.GroupMin+c.GroupMax)*2))
+	}
 	for i := range r.visitors {
 		v := &r.visitors[i]
 		v.id = int32(i)
@@ -274,14 +304,37 @@ func (r *runner) build() {
 		v.tabs = 1
 		v.abandonAt, v.awayAt, v.awayUntil, v.tab2At = inf, inf, inf, inf
 		from := math.Max(arr[i], 0)
+		v.returnAt, v.hidden, v.group, v.skippedAt = inf, inf, -1, math.NaN()
 		if rng.Float64() < sc.AbandonShare {
 			v.abandonAt = from + rng.ExpFloat64()*sc.Patience.Seconds()
+			if rng.Float64() < sc.ReturnShare {
+				v.returnAt = v.abandonAt + uniformSec(sc.ReturnMin, sc.ReturnMax)
+			}
 		}
-		if rng.Float64() < sc.AwayShare {
+		c := sc.Crowd
+		switch x := rng.Float64(); {
+		case x < c.BotShare:
+			v.kind, v.abandonAt, v.returnAt = kBot, inf, inf
+			v.group = int32(groups + rng.IntN(max(1, c.BotAddrs)))
+		case x < c.BotShare+c.PhoneShare:
+			v.kind = kPhone
+			v.awayAt = from + rng.ExpFloat64()*c.PhoneAwake.Seconds()
+			v.awayUntil = v.awayAt + c.SleepMin.Seconds() + rng.Float64()*(c.SleepMax-c.SleepMin).Seconds()
+		case x < c.BotShare+c.PhoneShare+c.HiddenShare:
+			v.kind = kHidden
+			v.hidden = from + c.HiddenAfter.Seconds()
+		case x < c.BotShare+c.PhoneShare+c.HiddenShare+c.ImpatientShare:
+			v.kind = kImpatient
+		}
+		if v.kind != kBot && c.GroupShare > 0 && rng.Float64() < c.GroupShare {
+			// groups of GroupMin..GroupMax: the group is drawn so that a group fills up on average
+			v.group = int32(rng.IntN(groups))
+		}
+		if v.kind != kPhone && rng.Float64() < sc.AwayShare {
 			v.awayAt = from + rng.ExpFloat64()*120
 			v.awayUntil = v.awayAt + rng.ExpFloat64()*sc.AwayMean.Seconds()
 		}
-		if rng.Float64() < sc.SecondTabShare && r.tgt.Mode == Foyer {
+		if v.kind != kBot && rng.Float64() < sc.SecondTabShare && r.tgt.Mode == Foyer {
 			v.tab2At = arr[i] + 5 + rng.ExpFloat64()*60
 		}
 		switch x := rng.Float64(); {
@@ -335,6 +388,15 @@ func (r *runner) schedule() {
 	if r.pacer != nil {
 		r.eng.schedule(r.clock.wall(0), r.pacer)
 	}
+}
+
+// riseSample keeps the first few place rises' details for the result's notes.
+func (r *runner) riseSample(s string) {
+	r.errMu.Lock()
+	if len(r.rises) < 5 {
+		r.rises = append(r.rises, s)
+	}
+	r.errMu.Unlock()
 }
 
 func (r *runner) recordError(k errKind, act action, body []byte, now float64) {

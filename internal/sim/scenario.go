@@ -44,6 +44,12 @@ type Scenario struct {
 	AwayMean  time.Duration
 	// SecondTabShare open a second tab on the queue some time after joining.
 	SecondTabShare float64
+	// ReturnShare of those who abandon come back later (uniform in [ReturnMin, ReturnMax]
+	// after leaving) with the same cookies, and wait on.
+	ReturnShare          float64
+	ReturnMin, ReturnMax time.Duration
+	// Crowd is the mix of behaviours of the real 14:00 crowd (shares of the visitors).
+	Crowd Crowd
 	// Retries is how many errors a visitor puts up with before giving up; after each error they
 	// retry after a uniform delay in [RetryMin, RetryMax].
 	Retries  int
@@ -68,6 +74,64 @@ type Scenario struct {
 	FairnessWallTolerance time.Duration
 }
 
+// Crowd is how visitors behave while they wait, beyond polling as told (shares of the visitors,
+// exclusive; the rest are desktops with a visible tab). Durations are sale time, so a run at
+// Speed x plays them Speed times faster, as it does foyer's own timings. The defaults
+// (DefaultCrowd) are /work/shared/CROWDS.md's assumptions.
+type Crowd struct {
+	// PhoneShare: phones that lock: awake for an exponential time of mean PhoneAwake, then
+	// asleep (no polls at all) for a uniform time in [SleepMin, SleepMax], then resume at once,
+	// over and over.
+	PhoneShare         float64
+	PhoneAwake         time.Duration
+	SleepMin, SleepMax time.Duration
+	// HiddenShare: desktop tabs hidden from join; after HiddenAfter hidden their timers wake at
+	// most once every HiddenEvery (Chrome's intensive throttling).
+	HiddenShare              float64
+	HiddenAfter, HiddenEvery time.Duration
+	// ImpatientShare: reload the page every [ReloadMin, ReloadMax], whatever foyer said.
+	ImpatientShare       float64
+	ReloadMin, ReloadMax time.Duration
+	// BotShare: join, never poll; they come from BotAddrs addresses.
+	BotShare float64
+	BotAddrs int
+	// GroupShare of the visitors sit behind shared addresses, in groups of [GroupMin, GroupMax].
+	GroupShare         float64
+	GroupMin, GroupMax int
+}
+
+// DefaultCrowd is CROWDS.md's crowd: 35% phones locking for 1-10 minutes, 10% hidden desktop
+// tabs, 5% impatient reloaders, 5% bots, a third of the crowd behind shared addresses (the 15%
+// who leave, a third of whom come back, are Scenario.AbandonShare and ReturnShare).
+func DefaultCrowd() Crowd {
+	return Crowd{
+		PhoneShare: 0.35, PhoneAwake: 3 * time.Minute, SleepMin: time.Minute, SleepMax: 10 * time.Minute,
+		HiddenShare: 0.10, HiddenAfter: 5 * time.Minute, HiddenEvery: time.Minute,
+		ImpatientShare: 0.05, ReloadMin: 5 * time.Second, ReloadMax: 30 * time.Second,
+		BotShare: 0.05, BotAddrs: 4,
+		GroupShare: 0.3, GroupMin: 50, GroupMax: 2000,
+	}
+}
+
+// Ideal is s with every visitor patient and polling as told: no leaving, stepping away,
+// sleeping phones, hidden tabs, reloads or bots.
+func (s Scenario) Ideal() Scenario {
+	s.AbandonShare, s.AwayShare, s.ReturnShare = 0, 0, 0
+	s.Crowd = Crowd{}
+	return s
+}
+
+// Mixed is the festival with a harsher crowd: a quarter leave right after joining, and
+// admitted visitors hold their session only a few seconds (ThinkMean), so that with a small
+// cap the cap binds part of the time.
+func Mixed(n int) Scenario {
+	s := Festival(n)
+	s.Name = "mixed"
+	s.AbandonShare, s.Patience = 0.25, 2*time.Second
+	s.ThinkMean = 3 * time.Second
+	return s
+}
+
 // fairnessTolerance is the effective tolerance in sale seconds.
 func (s Scenario) fairnessTolerance() float64 {
 	return math.Max(s.FairnessTolerance.Seconds(), s.FairnessWallTolerance.Seconds()*s.Speed)
@@ -89,11 +153,14 @@ func Festival(n int) Scenario {
 		TailMean:       5 * time.Minute,
 		TailMax:        20 * time.Minute,
 		ClickJitter:    2 * time.Second,
-		AbandonShare:   0.05,
+		AbandonShare:   0.15,
 		Patience:       10 * time.Minute,
-		AwayShare:      0.08,
 		AwayMean:       45 * time.Second,
-		SecondTabShare: 0.10,
+		SecondTabShare: 0.05,
+		ReturnShare:    1.0 / 3,
+		ReturnMin:      time.Minute,
+		ReturnMax:      20 * time.Minute,
+		Crowd:          DefaultCrowd(),
 		Retries:        6,
 		RetryMin:       time.Second,
 		RetryMax:       5 * time.Second,
@@ -119,10 +186,31 @@ func (s Scenario) Validate() error {
 		bad("speed", "must be in (0, 10000]")
 	}
 	for name, v := range map[string]float64{"prequeue_share": s.PrequeueShare, "spike_share": s.SpikeShare,
-		"abandon_share": s.AbandonShare, "away_share": s.AwayShare, "second_tab_share": s.SecondTabShare} {
+		"abandon_share": s.AbandonShare, "away_share": s.AwayShare, "second_tab_share": s.SecondTabShare,
+		"return_share": s.ReturnShare, "group_share": s.Crowd.GroupShare} {
 		if v < 0 || v > 1 {
 			bad(name, "must be 0..1")
 		}
+	}
+	c := s.Crowd
+	if c.PhoneShare < 0 || c.HiddenShare < 0 || c.ImpatientShare < 0 || c.BotShare < 0 ||
+		c.PhoneShare+c.HiddenShare+c.ImpatientShare+c.BotShare > 1 {
+		bad("crowd", "phone, hidden, impatient and bot shares must be 0..1 and add up to at most 1")
+	}
+	if c.PhoneShare > 0 && (c.PhoneAwake <= 0 || c.SleepMin <= 0 || c.SleepMax < c.SleepMin) {
+		bad("crowd", "phones need phone_awake > 0 and 0 < sleep_min <= sleep_max")
+	}
+	if c.HiddenShare > 0 && c.HiddenEvery <= 0 {
+		bad("crowd", "hidden tabs need hidden_every > 0")
+	}
+	if c.ImpatientShare > 0 && (c.ReloadMin <= 0 || c.ReloadMax < c.ReloadMin) {
+		bad("crowd", "impatient visitors need 0 < reload_min <= reload_max")
+	}
+	if c.GroupShare > 0 && (c.GroupMin < 1 || c.GroupMax < c.GroupMin) {
+		bad("crowd", "groups need 1 <= group_min <= group_max")
+	}
+	if s.ReturnShare > 0 && (s.ReturnMin < 0 || s.ReturnMax < s.ReturnMin) {
+		bad("return", "0 <= return_min <= return_max")
 	}
 	if s.PrequeueShare+s.SpikeShare > 1 {
 		bad("spike_share", "prequeue_share + spike_share must be at most 1")

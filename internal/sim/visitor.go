@@ -35,9 +35,31 @@ const (
 	GaveUp    // too many errors
 	Abandoned // left the line for good
 	Refused   // the room was closed
+	Bot       // a bot: joined and never polled
 )
 
-var outcomeNames = [...]string{"unfinished", "booked", "sold_out", "gave_up", "abandoned", "refused"}
+var outcomeNames = [...]string{"unfinished", "booked", "sold_out", "gave_up", "abandoned", "refused", "bot"}
+
+// kind is how a visitor behaves while waiting (Crowd).
+type kind uint8
+
+const (
+	kDesktop   kind = iota // visible tab, polls as told
+	kPhone                 // locks and sleeps now and then
+	kHidden                // hidden desktop tab, throttled
+	kImpatient             // reloads every few seconds
+	kBot                   // joins, never polls
+)
+
+var kindNames = [...]string{"desktop", "phone", "hidden", "impatient", "bot"}
+
+// shown is what one answer in the line showed the visitor: its ETA range (sale seconds from
+// at; lo < 0 when none was shown) and its place.
+type shown struct {
+	at, lo, hi float32
+	place      int32
+	returning  bool
+}
 
 func (o Outcome) String() string { return outcomeNames[o] }
 
@@ -67,6 +89,18 @@ type visitor struct {
 	adm       Interval
 	position  int64 // the place in the room's order foyer reported (after the shuffle)
 	doneAt    float64
+	kind      kind
+	group     int32   // shared address group (-1: its own address)
+	returnAt  float64 // a leaver who comes back: when (+Inf otherwise)
+	left      bool    // left the line at some point (a returning leaver)
+	hidden    float64 // a hidden tab: from when its timers are throttled (+Inf otherwise)
+	// what the line showed it, after the opening: every answer while waiting (the first is
+	// the ETA at join), the best place (sent back as Foyer-Place), rises seen and notices
+	seen      []shown
+	bestPlace int64
+	rises     int32
+	notices   int32
+	skippedAt float64 // first answer that said "returning" (NaN: never)
 	jar       jar
 	token     string
 }
@@ -97,6 +131,7 @@ type reply struct {
 	body       []byte
 	retryAfter float64 // wall seconds
 	err        errKind
+	placeSent  int64 // the best place the request carried (Foyer-Place)
 }
 
 type errKind uint8
@@ -127,6 +162,13 @@ type statusReply struct {
 	Token       string  `json:"token"`
 	Redirect    string  `json:"redirect"`
 	Position    int64   `json:"position"`
+	ETA         *struct {
+		Low  float64 `json:"low"`
+		High float64 `json:"high"`
+	} `json:"eta_seconds"`
+	Returning bool   `json:"returning"`
+	Stalled   string `json:"stalled"`
+	Notice    string `json:"notice"`
 }
 
 var pollAfterKey = []byte(`"poll_after_ms"`)
@@ -151,9 +193,14 @@ func (t *tab) step(ctx context.Context, wall time.Time) (time.Time, bool) {
 	}
 	method, path, body, bearer := r.request(v, act)
 	cookie := v.jar.header(path)
+	place := int64(0)
+	if act == actPoll {
+		place = v.bestPlace
+	}
 	v.mu.Unlock()
 
-	rep := r.call(ctx, v, act, method, path, body, cookie, bearer)
+	rep := r.call(ctx, v, act, method, path, body, cookie, bearer, place)
+	rep.placeSent = place
 	if ctx.Err() != nil {
 		return time.Time{}, false
 	}
@@ -228,11 +275,25 @@ func (r *runner) ownerAction(v *visitor, now float64) (action, float64, bool) {
 // waitAction handles leaving, stepping away and polling while in the line. Caller holds v.mu.
 func (r *runner) waitAction(v *visitor, now float64) (action, float64, bool) {
 	if now >= v.abandonAt {
-		r.finish(v, Abandoned, now)
-		return actNone, 0, false
+		if !math.IsInf(v.returnAt, 1) && !v.left {
+			// closes the tab, and comes back later with the same cookies
+			v.left = true
+			v.awayAt, v.awayUntil = now, v.returnAt
+			return actNone, v.returnAt, true
+		}
+		if !v.left {
+			r.finish(v, Abandoned, now)
+			return actNone, 0, false
+		}
 	}
 	if now >= v.awayAt && now < v.awayUntil {
 		return actNone, v.awayUntil, true
+	}
+	if v.kind == kPhone && now >= v.awayUntil {
+		// awake again: it will lock once more
+		c := r.sc.Crowd
+		v.awayAt = now + rand.ExpFloat64()*c.PhoneAwake.Seconds()
+		v.awayUntil = v.awayAt + uniformSec(c.SleepMin, c.SleepMax)
 	}
 	return actPoll, 0, true
 }
@@ -261,7 +322,7 @@ func (r *runner) bearer(v *visitor) string {
 }
 
 // call makes one HTTP exchange. It touches no visitor state but v.id and v.jar (under v.mu).
-func (r *runner) call(ctx context.Context, v *visitor, act action, method, path string, body []byte, cookie, bearer string) reply {
+func (r *runner) call(ctx context.Context, v *visitor, act action, method, path string, body []byte, cookie, bearer string, place int64) reply {
 	r.count.requests[act].Add(1)
 	ctx, cancel := context.WithTimeout(ctx, r.clientTimeout)
 	defer cancel()
@@ -283,8 +344,11 @@ func (r *runner) call(ctx context.Context, v *visitor, act action, method, path 
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
+	if place > 0 {
+		req.Header.Set("Foyer-Place", strconv.FormatInt(place, 10))
+	}
 	if r.tgt.ForwardedFor {
-		req.Header.Set("X-Forwarded-For", visitorAddr(v.id))
+		req.Header.Set("X-Forwarded-For", r.addr(v))
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
@@ -327,6 +391,14 @@ func (r *runner) call(ctx context.Context, v *visitor, act action, method, path 
 	return rep
 }
 
+// addr is the address v's requests come from: a shared one for a group or a bot, else its own.
+func (r *runner) addr(v *visitor) string {
+	if v.group >= 0 {
+		return fmt.Sprintf("203.0.%d.%d", (v.group>>8)&0xff, v.group&0xff)
+	}
+	return visitorAddr(v.id)
+}
+
 // visitorAddr is a documentation-range address per visitor, so a gateway that trusts the
 // loopback proxy rate-limits each simulated visitor on its own. Only a header: no traffic
 // goes there.
@@ -365,7 +437,12 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 			v.lastWait = v.arrival
 			// foyer decides who is in the pre-queue, on its own clock.
 			v.prequeue = st.State == "prequeue" || st.State == "scheduled"
+			if v.kind == kBot {
+				r.finish(v, Bot, now) // joined; never polls
+				return 0, false
+			}
 		}
+		r.record(v, &st, rep.placeSent, now)
 		if st.Position > 0 && st.State != "prequeue" && st.State != "scheduled" {
 			v.position = st.Position
 		}
@@ -390,7 +467,15 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 			poll = 2000
 		}
 		// foyer runs on the wall clock: its poll interval is wall time.
-		return now + poll/1000*r.sc.Speed, true
+		next := now + poll/1000*r.sc.Speed
+		c := r.sc.Crowd
+		switch {
+		case v.kind == kImpatient:
+			next = now + uniformSec(c.ReloadMin, c.ReloadMax)
+		case v.kind == kHidden && now >= v.hidden:
+			next = math.Max(next, now+c.HiddenEvery.Seconds())
+		}
+		return next, true
 	case actList:
 		if bytes.Contains(rep.body, pollAfterKey) {
 			return r.sentBack(v, now)
@@ -428,10 +513,49 @@ func (r *runner) handle(t *tab, act action, rep reply, now float64) (float64, bo
 	return 0, false
 }
 
+// record keeps what an answer in the line showed v: after the opening, its ETA range and
+// place, and whether the place rose above the best it was shown (a broken promise: must not
+// happen). Caller holds v.mu.
+func (r *runner) record(v *visitor, st *statusReply, sent int64, now float64) {
+	if st.State == "prequeue" || st.State == "scheduled" || st.State == "closed" {
+		return // before the opening places are drawn, not promised
+	}
+	if st.Stalled != "" {
+		r.count.stalled.Add(1)
+	}
+	if st.Notice != "" {
+		v.notices++
+	}
+	if st.Returning && math.IsNaN(v.skippedAt) {
+		v.skippedAt = now
+	}
+	if st.Admitted || st.Place == nil || *st.Place <= 0 {
+		return
+	}
+	p := *st.Place
+	// A rise is a place above the best the request carried: with two tabs, an answer may
+	// arrive after the other tab's newer one, and only the page that sent it shows it.
+	if sent > 0 && p > sent {
+		v.rises++
+		r.riseSample(fmt.Sprintf("visitor %d (%s, tabs %d): place %d after %d, returning %v, position %d, at T%+.0fs",
+			v.id, kindNames[v.kind], v.tabs, p, sent, st.Returning, st.Position, now))
+	}
+	if v.bestPlace == 0 || p < v.bestPlace {
+		v.bestPlace = p
+	}
+	sh := shown{at: float32(now), lo: -1, hi: -1, place: int32(min(p, math.MaxInt32)), returning: st.Returning}
+	if st.ETA != nil && st.Stalled == "" {
+		// foyer's ETA is wall seconds, whole (rounded down): the range shown is [low, high+1)
+		sh.lo, sh.hi = float32(st.ETA.Low*r.sc.Speed), float32((st.ETA.High+1)*r.sc.Speed)
+	}
+	v.seen = append(v.seen, sh)
+}
+
 // sentBack handles a protected request answered with the line: the session ended or was never
 // there; the visitor waits again.
 func (r *runner) sentBack(v *visitor, now float64) (float64, bool) {
 	v.sentBack++
+	v.bestPlace = 0 // a new wait: a new place
 	r.count.sentBack.Add(1)
 	if v.sentBack > 3 {
 		return r.onError(v, actList, reply{err: errDenied}, now)

@@ -66,8 +66,11 @@ type Stack struct {
 	Room       string
 	AdminToken string
 	// Redis says which Redis is used.
-	Redis  string
-	Office *boxoffice.Office
+	Redis string
+	// RedisAddr is the address of the private redis-server the stack started ("" when it
+	// uses a given or an embedded one): its INFO counters are foyer's alone.
+	RedisAddr string
+	Office    *boxoffice.Office
 
 	cancel  context.CancelFunc
 	closers []func()

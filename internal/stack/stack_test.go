@@ -48,7 +48,9 @@ func TestCrowdThroughRealFoyer(t *testing.T) {
 	if f := res.Fairness; f.Basis != "places" || f.LateCertain > 0.01 || f.PrequeueSize == 0 {
 		t.Fatalf("fairness %+v: want foyer's places, late arrivals in order", f)
 	}
-	if b.PeakInFlight > 8 || res.Outcomes["unfinished"] != 0 {
+	// The real crowd has phones asleep and visitors away when the sale time ends: a few may be
+	// unfinished, but not a share that would mean the line stopped.
+	if b.PeakInFlight > 8 || res.Outcomes["unfinished"] > res.Visitors/20 {
 		t.Fatalf("peak in flight %d, unfinished %d", b.PeakInFlight, res.Outcomes["unfinished"])
 	}
 }
