@@ -1,6 +1,6 @@
 // Command foyer-load measures foyer against the budgets of DESIGN.md on the machine it runs on.
 //
-//	foyer-load polls [--duration 20s] [--connections 64] [--threads 2] [--tickets 100000]
+//	foyer-load polls [--duration 20s] [--connections 64] [--threads 2] [--tickets 100000] [--crowd both|ideal]
 //	foyer-load joins [--duration 10s] [--connections 64] [--memory-tickets 1000000]
 //	foyer-load pace  [--duration 10m] [--replicas 3] [--rate 600]
 //

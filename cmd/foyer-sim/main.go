@@ -1,7 +1,7 @@
 // Command foyer-sim replays a festival's opening rush against the demo box office, straight and
 // through foyer, and reports what each did to the backend and to the visitors.
 //
-//	foyer-sim festival [--visitors 10000] [--speed 30] [--report bin/report.html] [--json FILE]
+//	foyer-sim festival [--visitors 10000] [--speed 30] [--crowd real|mixed|ideal] [--skip-direct] [--report bin/report.html] [--json FILE]
 //	foyer-sim run --mode direct|paced|foyer [--foyer URL --backend URL --room NAME --admin-token T]
 //	foyer-sim rehearse [--target-p95 2s] [--via paced|foyer] [--min-rate N --max-rate N]
 //

@@ -24,7 +24,7 @@ func TestCrowdThroughRealFoyer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sc := sim.Festival(300)
+	sc := sim.Festival(300).Ideal() // the stack's wiring, not the crowd's behaviours
 	sc.Speed = speed
 	sc.PrequeueWindow = 2 * time.Minute
 	sc.TailMean, sc.TailMax = 30*time.Second, 2*time.Minute
