@@ -312,7 +312,20 @@ func foyerConfig(t *testing.T, cm object, env map[string]string) gateway.Config 
 	cfg.ApplyEnv(func(k string) string { return env[k] })
 	cfg.FillDefaults()
 	if err := cfg.Validate(); err != nil {
-		t.Fatalf("foyer's validation refuses the rendered foyer.yaml: %v\n%s", err, text)
+		// The certificate files come from a Secret mounted in the pod, not on this machine:
+		// that they cannot be read here is expected; any other problem is the chart's.
+		var ce *gateway.ConfigError
+		var rest []string
+		if errors.As(err, &ce) {
+			for _, p := range ce.Problems {
+				if !strings.HasPrefix(p, "tls.cert_file: cannot read") && !strings.HasPrefix(p, "tls.key_file: cannot read") {
+					rest = append(rest, p)
+				}
+			}
+		}
+		if ce == nil || len(rest) > 0 {
+			t.Fatalf("foyer's validation refuses the rendered foyer.yaml: %v\n%s", err, text)
+		}
 	}
 	return cfg
 }
