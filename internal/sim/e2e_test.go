@@ -27,8 +27,14 @@ func smallCrowd(n int, speed float64) Scenario {
 // so a busy test machine cannot pass for an overloaded backend.
 func smallOffice(t *testing.T, speed float64) (*boxoffice.Office, *httptest.Server) {
 	t.Helper()
+	return smallOfficeQueue(t, speed, 32)
+}
+
+// smallOfficeQueue is smallOffice with room for maxQueue requests waiting for a worker.
+func smallOfficeQueue(t *testing.T, speed float64, maxQueue int) (*boxoffice.Office, *httptest.Server) {
+	t.Helper()
 	cfg := boxoffice.DefaultConfig()
-	cfg.Workers, cfg.MaxQueue = 4, 32
+	cfg.Workers, cfg.MaxQueue = 4, maxQueue
 	cfg.StepBase, cfg.StepPerInflight, cfg.PaymentTime = 100*time.Millisecond, 4*time.Millisecond, 300*time.Millisecond
 	cfg.Timeout, cfg.Speed = 10*time.Minute, speed
 	cfg.Screenings, cfg.Seats = 20, 1000
@@ -120,7 +126,10 @@ func TestThroughAFakeFoyer(t *testing.T) {
 		t.Skip("plays a crowd for seconds; not in -short")
 	}
 	const speed = 60
-	_, backend := smallOffice(t, speed)
+	// Room for every visitor's request to wait: this test is about the simulator's plumbing
+	// through foyer, and a machine slowed by -race or a busy core must not turn a paced crowd
+	// into an overloaded office (TestStraightAtTheBackendOverloadsIt is the overload test).
+	_, backend := smallOfficeQueue(t, speed, 1024)
 	sc := smallCrowd(240, speed)
 	sc.SecondTabShare, sc.AwayShare = 0.3, 0.2
 	ff := newFakeFoyer(t, "fest", backend.URL, 120.0/60*speed)
