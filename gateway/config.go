@@ -641,3 +641,49 @@ func yamlSettingName(field string) string {
 	}
 	return field
 }
+
+// placeholderWords mark a secret copied from an example and never replaced.
+var placeholderWords = []string{"replace", "change-me", "changeme", "placeholder", "example", "your-", "xxxx", "todo"}
+
+func looksPlaceholder(s string) bool {
+	l := strings.ToLower(s)
+	for _, w := range placeholderWords {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// Warnings lists what is valid but probably wrong, each naming its field: secrets that look
+// copied from an example, an opening already past, and a join limit that a campus or carrier
+// address (hundreds of people behind one IP) would hit with proof-of-work off.
+func (c *Config) Warnings(now time.Time) []string {
+	var w []string
+	for i, t := range c.Admin.Tokens {
+		if looksPlaceholder(t.Token) {
+			w = append(w, fmt.Sprintf("admin.tokens[%d].token: looks like a placeholder; use a long random token", i))
+		}
+	}
+	for i, s := range c.Tickets.Secrets {
+		if looksPlaceholder(s.Secret) {
+			w = append(w, fmt.Sprintf("tickets.secrets[%d].secret: looks like a placeholder; use 32+ random bytes (hex)", i))
+		}
+	}
+	for i, k := range c.BackendKeys {
+		if looksPlaceholder(k.Key) {
+			w = append(w, fmt.Sprintf("backend_keys[%d].key: looks like a placeholder; use a long random key", i))
+		}
+	}
+	for i, r := range c.Rooms {
+		if !r.OpensAt.IsZero() && r.OpensAt.Before(now) {
+			w = append(w, fmt.Sprintf("rooms[%d].opens_at: %s is in the past: the room opens at once (a room that exists keeps its stored opening)",
+				i, r.OpensAt.Format(time.RFC3339)))
+		}
+		if c.Limits.JoinsPerMinute > 0 && r.ProofOfWork.Mode == "off" {
+			w = append(w, fmt.Sprintf("rooms[%d].proof_of_work.mode: off with limits.joins_per_minute %d: people behind one shared address (a campus, a carrier NAT) beyond that are refused; auto makes them pay a proof-of-work instead",
+				i, c.Limits.JoinsPerMinute))
+		}
+	}
+	return w
+}

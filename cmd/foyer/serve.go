@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/mattn/go-isatty"
 	"github.com/redis/go-redis/v9"
@@ -29,11 +30,12 @@ func init() {
 func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	strict := fs.Bool("strict", false, "exit 1 when there are warnings (placeholder secrets, an opening in the past, ...)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: foyer check-config FILE")
+		fmt.Fprintln(stderr, "usage: foyer check-config [--strict] FILE")
 		return 2
 	}
 	cfg, err := gateway.LoadConfig(fs.Arg(0), os.Getenv)
@@ -41,7 +43,14 @@ func runCheckConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d rooms, listen %s)\n", fs.Arg(0), len(cfg.Rooms), cfg.Listen)
+	warnings := cfg.Warnings(time.Now())
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning: "+w)
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d rooms, listen %s, %d warnings)\n", fs.Arg(0), len(cfg.Rooms), cfg.Listen, len(warnings))
+	if *strict && len(warnings) > 0 {
+		return 1
+	}
 	return 0
 }
 
