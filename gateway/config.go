@@ -623,6 +623,7 @@ func (rc RoomConfig) Settings(now time.Time) queue.Settings {
 		State:         queue.StateOpen, // the organiser's switch; prequeue is derived from OpensAt
 		QueueAll:      rc.QueueAll,
 		OnStoreError:  rc.OnStoreError,
+		Remaining:     queue.RemainingUnknown, // the YAML reports no stock (0 would mean sold out)
 	}
 }
 

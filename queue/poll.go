@@ -180,7 +180,9 @@ func (e *Engine) status(r *room, s *snapshot, t Ticket) (Status, error) {
 		st.PollAfter = pollAfter(s, st, now)
 		return st, nil
 	}
-	if r.spent.has(pos) {
+	// Only a position the head has reached can be spent (claim.lua says SPENT nowhere else):
+	// a waiting visitor's poll takes no lock for it.
+	if pos <= s.head && r.spent.has(pos) {
 		return Status{}, fmt.Errorf("queue: status %s: position %d: %w", t.Room, pos, ErrTicketSpent)
 	}
 	e.see(r, pos)

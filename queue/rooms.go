@@ -230,16 +230,17 @@ func (e *Engine) View(room string) (RoomView, bool) {
 		return RoomView{}, false
 	}
 	rate, _ := r.admitRate()
+	issued := max(s.issued, r.known.Load()) // as Stats: joins made here since the last step count at once
 	return RoomView{
 		Room:               room,
 		Settings:           s.settings,
 		State:              s.state(r.redisNow()),
 		Head:               s.head,
-		Issued:             s.issued,
+		Issued:             issued,
 		Prequeue:           s.pq,
 		Opened:             s.opened,
 		OpenedAt:           s.openedAt,
-		Waiting:            max(0, s.issued-s.head) + s.returning,
+		Waiting:            max(0, issued-s.head) + s.returning,
 		Active:             s.active,
 		Offers:             s.offers,
 		Returning:          s.returning,
