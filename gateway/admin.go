@@ -32,8 +32,6 @@ func newAdminCredential(t AdminToken) adminCredential {
 	return adminCredential{name: t.Name, digest: sha256.Sum256([]byte(t.Token))}
 }
 
-type actorKey struct{}
-
 // requireAdmin checks the bearer admin token. Every configured token is compared, each in
 // constant time, so timing says nothing about which one nearly matched. The admin API takes no
 // cookies, so a cross-site request cannot ride on a browser's credentials (CSRF-safe).

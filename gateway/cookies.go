@@ -33,20 +33,6 @@ func newVisitorID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// validVisitorID accepts exactly what newVisitorID makes.
-func validVisitorID(s string) bool {
-	if len(s) != 32 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // cookieValue reads a bounded cookie; an oversized one counts as absent.
 func cookieValue(r *http.Request, name string) string {
 	c, err := r.Cookie(name)

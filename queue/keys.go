@@ -60,12 +60,6 @@ func (k roomKeys) seen(epoch int64) string {
 	return k.base + "seen:" + strconv.FormatInt(epoch, 10)
 }
 
-// all lists the room's fixed keys (not the per-epoch bitmaps).
-func (k roomKeys) all() []string {
-	return []string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans,
-		k.released, k.upload}
-}
-
 // settingsChannel is the Pub/Sub channel announcing settings changes for every room of a prefix.
 // It is a channel, not a key: it has no slot and no TTL.
 func settingsChannel(prefix string) string { return prefix + ":settings" }

@@ -51,12 +51,6 @@ func (e *engine) schedule(at time.Time, t task) {
 	}
 }
 
-func (e *engine) pending() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.heap)
-}
-
 // run dispatches due events to workers until ctx is done.
 func (e *engine) run(ctx context.Context, workers int) {
 	var wg sync.WaitGroup

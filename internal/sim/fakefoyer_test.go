@@ -26,15 +26,14 @@ type fakeFoyer struct {
 	ratePerS float64
 	pollMs   int
 
-	mu       sync.Mutex
-	opensAt  time.Time
-	opened   bool
-	line     []string // visitor ids in admission order
-	pos      map[string]int
-	pre      []string
-	joins    int
-	polls    int
-	released int
+	mu      sync.Mutex
+	opensAt time.Time
+	opened  bool
+	line    []string // visitor ids in admission order
+	pos     map[string]int
+	pre     []string
+	joins   int
+	polls   int
 }
 
 func newFakeFoyer(t *testing.T, room, backendURL string, ratePerS float64) *fakeFoyer {
