@@ -80,3 +80,8 @@ func claimsChannel(prefix string) string { return prefix + ":claims" }
 func (k roomKeys) ledger() string      { return k.base + "ledger" }
 func (k roomKeys) ledgerIndex() string { return k.base + "ledger:t" }
 func (k roomKeys) ledgerRisk() string  { return k.base + "ledger:risk" }
+
+// Second-chance keys (reentry.go): the grants and uses per position (hash), and the re-entry
+// lane (sorted set position -> lane number), both with the room's TTL.
+func (k roomKeys) reentry() string     { return k.base + "reentry" }
+func (k roomKeys) reentryLane() string { return k.base + "reentry:lane" }

@@ -26,6 +26,10 @@ type Status struct {
 	// Returning means the visitor was skipped while away, came back within grace, and waits in
 	// the returning lane (served before the line).
 	Returning bool
+	// Reentry means the visitor's booking failed and they have a second chance (reentry.go):
+	// waiting in the re-entry lane (Place is theirs in it), or, with Admitted, going back in
+	// through it.
+	Reentry bool
 	// Stalled says why the line is not moving (no ETA then).
 	Stalled Stall
 	// PlaceRose means the place is above the best the visitor was shown by more than replicas
