@@ -356,7 +356,7 @@ func (e *Engine) releaseOnce(ctx context.Context, room, jti string, outcome Outc
 	k := newRoomKeys(e.cfg.Prefix, room)
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats, k.meta, k.released},
+	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats, k.meta, k.released, k.reentry()},
 		jti, string(outcome), e.cfg.RoomTTL.Milliseconds()).Result()
 	if err != nil {
 		return nil, "", storeErr("queue: release "+room, err)

@@ -12,7 +12,9 @@ import (
 //
 // Only two things grant one, both recorded in Redis by foyer itself, never by the visitor:
 //   - the booking backend's report: a release with outcome failed (the gateway accepts it only
-//     with a backend key) grants it at once (ledger_end.lua), usable within the room's Grace;
+//     with a backend key) grants it in the release's own atomic call (release.lua; a report
+//     after the lease ran out, from the ledger's record: ledger_end.lua), usable within the
+//     room's Grace;
 //   - foyer's own evidence: the outcome ledger saw the admission's payment succeed and no
 //     confirmation follow (charged but not booked, the refund list's condition), and the
 //     session is over; checked when the visitor comes back (claim.lua), within Grace of the
@@ -25,7 +27,7 @@ import (
 // and when it was used (rg, rga, ru); the re-entry's record names the admission it replaces
 // (re); Stats.Reentry counts them.
 //
-// Cost: no extra round trip anywhere. A backend grant is part of the release's ledger call; the
+// Cost: no extra round trip anywhere. A backend grant is part of the release's call; the
 // evidence check and the lane entry are part of the claim the returning visitor's poll makes
 // anyway (one call); the step serves the lane in its own call. While waiting in the lane the
 // visitor's polls cost nothing (the lane number is remembered, like a returner's).

@@ -3,8 +3,13 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // admitAll steps once and claims every ticket (a room with QueueAll and room to spare).
@@ -281,5 +286,75 @@ func TestReentryRoundTrips(t *testing.T) {
 		plain, granted, back, waiting, in)
 	if granted != plain || back != 1 || waiting != 0 || in != 2 {
 		t.Fatalf("round trips: release %d (plain %d), back %d, waiting %d, in %d", granted, plain, back, waiting, in)
+	}
+}
+
+// dropHook fails every script call with numkeys keys and nargs words in all (a lost call).
+type dropHook struct {
+	numkeys, nargs int
+	dropped        atomic.Int64
+}
+
+func (h *dropHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *dropHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (h *dropHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		a := cmd.Args()
+		if (cmd.Name() == "evalsha" || cmd.Name() == "eval") && len(a) == h.nargs && fmt.Sprint(a[2]) == fmt.Sprint(h.numkeys) {
+			h.dropped.Add(1)
+			cmd.SetErr(errors.New("dropped by the test"))
+			return cmd.Err()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// The backend's grant is made by the release itself, atomically: a visitor who comes back the
+// moment the slot is freed finds it, even if the ledger's call after it is lost. A failed
+// report that comes late (the lease had already run out) still grants it, from the ledger.
+func TestReentryGrantAtomicWithReleaseAndLate(t *testing.T) {
+	b, _ := countedBackend(t)
+	hook := &dropHook{numkeys: 5, nargs: 3 + 5 + 3} // ledger_end.lua
+	b.rdb.AddHook(hook)
+	ctx := context.Background()
+	e := newTestEngine(t, b)
+	const room = "atomic"
+	ensure(t, e, room, Settings{RatePerMinute: 60000, MaxActive: 10, QueueAll: true, Grace: time.Minute, ReentryShare: 0.5})
+	js := join(t, e, room, 2)
+	ls := admitAll(t, e, room, js)
+	if err := e.Release(ctx, room, ls[0].JTI, OutcomeFailed); err != nil {
+		t.Fatal(err)
+	}
+	if hook.dropped.Load() != 1 {
+		t.Fatalf("the ledger's call was not dropped (%d): the test hook misses it", hook.dropped.Load())
+	}
+	if d := poll(t, e, js[0].t, 0); !d.Reentry {
+		t.Fatalf("the release's own grant: %+v", d.Status)
+	}
+
+	// late: the lease ran out (as the step would end it), then the backend says failed
+	hook.numkeys = -1
+	k := e.cached(room).keys
+	if err := b.rdb.ZRem(ctx, k.leases, ls[1].JTI).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.rdb.HDel(ctx, k.lease, "j:"+ls[1].JTI, "p:"+strconv.FormatInt(ls[1].Position, 10)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Release(ctx, room, ls[1].JTI, OutcomeFailed); !errors.Is(err, ErrUnknownLease) {
+		t.Fatalf("late release: %v, want unknown lease", err)
+	}
+	if d := poll(t, e, js[1].t, 0); !d.Reentry {
+		t.Fatalf("a late failed report: %+v", d.Status)
+	}
+	if r := ledgerOf(t, e, room, ls[1].JTI); r.ReentryGrantedBy != ReentryByBackend || r.ReentryUsedAt.IsZero() {
+		t.Fatalf("late grant's record: %+v", r)
+	}
+	step(t, e, room)
+	st, _ := e.Stats(ctx, room)
+	if st.Reentry.GrantedBackend != 2 || st.Reentry.Used != 2 {
+		t.Fatalf("stats %+v", st.Reentry)
 	}
 }

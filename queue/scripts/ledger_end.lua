@@ -3,9 +3,11 @@
 -- candidate for the refund list.
 -- A failed report (only the booking backend may make one: the gateway checks its key) grants
 -- the visitor a second chance (issue 14, reentry.go) while the room's reentry_share is above 0:
--- "g:<position>" = "backend|<lease>|<until ms>|<visitor>", usable within the room's grace,
--- never for a position that used one already ("u:<position>", claim.lua), recorded in the
--- record (rg = backend, rga = granted ms, rgu = until ms) and counted (reentry:granted:backend).
+-- release.lua grants it for a live lease; here the record notes it (rg = backend, rga =
+-- granted ms, rgu = until ms), and a late report (the lease had expired, so release.lua found
+-- none) grants it here: "g:<position>" = "backend|<lease>|<until ms>|<visitor>", usable within
+-- the room's grace, never for a position that used one already ("u:<position>", claim.lua),
+-- counted (reentry:granted:backend).
 -- KEYS[1] ledger  KEYS[2] at-risk set  KEYS[3] re-entry grants  KEYS[4] meta  KEYS[5] stats
 -- ARGV[1] lease id  ARGV[2] outcome (booked | abandoned | failed)  ARGV[3] room TTL ms
 -- reply: {"OK"} | {"NONE"} (no record: a lost room, a fail-open admission, trimmed) | {"ENDED"}
@@ -26,8 +28,14 @@ end
 if ARGV[2] == 'failed' and r.p and r.v then
   local m = redis.call('HMGET', KEYS[4], 'reentry_share', 'grace_ms')
   local pos = tostring(r.p)
-  if (tonumber(m[1]) or 0) > 0 and redis.call('HEXISTS', KEYS[3], 'u:' .. pos) == 0
-      and redis.call('HEXISTS', KEYS[3], 'g:' .. pos) == 0 then
+  local g = redis.call('HGET', KEYS[3], 'g:' .. pos)
+  local gjti, guntil
+  if g then
+    gjti, guntil = string.match(g, '^backend|([^|]*)|(%d+)|')
+  end
+  if gjti == ARGV[1] then -- granted by release.lua, just now
+    r.rg, r.rga, r.rgu = 'backend', r.e, tonumber(guntil)
+  elseif not g and (tonumber(m[1]) or 0) > 0 and redis.call('HEXISTS', KEYS[3], 'u:' .. pos) == 0 then
     local until_ms = r.e + (tonumber(m[2]) or 0)
     redis.call('HSET', KEYS[3], 'g:' .. pos, 'backend|' .. ARGV[1] .. '|' .. until_ms .. '|' .. r.v)
     redis.call('PEXPIRE', KEYS[3], ARGV[3])
