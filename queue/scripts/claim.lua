@@ -18,8 +18,8 @@
 -- and need not ask again until it is their turn.
 -- Second chance (issue 14, see reentry.go): a position that would be spent gets a place in the
 -- re-entry lane (meta 'eseq'; the step serves it first, within reentry_share of the pace) when
--- its visitor holds an unexpired grant the backend's failed report made (ledger_end.lua,
--- "g:<pos>" = "backend|<lease>|<until ms>|<visitor>") or when foyer's ledger holds evidence
+-- its visitor holds an unexpired grant the backend's failed report made (release.lua, or
+-- ledger_end.lua for a late report: "g:<pos>" = "backend|<lease>|<until ms>|<visitor>") or when foyer's ledger holds evidence
 -- that its last admission was charged but not booked ("c:<pos>" = the lease whose payment
 -- succeeded: no confirmation, not booked, not resolved, within grace of the session's end).
 -- Once per admission: the use is recorded ("u:<pos>" = "<by>|<lease>|<used ms>|<new lease>")
