@@ -358,3 +358,34 @@ func TestReentryGrantAtomicWithReleaseAndLate(t *testing.T) {
 		t.Fatalf("stats %+v", st.Reentry)
 	}
 }
+
+// Turning re-entry off grants no more, but leaves nobody stranded in the re-entry line: those
+// already in it are served at the room's pace.
+func TestReentryOffDrainsTheLane(t *testing.T) {
+	b := singleBackend(t)
+	ctx := context.Background()
+	e := newTestEngine(t, b)
+	const room = "drain"
+	ensure(t, e, room, Settings{RatePerMinute: 60000, MaxActive: 10, QueueAll: true, Grace: time.Minute, ReentryShare: 0.5})
+	js := join(t, e, room, 1)
+	ls := admitAll(t, e, room, js)
+	paused, open, off := StatePaused, StateOpen, 0.0
+	if _, _, err := e.UpdateSettings(ctx, room, SettingsPatch{State: &paused}, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Release(ctx, room, ls[0].JTI, OutcomeFailed); err != nil {
+		t.Fatal(err)
+	}
+	if d := poll(t, e, js[0].t, 0); !d.Reentry || d.Place != 1 {
+		t.Fatalf("in the lane: %+v", d.Status)
+	}
+	if _, _, err := e.UpdateSettings(ctx, room, SettingsPatch{State: &open, ReentryShare: &off}, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := step(t, e, room); s.reentering != 0 {
+		t.Fatalf("%d still in the re-entry lane after it was turned off", s.reentering)
+	}
+	if d := poll(t, e, js[0].t, 0); d.Lease == nil || d.Lease.ReentryOf != ls[0].JTI {
+		t.Fatalf("not let in: %+v", d)
+	}
+}
