@@ -14,8 +14,10 @@ type Status struct {
 	// Place counts everyone who will go in before this visitor, plus one (1 means next):
 	// the positions before theirs, the returners waiting and every skipped visitor who may
 	// still come back within grace (they are served ahead of the line), so it never has to
-	// rise. For a returner, the returners ahead in the returning lane plus one. 0 when
-	// admitted or before opening.
+	// rise. For a returner, the returners ahead in the returning lane plus one; for a
+	// re-entry (Reentry), the re-entries ahead in its lane plus one: re-entries are not counted
+	// in the main line's places (one arriving must not raise them). 0 when admitted or before
+	// opening.
 	Place int64
 	// Ahead is Place - 1.
 	Ahead int64
