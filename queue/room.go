@@ -45,6 +45,9 @@ type room struct {
 	spent  positionSet
 	outage outage
 
+	// notes are the fairness record's notes until the next flush (record.go).
+	notes recordNotes
+
 	rateMu  sync.Mutex
 	samples []rateSample
 
