@@ -60,9 +60,11 @@ type Server struct {
 	backends []backendCredential // release credentials of the booking backends
 	trusted  []*net.IPNet
 	joins    *clientLimiter
-	conns    *connLimiter
-	shed     *prometheus.CounterVec
-	pow      *powState
+	// feedbackLimit bounds visitor feedback per address (feedback.go).
+	feedbackLimit *clientLimiter
+	conns         *connLimiter
+	shed          *prometheus.CounterVec
+	pow           *powState
 
 	rooms  map[string]*room
 	routes []route // protected path prefixes, longest first
@@ -95,17 +97,18 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, errors.New("gateway: engine, keys and site are required")
 	}
 	s := &Server{
-		cfg:    cfg,
-		log:    d.Logger.With().Str("component", "gateway").Logger(),
-		engine: d.Engine,
-		keys:   d.Keys,
-		site:   d.Site,
-		reg:    d.Registry,
-		now:    d.Now,
-		secure: secureCookies(cfg.PublicURL),
-		joins:  newClientLimiter(cfg.Limits.JoinsPerMinute, 10),
-		pow:    newPoWState(d.ChallengeKey),
-		rooms:  map[string]*room{},
+		cfg:           cfg,
+		log:           d.Logger.With().Str("component", "gateway").Logger(),
+		engine:        d.Engine,
+		keys:          d.Keys,
+		site:          d.Site,
+		reg:           d.Registry,
+		now:           d.Now,
+		secure:        secureCookies(cfg.PublicURL),
+		joins:         newClientLimiter(cfg.Limits.JoinsPerMinute, 10),
+		feedbackLimit: newClientLimiter(feedbackPerMinute, feedbackBurst),
+		pow:           newPoWState(d.ChallengeKey),
+		rooms:         map[string]*room{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -276,6 +279,8 @@ func (s *Server) routesEcho() *echo.Echo {
 	v1.GET("/status", s.handleStatus)
 	v1.POST("/release", s.handleRelease)
 	v1.GET("/fairness", s.handleFairness)
+	v1.POST("/feedback", s.handleFeedback) // feedback.go
+	v1.GET("/feedback", s.handleFeedbackPage)
 	e.GET(p+"/rooms/:room", s.handleRoomPage) // token mode entry, and a direct link to any room's page
 	e.GET("/.well-known/jwks.json", s.handleJWKS)
 	e.GET(p+"/static/*", echo.WrapHandler(http.StripPrefix(p+"/static", s.site.Static())))
@@ -289,6 +294,7 @@ func (s *Server) routesEcho() *echo.Echo {
 	admin.GET("/rooms/:room/outcomes", s.handleAdminOutcomes) // outcomes.go: the ledger, the refund list
 	admin.GET("/rooms/:room/flagged", s.handleAdminFlagged)
 	admin.POST("/rooms/:room/flagged/:lease/resolve", s.handleAdminResolve)
+	admin.GET("/rooms/:room/feedback", s.handleAdminFeedback) // feedback.go
 	e.GET(p+"/admin", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, p+"/admin/") })
 	e.GET(p+"/admin/", s.handleDashboard)
 

@@ -44,6 +44,12 @@ type Status struct {
 	// Notice is "place_rose" when the gateway had to raise the visitor's place (a data
 	// loss); the page says so instead of showing a silent jump.
 	Notice string
+	// PrequeueNumber is the visitor's pre-queue ticket number (0: not in the pre-queue), shown
+	// with a link to check their shuffled place on the fairness page.
+	PrequeueNumber int64
+	// AskFeedback: the visitor's session ended; the page asks how the wait was (it also asks
+	// when the sale is closed or sold out).
+	AskFeedback bool
 }
 
 // Theme is a room's look. Colours are "#rgb" or "#rrggbb"; anything else is
@@ -209,6 +215,8 @@ type queueView struct {
 	Redirect, FairnessURL, HomeURL          string
 	RefreshSeconds                          int
 	Boot                                    queueBoot
+	// issue 14: the pre-queue number and the link that checks it
+	PQN, VerifyURL string
 }
 
 // queueBoot is handed to queue.js as JSON.
@@ -242,6 +250,9 @@ type statusJSON struct {
 	Stalled      string  `json:"stalled,omitempty"`
 	Returning    bool    `json:"returning,omitempty"`
 	Notice       string  `json:"notice,omitempty"`
+	// issue 14
+	PrequeueNumber int64 `json:"prequeue_number,omitempty"`
+	AskFeedback    bool  `json:"ask_feedback,omitempty"`
 }
 
 type etaJSON struct {
@@ -344,9 +355,17 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 			ETA:         etaJSON{Low: int64(st.ETALow / time.Second), High: int64(st.ETAHigh / time.Second)},
 			PollAfterMS: int64(poll / time.Millisecond), Admitted: st.Admitted, Redirect: v.Redirect,
 			Reconnecting: st.Reconnecting, Position: st.Position, Stalled: st.Stalled,
-			Returning: st.Returning, Notice: st.Notice,
+			Returning: st.Returning, Notice: st.Notice, PrequeueNumber: st.PrequeueNumber, AskFeedback: st.AskFeedback,
 		},
 	}
+	if st.PrequeueNumber > 0 {
+		v.PQN = formatInt(st.PrequeueNumber)
+	}
+	v.VerifyURL = v.FairnessURL + "#n=" + fmt.Sprint(st.PrequeueNumber)
+	if st.Position > 0 {
+		v.VerifyURL += "&pos=" + fmt.Sprint(st.Position)
+	}
+
 	if !st.OpensAt.IsZero() {
 		v.Boot.Status.OpensAt = st.OpensAt.Format(time.RFC3339)
 	}
@@ -429,6 +448,8 @@ func (s *Site) ErrorPage(w io.Writer, d ErrorPageData) error {
 type dashView struct {
 	base
 	Boot dashBoot
+	// FeedbackJS is the visitor feedback panel's script (dash-feedback.js, issue 14).
+	FeedbackJS string
 }
 
 type dashBoot struct {
@@ -441,6 +462,7 @@ func (s *Site) dashView(d DashboardData) *dashView {
 	prefix := cleanPrefix(d.Prefix)
 	v := &dashView{base: s.base(d.Lang, "foyer", prefix, Theme{}, d.Nonce, "dash.js")}
 	v.CSS = s.assets.url(prefix, "dash.css")
+	v.FeedbackJS = s.assets.url(prefix, "dash-feedback.js")
 	v.Title = v.cat.text("d_title")
 	api := d.APIBase
 	if api == "" {
