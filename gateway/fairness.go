@@ -97,7 +97,7 @@ var recordBasis = map[string]string{
 	"joined, skipped, returned":        "exact: the room's counters since it was created",
 	"admissions, order, waits_seconds": "exact over the admissions the outcome ledger holds (every admission, unless trimmed is true: the ledger keeps at most ledger_bound records and drops those older than its TTL)",
 	"order":                            "in_order: nobody from further back was let in before them by more than the offer window; returned_lane: away when their turn came, back within grace (or re-offered once after a data loss); overtaken: the rest",
-	"waits_seconds":                    "from joining (from the opening for the pre-queue) to being let in; quantiles by nearest rank; to the second",
+	"waits_seconds":                    "from joining (from the opening for the pre-queue) to being let in; quantiles by nearest rank; in whole seconds (joining is recorded to the second)",
 	"eta_coverage":                     "admissions let in in order that were shown an ETA range (the first range shown, noted for places up to 1,048,576): held = let in within [low, high+1) seconds of being shown it",
 	"feedback":                         "counts of the visitors' ratings (1-5); comments are for the organisers only",
 }

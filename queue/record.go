@@ -333,7 +333,8 @@ func figure(rec *Record, adms []admission, openedMs int64) {
 	for _, x := range adms {
 		if x.joinedS > 0 {
 			from := max(x.joinedS*1000, openedMs)
-			waits = append(waits, math.Round(float64(max(x.atMs-from, 0))/100)/10)
+			// whole seconds: joining is known to the second (the ticket's issue time)
+			waits = append(waits, math.Round(float64(max(x.atMs-from, 0))/1000))
 		}
 		if at, lo, hi, ok := parseETANote(x.note); ok && judged[x.pos] {
 			rec.ETAJudged++
