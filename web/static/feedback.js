@@ -45,7 +45,8 @@
   if ($('fb')) { wire($('fb'), $('fb').dataset.ask === '1'); return; }
   if (!me || !me.dataset.url) return;
   const ask = me.dataset.ask === '1';
-  fetch(me.dataset.url, {credentials: 'same-origin', headers: {Accept: 'text/html'}})
+  // the prompt in the page's language (which may come from ?foyer_lang= rather than a cookie)
+  fetch(me.dataset.url + '?foyer_lang=' + encodeURIComponent(d.documentElement.lang || 'en'), {credentials: 'same-origin', headers: {Accept: 'text/html'}})
     .then(r => (r.ok ? r.text() : Promise.reject(r.status)))
     .then(html => {
       const fb = new DOMParser().parseFromString(html, 'text/html').getElementById('fb');
