@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -156,7 +157,15 @@ func (s *Server) fairnessOf(ctx context.Context, rm *room) (fairnessBody, error)
 
 // fairnessPage turns the record into the people's page.
 func (s *Server) fairnessPage(r *http.Request, rm *room, b fairnessBody) web.FairnessPageData {
-	self := s.cfg.Prefix + "/v1/rooms/" + url.PathEscape(rm.cfg.Name) + "/fairness"
+	// absolute, so the command shown on the page can be pasted as it is
+	base := strings.TrimRight(s.cfg.PublicURL, "/")
+	if base == "" {
+		base = "http://" + r.Host
+		if r.TLS != nil {
+			base = "https://" + r.Host
+		}
+	}
+	self := base + s.cfg.Prefix + "/v1/rooms/" + url.PathEscape(rm.cfg.Name) + "/fairness"
 	d := web.FairnessPageData{
 		Lang: web.RequestLang(r), Room: rm.cfg.Name, DisplayName: rm.cfg.DisplayName, DisplayNames: rm.cfg.DisplayNames,
 		Prefix: s.cfg.Prefix, Theme: rm.theme(), TimeZone: rm.cfg.TimeZone, JSONURL: self + "?format=json",
