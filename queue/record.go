@@ -47,6 +47,9 @@ type recordNotes struct {
 	eta      map[int64][12]byte
 	returned []int64
 	dropped  int64
+	// noted marks the positions whose first ETA this engine already sent (at most 128 KiB), so
+	// apps that never send Foyer-Place are noted once, not on every poll.
+	noted []uint64
 }
 
 // etaNote packs the first ETA shown: when (Redis ms, 6 bytes) and the range in whole seconds as
@@ -84,6 +87,10 @@ func (r *room) noteShown(pos int64, at time.Time, lo, hi time.Duration) {
 	n := &r.notes
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	w, bit := int((pos-1)>>6), uint64(1)<<((pos-1)&63)
+	if w < len(n.noted) && n.noted[w]&bit != 0 {
+		return
+	}
 	if _, ok := n.eta[pos]; ok {
 		return
 	}
@@ -95,6 +102,10 @@ func (r *room) noteShown(pos int64, at time.Time, lo, hi time.Duration) {
 		n.eta = map[int64][12]byte{}
 	}
 	n.eta[pos] = etaNote(at, lo, hi)
+	if w >= len(n.noted) {
+		n.noted = slices.Grow(n.noted, w+1-len(n.noted))[:w+1]
+	}
+	n.noted[w] |= bit
 }
 
 // noteReturned marks pos as let in through the returning lane (until the flush).
@@ -132,7 +143,7 @@ func (e *Engine) flushNotes(ctx context.Context, r *room) error {
 	if err := recordNoteScript.Run(cctx, e.rdb, []string{r.keys.firstETA(), r.keys.returned()}, args...).Err(); err != nil {
 		n.mu.Lock()
 		if n.eta == nil {
-			n.eta = eta
+			n.eta = eta // given back: noted stays set, so they go with the next flush
 		}
 		if n.returned == nil {
 			n.returned = ret

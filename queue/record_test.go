@@ -35,10 +35,18 @@ func TestFairnessRecordFigures(t *testing.T) {
 	if err := e.flushNotes(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	// first wins: a later range for position 1 changes nothing
-	r.noteShown(1, t0, 0, time.Second)
-	if err := e.flushNotes(ctx, r); err != nil {
+	// first wins: a later range for position 1, noted by another replica, changes nothing
+	e2 := newTestEngine(t, b)
+	ensure(t, e2, "fig", Settings{})
+	r2 := e2.cached("fig")
+	r2.noteShown(1, t0, 0, time.Second)
+	if err := e2.flushNotes(ctx, r2); err != nil {
 		t.Fatal(err)
+	}
+	// and this replica sends a position once, however often it is shown its first place
+	r.noteShown(2, t0, 0, time.Second)
+	if len(r.notes.eta) != 0 {
+		t.Fatalf("position 2 noted again after its flush: %v", r.notes.eta)
 	}
 	rec, err := e.FairnessRecord(ctx, "fig")
 	if err != nil {
