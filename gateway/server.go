@@ -60,11 +60,9 @@ type Server struct {
 	backends []backendCredential // release credentials of the booking backends
 	trusted  []*net.IPNet
 	joins    *clientLimiter
-	// feedbackLimit bounds visitor feedback per address (feedback.go).
-	feedbackLimit *clientLimiter
-	conns         *connLimiter
-	shed          *prometheus.CounterVec
-	pow           *powState
+	conns    *connLimiter
+	shed     *prometheus.CounterVec
+	pow      *powState
 
 	rooms  map[string]*room
 	routes []route // protected path prefixes, longest first
@@ -72,6 +70,9 @@ type Server struct {
 
 	inflight sync.WaitGroup // proxied requests, drained on shutdown
 	ready    readyCache     // the last /readyz answer (health.go)
+
+	// feedbackLimit bounds visitor feedback per address (feedback.go).
+	feedbackLimit *clientLimiter
 }
 
 // room is the gateway's runtime state for one configured room.
@@ -97,22 +98,22 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, errors.New("gateway: engine, keys and site are required")
 	}
 	s := &Server{
-		cfg:           cfg,
-		log:           d.Logger.With().Str("component", "gateway").Logger(),
-		engine:        d.Engine,
-		keys:          d.Keys,
-		site:          d.Site,
-		reg:           d.Registry,
-		now:           d.Now,
-		secure:        secureCookies(cfg.PublicURL),
-		joins:         newClientLimiter(cfg.Limits.JoinsPerMinute, 10),
-		feedbackLimit: newClientLimiter(feedbackPerMinute, feedbackBurst),
-		pow:           newPoWState(d.ChallengeKey),
-		rooms:         map[string]*room{},
+		cfg:    cfg,
+		log:    d.Logger.With().Str("component", "gateway").Logger(),
+		engine: d.Engine,
+		keys:   d.Keys,
+		site:   d.Site,
+		reg:    d.Registry,
+		now:    d.Now,
+		secure: secureCookies(cfg.PublicURL),
+		joins:  newClientLimiter(cfg.Limits.JoinsPerMinute, 10),
+		pow:    newPoWState(d.ChallengeKey),
+		rooms:  map[string]*room{},
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.feedbackLimit = newClientLimiter(feedbackPerMinute, feedbackBurst)
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
@@ -279,8 +280,8 @@ func (s *Server) routesEcho() *echo.Echo {
 	v1.GET("/status", s.handleStatus)
 	v1.POST("/release", s.handleRelease)
 	v1.GET("/fairness", s.handleFairness)
-	v1.POST("/feedback", s.handleFeedback) // feedback.go
-	v1.GET("/feedback", s.handleFeedbackPage)
+	v1.POST("/feedback", s.handleFeedback)    // feedback.go
+	v1.GET("/feedback", s.handleFeedbackPage) // the prompt as a page
 	e.GET(p+"/rooms/:room", s.handleRoomPage) // token mode entry, and a direct link to any room's page
 	e.GET("/.well-known/jwks.json", s.handleJWKS)
 	e.GET(p+"/static/*", echo.WrapHandler(http.StripPrefix(p+"/static", s.site.Static())))

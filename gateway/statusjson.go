@@ -32,11 +32,12 @@ type statusBody struct {
 	Notice       string   `json:"notice,omitempty"`
 	Position     int64    `json:"position,omitempty"`
 	JoinedPlace  int64    `json:"joined_place,omitempty"`
+	UpdatedAt    string   `json:"updated_at"`
+
 	// PrequeueNumber is the visitor's pre-queue ticket number (1..P), so they can check their
 	// place with the published seed (fairness.go); AskFeedback: their session ended (feedback.go).
-	PrequeueNumber int64  `json:"prequeue_number,omitempty"`
-	AskFeedback    bool   `json:"ask_feedback,omitempty"`
-	UpdatedAt      string `json:"updated_at"`
+	PrequeueNumber int64 `json:"prequeue_number,omitempty"`
+	AskFeedback    bool  `json:"ask_feedback,omitempty"`
 }
 
 type etaBody struct {
@@ -147,6 +148,8 @@ func appendStatusJSON(buf []byte, b *statusBody) []byte {
 		buf = append(buf, `,"joined_place":`...)
 		buf = strconv.AppendInt(buf, b.JoinedPlace, 10)
 	}
+	buf = append(buf, `,"updated_at":`...)
+	buf = appendJSONString(buf, b.UpdatedAt)
 	if b.PrequeueNumber != 0 {
 		buf = append(buf, `,"prequeue_number":`...)
 		buf = strconv.AppendInt(buf, b.PrequeueNumber, 10)
@@ -154,8 +157,6 @@ func appendStatusJSON(buf []byte, b *statusBody) []byte {
 	if b.AskFeedback {
 		buf = append(buf, `,"ask_feedback":true`...)
 	}
-	buf = append(buf, `,"updated_at":`...)
-	buf = appendJSONString(buf, b.UpdatedAt)
 	return append(buf, "}\n"...)
 }
 

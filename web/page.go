@@ -355,9 +355,10 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 			ETA:         etaJSON{Low: int64(st.ETALow / time.Second), High: int64(st.ETAHigh / time.Second)},
 			PollAfterMS: int64(poll / time.Millisecond), Admitted: st.Admitted, Redirect: v.Redirect,
 			Reconnecting: st.Reconnecting, Position: st.Position, Stalled: st.Stalled,
-			Returning: st.Returning, Notice: st.Notice, PrequeueNumber: st.PrequeueNumber, AskFeedback: st.AskFeedback,
+			Returning: st.Returning, Notice: st.Notice,
 		},
 	}
+	v.Boot.Status.PrequeueNumber, v.Boot.Status.AskFeedback = st.PrequeueNumber, st.AskFeedback // issue 14
 	if st.PrequeueNumber > 0 {
 		v.PQN = formatInt(st.PrequeueNumber)
 	}
