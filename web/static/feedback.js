@@ -35,6 +35,7 @@
           busy = false;
           const code = j && j.error && j.error.code;
           if (r.status === 204 || code === 'feedback_given' || code === 'feedback_full') { put(r.status === 204 ? 'sent' : 'given'); update(); return; }
+          if (code === 'no_ticket') { fb.remove(); return; } // only people who were in this line answer
           show($('fb-error'), true);
         }))
         .catch(() => { busy = false; show($('fb-error'), true); });

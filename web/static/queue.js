@@ -120,7 +120,7 @@
       pr.max = tot; pr.value = done; pr.textContent = Math.floor(done * 100 / tot) + '%';
     }
     // issue 14: after the sale or the visitor's session, the feedback prompt (feedback.js, loaded then)
-    if ((p === 'closed' || p === 'soldout' || s.ask_feedback) && !d.getElementById('fb-js')) {
+    if ((p === 'closed' || p === 'soldout' || s.ask_feedback) && !joining && !d.getElementById('fb-js')) {
       const x = d.createElement('script'), q = d.querySelector('script[src*="/static/queue."]');
       x.id = 'fb-js'; x.src = (q ? q.src.replace(/queue\.[^/]*$/, '') : '') + 'feedback.js';
       x.dataset.url = boot.joinURL.replace(/\/join(\?.*)?$/, '/feedback'); x.dataset.ask = s.ask_feedback ? '1' : '';
