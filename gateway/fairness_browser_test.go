@@ -25,8 +25,8 @@ import (
 // verifier reproduces every published test vector (queue/testdata/shuffle-vectors.json).
 func TestFairnessPageInBrowser(t *testing.T) {
 	t.Parallel()
-	ctx := browserTab(t) // the browser first: it takes a while to start, and the room opens in 6 s
-	h := prequeueHarness(t, 6*time.Second)
+	ctx := browserTab(t) // the browser first: it takes a while to start, and the room opens in 9 s
+	h := prequeueHarness(t, 9*time.Second)
 	browse(t, ctx, chromedp.Navigate(h.srv.URL+"/foyer/rooms/"+testRoom))
 	waitNav(t, ctx, "the pre-queue number", `!document.getElementById('p-pre').hidden &&
 		!document.querySelector('#p-pre .pqn').hidden && +document.querySelector('#p-pre [data-f=pqn]').innerText > 0`, 10*time.Second)

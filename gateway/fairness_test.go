@@ -10,7 +10,7 @@ import (
 	"github.com/foyerhq/foyer/queue"
 )
 
-// prequeueHarness: a room opening in 3 s at 600 a minute, so a pre-queue forms and is let in.
+// prequeueHarness: a room opening after opensIn at 600 a minute, so a pre-queue forms and is let in.
 func prequeueHarness(t *testing.T, opensIn time.Duration) *harness {
 	return newHarness(t, harnessOpt{rooms: func(b string) []RoomConfig {
 		r := defaultRoom(b)
