@@ -110,8 +110,8 @@ func share(n, of int64) float64 {
 	return math.Round(float64(n)/float64(of)*10000) / 10000
 }
 
-// fairnessOf builds the record: the commitment from the cache, the figures from the ledger (at
-// most every 30 s per room per replica), the feedback counts (one round trip).
+// fairnessOf builds the record: the commitment from the cache, the figures and the feedback
+// counts from the engine's record (computed at most every 30 s per room per replica).
 func (s *Server) fairnessOf(ctx context.Context, rm *room) (fairnessBody, error) {
 	f, err := s.engine.Fairness(rm.cfg.Name)
 	if err != nil {
@@ -146,11 +146,9 @@ func (s *Server) fairnessOf(ctx context.Context, rm *room) (fairnessBody, error)
 			Coverage: share(rec.ETAHeld, rec.ETAJudged)},
 		Basis: recordBasis,
 	}
-	if fb, err := s.engine.Feedback(ctx, rm.cfg.Name, 0); err == nil {
-		body.Feedback = &feedbackBody{Total: fb.Total, Counts: map[string]int64{}}
-		for r := 1; r <= 5; r++ {
-			body.Feedback.Counts[strconv.Itoa(r)] = fb.Counts[r]
-		}
+	body.Feedback = &feedbackBody{Total: rec.FeedbackTotal, Counts: map[string]int64{}}
+	for r := 1; r <= 5; r++ {
+		body.Feedback.Counts[strconv.Itoa(r)] = rec.Feedback[r]
 	}
 	return body, nil
 }

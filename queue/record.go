@@ -185,6 +185,9 @@ type Record struct {
 	// ETA: of the admissions let in at their turn that were shown an ETA range (the first one
 	// shown), how many got in within it, before it, after it.
 	ETAJudged, ETAHeld, ETAEarly, ETALate int64
+	// Feedback counts the visitors' ratings (Feedback[r], r = 1..5); comments are not public.
+	Feedback      [6]int64
+	FeedbackTotal int64
 }
 
 // Quantiles of a distribution (nearest rank: the smallest value with at least p of the
@@ -229,7 +232,7 @@ type cachedRecord struct {
 
 // FairnessRecord returns the room's public fairness record, computed at most every 30 s per
 // room on this engine (concurrent callers share one computation): it reads the whole outcome
-// ledger in pages of 1,000 records, one script call each.
+// ledger in pages of 1,000 records, one script call each, and the feedback counts (one more).
 func (e *Engine) FairnessRecord(ctx context.Context, room string) (Record, error) {
 	r, err := e.roomFor(ctx, room)
 	if err != nil {
@@ -304,6 +307,11 @@ func (e *Engine) computeRecord(ctx context.Context, r *room) (Record, error) {
 	}
 	rec.ComputedAt = timeOfMs(nowMs)
 	figure(&rec, adms, msOf(s.openedAt))
+	fb, err := e.Feedback(ctx, r.name, 0)
+	if err != nil {
+		return Record{}, err
+	}
+	rec.Feedback, rec.FeedbackTotal = fb.Counts, fb.Total
 	return rec, nil
 }
 
