@@ -70,6 +70,9 @@ type Server struct {
 
 	inflight sync.WaitGroup // proxied requests, drained on shutdown
 	ready    readyCache     // the last /readyz answer (health.go)
+
+	// feedbackLimit bounds visitor feedback per address (feedback.go).
+	feedbackLimit *clientLimiter
 }
 
 // room is the gateway's runtime state for one configured room.
@@ -110,6 +113,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.feedbackLimit = newClientLimiter(feedbackPerMinute, feedbackBurst)
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
@@ -276,6 +280,8 @@ func (s *Server) routesEcho() *echo.Echo {
 	v1.GET("/status", s.handleStatus)
 	v1.POST("/release", s.handleRelease)
 	v1.GET("/fairness", s.handleFairness)
+	v1.POST("/feedback", s.handleFeedback)    // feedback.go
+	v1.GET("/feedback", s.handleFeedbackPage) // the prompt as a page
 	e.GET(p+"/rooms/:room", s.handleRoomPage) // token mode entry, and a direct link to any room's page
 	e.GET("/.well-known/jwks.json", s.handleJWKS)
 	e.GET(p+"/static/*", echo.WrapHandler(http.StripPrefix(p+"/static", s.site.Static())))
@@ -289,6 +295,7 @@ func (s *Server) routesEcho() *echo.Echo {
 	admin.GET("/rooms/:room/outcomes", s.handleAdminOutcomes) // outcomes.go: the ledger, the refund list
 	admin.GET("/rooms/:room/flagged", s.handleAdminFlagged)
 	admin.POST("/rooms/:room/flagged/:lease/resolve", s.handleAdminResolve)
+	admin.GET("/rooms/:room/feedback", s.handleAdminFeedback) // feedback.go
 	e.GET(p+"/admin", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, p+"/admin/") })
 	e.GET(p+"/admin/", s.handleDashboard)
 

@@ -47,6 +47,9 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 		Returning:    d.Returning,
 		Reentry:      d.Reentry,
 	}
+	if t.Prequeue {
+		b.PrequeueNumber = t.Number // the visitor checks their shuffled place with it (fairness.go)
+	}
 	if d.PlaceRose {
 		b.Notice = "place_rose"
 	}

@@ -75,13 +75,22 @@
 //	P:{R}:audit            list    update (LPUSH + LTRIM, in the       RoomTTL like the room's keys; bounded
 //	                               same call as the change it records) to AuditMax entries
 //	                               "<Redis time µs> <entry>", newest first
+//	P:{R}:eta1             string  record notes (record.go): first     the ledger's TTL, refreshed by each
+//	                               ETA shown, 12 bytes per position    write
+//	P:{R}:returned         bitmap  record notes: positions let in      the ledger's TTL, refreshed by each
+//	                               through the returning lane          write
+//	P:{R}:fb:n, fb:list,   hash,   feedback (feedback.go): counts per  the ledger's TTL; the list capped at
+//	fb:who                 list,   rating, newest comments, digests    FeedbackKept, the set at
+//	                       set     of the visitors who answered        FeedbackMaxVisitors
 //	P:gateways             zset    heartbeat (every FlushEvery)        1 minute, refreshed by every beat
 //	                               member engine id, score last beat   (global, no room tag, plain commands)
 //	                               ms: the live gateways, for each one's
 //	                               share of a fail-open room's pace
 //	P:settings             channel update (PUBLISH room name)         none: a Pub/Sub channel, not a key
 //
-// Memory per waiting visitor is the two live liveness bitmaps: 2 bits per position.
+// Memory per waiting visitor is the two live liveness bitmaps, 2 bits per position, and the
+// fairness record's note of the first ETA shown, 12 bytes per position shown one (plus Redis's
+// preallocation of the growing string, at most 1 MiB per room; docs/fairness.md).
 //
 // # Concurrency
 //

@@ -118,6 +118,9 @@ type Engine struct {
 	// were alive at the last heartbeat, for each one's share of a fail-open room's pace.
 	id       string
 	replicas atomic.Int64
+
+	// records caches each room's public fairness record (record.go).
+	records sync.Map
 }
 
 // New returns an Engine over rdb (a single, Sentinel or Cluster client). It does no I/O; call
@@ -291,6 +294,9 @@ func (e *Engine) flushAll(ctx context.Context, wg *sync.WaitGroup) {
 			defer wg.Done()
 			if err := e.flush(ctx, r); err != nil && ctx.Err() == nil {
 				r.logErr(e.log, "liveness flush", err)
+			}
+			if err := e.flushNotes(ctx, r); err != nil && ctx.Err() == nil {
+				r.logErr(e.log, "fairness notes flush", err)
 			}
 		}()
 	}

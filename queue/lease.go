@@ -115,7 +115,10 @@ func (e *Engine) claim(ctx context.Context, r *room, t Ticket, pos int64) (Lease
 	for attempt := 0; ; attempt++ {
 		l, lane, err := e.claimOnce(ctx, r, t, pos)
 		if err == nil && lane == 0 {
-			e.ledgerAdmit(ctx, r, l) // issue 14: the outcome ledger's record (idempotent)
+			e.ledgerAdmit(ctx, r, l, t.IssuedAt) // issue 14: the outcome ledger's record (idempotent)
+		}
+		if err == nil && lane > 0 {
+			r.noteReturned(pos) // issue 14: the fairness record counts it let in out of line order
 		}
 		if !errors.Is(err, errNoRoom) || attempt > 0 {
 			return l, lane, err

@@ -135,6 +135,7 @@ type ledgerJSON struct {
 	Rgu int64  `json:"rgu,omitempty"`
 	Ru  int64  `json:"ru,omitempty"`
 	Re  string `json:"re,omitempty"`
+	J   int64  `json:"j,omitempty"` // joined: the ticket's issue time, unix s (fairness record)
 }
 
 // UnmarshalJSON accepts Lua's cjson form of an empty table ({} or []).
@@ -153,11 +154,12 @@ func (o *Observed) UnmarshalJSON(b []byte) error {
 
 // ledgerAdmit records a new lease in the ledger (idempotent). A failure is logged, not
 // returned: the visitor's admission must not fail for want of its record.
-func (e *Engine) ledgerAdmit(ctx context.Context, r *room, l Lease) {
+func (e *Engine) ledgerAdmit(ctx context.Context, r *room, l Lease, joined time.Time) {
 	if l.Unbacked {
 		return
 	}
-	rec, _ := json.Marshal(ledgerJSON{V: l.Visitor, P: l.Position, A: l.IssuedAt.UnixMilli(), X: l.ExpiresAt.UnixMilli(), Re: l.ReentryOf})
+	rec, _ := json.Marshal(ledgerJSON{V: l.Visitor, P: l.Position, A: l.IssuedAt.UnixMilli(), X: l.ExpiresAt.UnixMilli(),
+		Re: l.ReentryOf, J: max(joined.Unix(), 0)})
 	k := r.keys
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()

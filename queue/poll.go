@@ -136,6 +136,10 @@ func (e *Engine) Poll(ctx context.Context, t Ticket, o PollOptions) (Decision, e
 		d.Admitted = false // the head reached the ticket, but the claim did not land this time
 		d.PollAfter = jitter(time.Second)
 	}
+	if o.BestPlace == 0 && d.Place > 0 && !d.Returning && d.ETAHigh > 0 {
+		// the first place (and ETA range) this visitor is shown: noted for the fairness record
+		r.noteShown(pos, r.redisNow(), d.ETALow, d.ETAHigh)
+	}
 	if o.BestPlace > 0 && d.Place > o.BestPlace {
 		if d.Place-o.BestPlace <= placeSlack(s) {
 			d.Place, d.Ahead = o.BestPlace, o.BestPlace-1

@@ -47,6 +47,9 @@ type room struct {
 	relanes laneMap
 	outage  outage
 
+	// notes are the fairness record's notes until the next flush (record.go).
+	notes recordNotes
+
 	rateMu  sync.Mutex
 	samples []rateSample
 

@@ -295,6 +295,11 @@ func newFakeGateway(t *testing.T, s *Site) (*fakeGateway, *httptest.Server) {
 	mux.HandleFunc("GET /foyer/v1/rooms/r/fairness", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"commitment":"00"}`))
 	})
+	// issue 14: the feedback prompt the page fetches after the sale (feedback.js)
+	mux.HandleFunc("GET /foyer/v1/rooms/r/feedback", func(w http.ResponseWriter, r *http.Request) {
+		_ = s.ServeFeedbackPage(w, FeedbackPageData{Lang: RequestLang(r), Room: "r"})
+	})
+	mux.HandleFunc("POST /foyer/v1/rooms/r/feedback", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /booked", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`<!doctype html><html lang="en"><title>Booking</title><link rel="icon" href="data:,"><h1>Booking page</h1></html>`))
 	})

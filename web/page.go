@@ -47,6 +47,12 @@ type Status struct {
 	// Reentry: the visitor's booking failed and they have a second chance: waiting in the
 	// re-entry line (ahead of everyone still waiting), or, with Admitted, going back in.
 	Reentry bool
+	// PrequeueNumber is the visitor's pre-queue ticket number (0: not in the pre-queue), shown
+	// with a link to check their shuffled place on the fairness page.
+	PrequeueNumber int64
+	// AskFeedback: the visitor's session ended; the page asks how the wait was (it also asks
+	// when the sale is closed or sold out).
+	AskFeedback bool
 }
 
 // Theme is a room's look. Colours are "#rgb" or "#rrggbb"; anything else is
@@ -214,6 +220,8 @@ type queueView struct {
 	Boot                                    queueBoot
 	// ReentryWait, ReentryTurn: a second chance, waiting in its line or going back in.
 	ReentryWait, ReentryTurn bool
+	// issue 14: the pre-queue number and the link that checks it
+	PQN, VerifyURL string
 }
 
 // queueBoot is handed to queue.js as JSON.
@@ -248,6 +256,9 @@ type statusJSON struct {
 	Returning    bool    `json:"returning,omitempty"`
 	Notice       string  `json:"notice,omitempty"`
 	Reentry      bool    `json:"reentry,omitempty"`
+	// issue 14
+	PrequeueNumber int64 `json:"prequeue_number,omitempty"`
+	AskFeedback    bool  `json:"ask_feedback,omitempty"`
 }
 
 type etaJSON struct {
@@ -357,6 +368,15 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 			Returning: st.Returning, Notice: st.Notice, Reentry: st.Reentry,
 		},
 	}
+	v.Boot.Status.PrequeueNumber, v.Boot.Status.AskFeedback = st.PrequeueNumber, st.AskFeedback // issue 14
+	if st.PrequeueNumber > 0 {
+		v.PQN = formatInt(st.PrequeueNumber)
+	}
+	v.VerifyURL = v.FairnessURL + "#n=" + fmt.Sprint(st.PrequeueNumber)
+	if st.Position > 0 {
+		v.VerifyURL += "&pos=" + fmt.Sprint(st.Position)
+	}
+
 	if !st.OpensAt.IsZero() {
 		v.Boot.Status.OpensAt = st.OpensAt.Format(time.RFC3339)
 	}
@@ -439,6 +459,8 @@ func (s *Site) ErrorPage(w io.Writer, d ErrorPageData) error {
 type dashView struct {
 	base
 	Boot dashBoot
+	// FeedbackJS is the visitor feedback panel's script (dash-feedback.js, issue 14).
+	FeedbackJS string
 }
 
 type dashBoot struct {
@@ -451,6 +473,7 @@ func (s *Site) dashView(d DashboardData) *dashView {
 	prefix := cleanPrefix(d.Prefix)
 	v := &dashView{base: s.base(d.Lang, "foyer", prefix, Theme{}, d.Nonce, "dash.js")}
 	v.CSS = s.assets.url(prefix, "dash.css")
+	v.FeedbackJS = s.assets.url(prefix, "dash-feedback.js")
 	v.Title = v.cat.text("d_title")
 	api := d.APIBase
 	if api == "" {

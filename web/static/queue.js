@@ -122,6 +122,19 @@
       const pr = $('prog');
       pr.max = tot; pr.value = done; pr.textContent = Math.floor(done * 100 / tot) + '%';
     }
+    // issue 14: after the sale or the visitor's session, the feedback prompt (feedback.js, loaded then)
+    if ((p === 'closed' || p === 'soldout' || s.ask_feedback) && !joining && !d.getElementById('fb-js')) {
+      const x = d.createElement('script'), q = d.querySelector('script[src*="/static/queue."]');
+      x.id = 'fb-js'; x.src = (q ? q.src.replace(/queue\.[^/]*$/, '') : '') + 'feedback.js';
+      x.dataset.url = boot.joinURL.replace(/\/join(\?.*)?$/, '/feedback'); x.dataset.ask = s.ask_feedback ? '1' : '';
+      d.body.appendChild(x);
+    }
+    // issue 14: the visitor's pre-queue number, and the link that checks their shuffled place
+    d.querySelectorAll('.pqn').forEach(e => { e.hidden = !(s.prequeue_number > 0); });
+    if (s.prequeue_number > 0) {
+      set('pqn', num(s.prequeue_number));
+      d.querySelectorAll('a[data-verify]').forEach(a => { a.href = a.href.split('#')[0] + '#n=' + s.prequeue_number + (s.position ? '&pos=' + s.position : ''); });
+    }
     if (s.updated_at && s.updated_at !== last.updated_at) set('updated', fClock.format(new Date(s.updated_at)), s.updated_at);
     if (s.opens_at && s.opens_at !== opens) { opens = s.opens_at; set('opens', fDate.format(new Date(opens)), opens); }
     clearInterval(tick);
