@@ -36,9 +36,12 @@ var (
 	defineScript   = mustScript("define")
 	undefineScript = mustScript("undefine")
 	retireScript   = mustScript("retire")
+	noteScript     = mustScript("note")
 )
 
-func init() { allScripts = append(allScripts, defineScript, undefineScript, retireScript) }
+func init() {
+	allScripts = append(allScripts, defineScript, undefineScript, retireScript, noteScript)
+}
 
 // registryKeys are the registry's keys: one hash tag of their own, "{~rooms}" ('~' is not
 // allowed in a room name, so no room's keys share it), so the scripts touch one Cluster slot.
@@ -97,8 +100,9 @@ func (s Settings) WithPatch(p SettingsPatch) Settings { return s.apply(p) }
 
 // CreateRoom creates a runtime room: its settings s (zero fields take DefaultSettings) as
 // EnsureRoom would, but refusing a room that exists (ErrRoomExists), then its definition spec
-// in the registry, announced to every engine. A *ValidationError names bad settings.
-func (e *Engine) CreateRoom(ctx context.Context, name string, spec []byte, s Settings) (Settings, error) {
+// in the registry, announced to every engine, and the organiser's audit entry built by audit
+// from the settings in force (nil: none). A *ValidationError names bad settings.
+func (e *Engine) CreateRoom(ctx context.Context, name string, spec []byte, s Settings, audit func(Settings) []byte) (Settings, error) {
 	if !ValidRoomName(name) {
 		return Settings{}, fmt.Errorf("queue: create room %q: %w", name, ErrInvalidRoomName)
 	}
@@ -155,7 +159,30 @@ func (e *Engine) CreateRoom(ctx context.Context, name string, spec []byte, s Set
 		return Settings{}, err
 	}
 	e.register(r)
+	if audit != nil {
+		cctx, cancel = e.callCtx(ctx)
+		err = noteScript.Run(cctx, e.rdb, []string{r.keys.audit}, audit(snap.settings), AuditMax).Err()
+		cancel()
+		if err != nil { // the room exists: say the record is missing rather than undo it
+			return snap.settings, storeErr("queue: create room "+name+": audit", err)
+		}
+	}
 	return snap.settings, nil
+}
+
+// DefineRoom writes a runtime room's definition back into the registry (a gateway that serves
+// the room found it missing: the registry lost data) and announces it.
+func (e *Engine) DefineRoom(ctx context.Context, name string, spec []byte) error {
+	if !ValidRoomName(name) {
+		return fmt.Errorf("queue: define room %q: %w", name, ErrInvalidRoomName)
+	}
+	k := newRegistryKeys(e.cfg.Prefix)
+	cctx, cancel := e.callCtx(ctx)
+	defer cancel()
+	if err := defineScript.Run(cctx, e.rdb, []string{k.defs, k.gone, k.version}, name, spec, roomsChannel(e.cfg.Prefix)).Err(); err != nil {
+		return storeErr("queue: define room "+name, err)
+	}
+	return nil
 }
 
 // DeleteRoom removes a runtime room's definition from the registry (keeping it among the
