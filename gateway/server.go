@@ -291,7 +291,7 @@ func (s *Server) routesEcho() *echo.Echo {
 
 	admin := e.Group(p+"/admin/v1", s.requireAdmin)
 	admin.GET("/rooms", s.handleAdminRooms)
-	admin.POST("/rooms", s.handleAdminCreate)          // rooms.go: a runtime room from a template
+	admin.POST("/rooms", s.handleAdminCreate)         // rooms.go: a runtime room from a template
 	admin.DELETE("/rooms/:room", s.handleAdminDelete) // rooms.go
 	admin.GET("/rooms/:room", s.handleAdminRoom)
 	admin.PATCH("/rooms/:room", s.handleAdminPatch)
