@@ -185,7 +185,7 @@ func (s *Server) handleAdminRooms(c echo.Context) error {
 }
 
 func (s *Server) handleAdminRoom(c echo.Context) error {
-	rm, err := s.roomParam(c)
+	rm, err := s.liveRoomParam(c)
 	if err != nil {
 		return err
 	}
@@ -302,7 +302,7 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 // handleAdminPatch: PATCH /foyer/admin/v1/rooms/{room}. All or nothing: any bad field changes
 // nothing. If-Match carries the settings version for optimistic concurrency.
 func (s *Server) handleAdminPatch(c echo.Context) error {
-	rm, err := s.roomParam(c)
+	rm, err := s.liveRoomParam(c)
 	if err != nil {
 		return err
 	}

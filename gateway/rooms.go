@@ -469,6 +469,16 @@ func (s *Server) handleAdminDelete(c echo.Context) error {
 		DeletedAt: def.DeletedAt.UTC().Format(time.RFC3339), ClosesAt: def.ClosesAt().UTC().Format(time.RFC3339)})
 }
 
+// liveRoomParam is roomParam for the admin API's reads and changes of a room: a deleted
+// room (in its closing period) is not found there, with the time it was deleted.
+func (s *Server) liveRoomParam(c echo.Context) (*room, error) {
+	rm, err := s.roomParam(c)
+	if err == nil && !rm.deletedAt.IsZero() {
+		return nil, httpError(http.StatusNotFound, "unknown_room", "the room was deleted at "+rm.deletedAt.UTC().Format(time.RFC3339))
+	}
+	return rm, err
+}
+
 // retire moves a deleted room to the closing rooms and has the engine stop its work on it.
 func (s *Server) retire(ctx context.Context, rm *room, deletedAt time.Time) {
 	name := rm.cfg.Name
