@@ -331,7 +331,7 @@ func (e *Engine) RetireRoom(ctx context.Context, name string, closesAt time.Time
 	delete(e.rooms, name)
 	e.mu.Unlock()
 	if r != nil {
-		r.refreshMu.Lock() // a step in flight finishes first
+		r.refreshMu.Lock()     // a step in flight finishes first
 		r.stepping.Store(true) // and the loop starts no other (the room is gone from its list anyway)
 		r.refreshMu.Unlock()
 	}
