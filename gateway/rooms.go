@@ -570,7 +570,8 @@ func (s *Server) applyDef(ctx context.Context, d queue.RoomDef) error {
 		if !ok {
 			var err error
 			if rm, err = s.roomFromDef(d); err != nil {
-				return err
+				s.badDef(d, err)
+				return nil
 			}
 		}
 		s.retire(ctx, rm, d.DeletedAt)
@@ -580,13 +581,14 @@ func (s *Server) applyDef(ctx context.Context, d queue.RoomDef) error {
 		return nil // a room's definition never changes; its settings are the engine's
 	}
 	rm, err := s.roomFromDef(d)
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = rm.spec.seed()
 	}
-	seed, err := rm.spec.seed()
 	if err != nil {
-		return fmt.Errorf("gateway: runtime room %s: %w", d.Name, err)
+		s.badDef(d, err)
+		return nil
 	}
+	seed, _ := rm.spec.seed()
 	// the room's keys exist (they outlive the definition by the closing period), so this only
 	// loads it; after a data loss or the keys' expiry it seeds them again
 	if _, err := s.engine.EnsureRoom(ctx, d.Name, seed); err != nil {
@@ -599,6 +601,12 @@ func (s *Server) applyDef(ctx context.Context, d queue.RoomDef) error {
 	})
 	s.log.Info().Str("room", d.Name).Str("template", rm.spec.Template).Msg("runtime room added")
 	return nil
+}
+
+// badDef logs a registry entry this gateway cannot use (written by a newer or broken version):
+// it is skipped, and does not stop the other rooms.
+func (s *Server) badDef(d queue.RoomDef, err error) {
+	s.log.Error().Err(err).Str("room", d.Name).Msg("cannot use a runtime room's definition; the room is not served here")
 }
 
 func (s *Server) roomFromDef(d queue.RoomDef) (*room, error) {

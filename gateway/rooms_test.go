@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -252,5 +253,24 @@ func TestRoomsChangeUnderTraffic(t *testing.T) {
 	}
 	if set := h.gw.roomSet(); len(set.rooms) != 1 || len(set.closing) != 5 || len(set.routes) != 1 {
 		t.Fatalf("after 5 creations and 5 deletions: %d rooms, %d closing, %d routes", len(set.rooms), len(set.closing), len(set.routes))
+	}
+}
+
+// TestBrokenRoomDefinitionIsSkipped: a registry entry this gateway cannot read (a newer
+// version's, or damaged) is logged and skipped: the gateway still starts and serves the rest.
+func TestBrokenRoomDefinitionIsSkipped(t *testing.T) {
+	a := newHarness(t, harnessOpt{mod: withTemplates})
+	if code, body := a.admin(http.MethodPost, "/foyer/admin/v1/rooms", `{"name": "fine", "template": "app"}`, nil); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	if err := a.engine.DefineRoom(context.Background(), "broken", []byte(`{"room": 7}`)); err != nil {
+		t.Fatal(err)
+	}
+	b := newHarness(t, harnessOpt{rdb: a.rdb, prefix: a.prefix, mod: withTemplates}) // fails if start-up stops at it
+	if code, _ := b.admin(http.MethodGet, "/foyer/admin/v1/rooms/fine", "", nil); code != http.StatusOK {
+		t.Fatalf("the good runtime room is not served: %d", code)
+	}
+	if code, _ := b.admin(http.MethodGet, "/foyer/admin/v1/rooms/broken", "", nil); code != http.StatusNotFound {
+		t.Fatalf("a broken definition is served: %d", code)
 	}
 }
