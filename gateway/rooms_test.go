@@ -274,3 +274,25 @@ func TestBrokenRoomDefinitionIsSkipped(t *testing.T) {
 		t.Fatalf("a broken definition is served: %d", code)
 	}
 }
+
+// TestRoomRegistryLossWrittenBack: when Redis loses the registry (a restart without
+// persistence), a gateway serving a runtime room writes its definition back, so a replica
+// started afterwards serves it too.
+func TestRoomRegistryLossWrittenBack(t *testing.T) {
+	a := newHarness(t, harnessOpt{mod: withTemplates})
+	if code, body := a.admin(http.MethodPost, "/foyer/admin/v1/rooms", `{"name": "kept", "template": "app"}`, nil); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	ctx := context.Background()
+	if err := a.rdb.Del(ctx, a.prefix+":{~rooms}:defs", a.prefix+":{~rooms}:version").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the definition is written back", func() bool {
+		_, ok, err := a.engine.RoomDef(ctx, "kept")
+		return err == nil && ok
+	})
+	b := newHarness(t, harnessOpt{rdb: a.rdb, prefix: a.prefix, mod: withTemplates})
+	if code, _ := b.admin(http.MethodGet, "/foyer/admin/v1/rooms/kept", "", nil); code != http.StatusOK {
+		t.Fatalf("a replica started after the loss does not serve the room: %d", code)
+	}
+}

@@ -76,10 +76,18 @@ type roomRegistry struct {
 	changes chan string // a room's name, or "" for "read them all"
 	mu      sync.Mutex
 	version int64 // the version of the last full read (RoomDefs)
+	// known is set once this engine heard of a runtime room (an announcement, or a registry
+	// with a version): from then on a missing version key means the registry was lost.
+	known   bool
 	retired map[string]time.Time
 }
 
 func (g *roomRegistry) notify(name string) {
+	if name != "" {
+		g.mu.Lock()
+		g.known = true
+		g.mu.Unlock()
+	}
 	select {
 	case g.changes <- name:
 	default: // full: ask for a full read instead, which covers this one
@@ -254,6 +262,7 @@ func (e *Engine) RoomDefs(ctx context.Context) ([]RoomDef, error) {
 	v, _ := strconv.ParseInt(ver.Val(), 10, 64)
 	e.reg.mu.Lock()
 	e.reg.version = v
+	e.reg.known = e.reg.known || v > 0
 	e.reg.mu.Unlock()
 	return out, nil
 }
@@ -294,16 +303,19 @@ func parseGone(name, v string) (RoomDef, bool) {
 }
 
 // checkRegistry asks for a full read when the registry's version is not the one last read
-// (an announcement missed: a Pub/Sub reconnection). One GET a second.
+// (an announcement missed: a Pub/Sub reconnection), or when the registry is gone although this
+// engine heard of runtime rooms (Redis lost it: the gateways write their rooms back). One GET a
+// second.
 func (e *Engine) checkRegistry(ctx context.Context) {
 	cctx, cancel := e.callCtx(ctx)
 	v, err := e.rdb.Get(cctx, newRegistryKeys(e.cfg.Prefix).version).Int64()
 	cancel()
-	if err != nil && !errors.Is(err, redis.Nil) {
+	missing := errors.Is(err, redis.Nil)
+	if err != nil && !missing {
 		return
 	}
 	e.reg.mu.Lock()
-	moved := v != e.reg.version
+	moved := v != e.reg.version || (missing && e.reg.known)
 	e.reg.mu.Unlock()
 	if moved {
 		e.reg.notify("")
