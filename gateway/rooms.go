@@ -421,6 +421,41 @@ func (s *Server) handleAdminCreate(c echo.Context) error {
 	return c.JSON(http.StatusCreated, a)
 }
 
+// templateView is one room template in the admin API: what a room created from it gets
+// ({room} still in place), its settings with the defaults filled in.
+type templateView struct {
+	Name        string        `json:"name"`
+	DisplayName string        `json:"display_name"`
+	Mode        string        `json:"mode"`
+	Paths       []string      `json:"paths"`
+	ReturnURLs  []string      `json:"return_urls"`
+	Settings    adminSettings `json:"settings"`
+}
+
+// handleAdminTemplates: GET /foyer/admin/v1/room-templates: the templates rooms can be created
+// from (for the dashboard and scripts).
+func (s *Server) handleAdminTemplates(c echo.Context) error {
+	out := struct {
+		Templates []templateView `json:"templates"`
+	}{Templates: []templateView{}}
+	for _, t := range s.cfg.RoomTemplates {
+		loc, err := time.LoadLocation(t.TimeZone)
+		if err != nil {
+			loc = time.UTC
+		}
+		v := templateView{Name: t.Name, DisplayName: t.DisplayName, Mode: t.Mode, Paths: t.Paths, ReturnURLs: t.ReturnURLs,
+			Settings: toAdminSettings(t.Settings(s.now()).WithDefaults(), loc)}
+		if v.Paths == nil {
+			v.Paths = []string{}
+		}
+		if v.ReturnURLs == nil {
+			v.ReturnURLs = []string{}
+		}
+		out.Templates = append(out.Templates, v)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
 // deletedRoom is the answer to a deletion.
 type deletedRoom struct {
 	Name      string `json:"name"`

@@ -187,6 +187,11 @@ func TestCreateRoomBadInput(t *testing.T) {
 	if strings.Contains(string(list), `"x1"`) {
 		t.Fatalf("a refused creation left a room: %s", list)
 	}
+	if code, body := h.admin(http.MethodGet, "/foyer/admin/v1/room-templates", "", nil); code != http.StatusOK ||
+		!strings.Contains(string(body), `"name":"screening"`) || !strings.Contains(string(body), `"paths":["/screen/{room}/"]`) ||
+		!strings.Contains(string(body), `"rate_per_minute":60`) {
+		t.Fatalf("templates: %d %s", code, body)
+	}
 	for _, tc := range []struct {
 		path string
 		code int

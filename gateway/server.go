@@ -293,6 +293,7 @@ func (s *Server) routesEcho() *echo.Echo {
 	admin.GET("/rooms", s.handleAdminRooms)
 	admin.POST("/rooms", s.handleAdminCreate)         // rooms.go: a runtime room from a template
 	admin.DELETE("/rooms/:room", s.handleAdminDelete) // rooms.go
+	admin.GET("/room-templates", s.handleAdminTemplates)
 	admin.GET("/rooms/:room", s.handleAdminRoom)
 	admin.PATCH("/rooms/:room", s.handleAdminPatch)
 	admin.GET("/rooms/:room/history", s.handleAdminHistory)
