@@ -144,6 +144,13 @@ func TestDeleteRoomTellsWaitingVisitors(t *testing.T) {
 	if code != http.StatusGone {
 		t.Fatalf("a join of a deleted room: %d, want 410", code)
 	}
+	// the refund list of a deleted sale is still there during the closing period
+	if code, body := h.admin(http.MethodGet, "/foyer/admin/v1/rooms/later/flagged", "", nil); code != http.StatusOK {
+		t.Fatalf("flagged of a deleted room: %d %s", code, body)
+	}
+	if code, body := h.admin(http.MethodGet, "/foyer/admin/v1/rooms/later", "", nil); code != http.StatusNotFound || !strings.Contains(string(body), "deleted at") {
+		t.Fatalf("GET of a deleted room: %d %s, want 404 with its deletion time", code, body)
+	}
 	if code, body := h.admin(http.MethodPost, "/foyer/admin/v1/rooms", `{"name": "later", "template": "app"}`, nil); code != http.StatusConflict {
 		t.Fatalf("re-creation in the closing period: %d %s, want 409", code, body)
 	}
