@@ -11,7 +11,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -175,16 +174,13 @@ func (s *Server) adminRoomView(ctx context.Context, name string, rm *room) (admi
 }
 
 func (s *Server) handleAdminRooms(c echo.Context) error {
-	names := make([]string, 0, len(s.rooms))
-	for n := range s.rooms {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	set := s.roomSet()
+	names := slices.Sorted(maps.Keys(set.rooms))
 	out := struct {
 		Rooms []adminRoom `json:"rooms"`
 	}{Rooms: []adminRoom{}}
 	for _, n := range names {
-		a, err := s.adminRoomView(c.Request().Context(), n, s.rooms[n])
+		a, err := s.adminRoomView(c.Request().Context(), n, set.rooms[n])
 		if err != nil {
 			return err
 		}
@@ -194,7 +190,7 @@ func (s *Server) handleAdminRooms(c echo.Context) error {
 }
 
 func (s *Server) handleAdminRoom(c echo.Context) error {
-	rm, err := s.roomParam(c)
+	rm, err := s.liveRoomParam(c)
 	if err != nil {
 		return err
 	}
@@ -312,7 +308,7 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 // handleAdminPatch: PATCH /foyer/admin/v1/rooms/{room}. All or nothing: any bad field changes
 // nothing. If-Match carries the settings version for optimistic concurrency.
 func (s *Server) handleAdminPatch(c echo.Context) error {
-	rm, err := s.roomParam(c)
+	rm, err := s.liveRoomParam(c)
 	if err != nil {
 		return err
 	}
@@ -414,7 +410,8 @@ func (s *Server) handleAdminAudit(c echo.Context) error {
 		}
 		limit = n
 	}
-	names := slices.Sorted(maps.Keys(s.rooms))
+	set := s.roomSet()
+	names := append(slices.Sorted(maps.Keys(set.rooms)), slices.Sorted(maps.Keys(set.closing))...)
 	raw, err := s.engine.Audit(c.Request().Context(), names, limit)
 	if err != nil {
 		return s.storeErr("audit", err)

@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -64,9 +64,11 @@ type Server struct {
 	shed     *prometheus.CounterVec
 	pow      *powState
 
-	rooms  map[string]*room
-	routes []route // protected path prefixes, longest first
-	e      *echo.Echo
+	// set is the rooms and routes, replaced whole (copy on write) when runtime rooms are
+	// created or deleted (rooms.go); readers load it once per request.
+	set   atomic.Pointer[roomSet]
+	setMu sync.Mutex // serialises the writers of set
+	e     *echo.Echo
 
 	inflight sync.WaitGroup // proxied requests, drained on shutdown
 	ready    readyCache     // the last /readyz answer (health.go)
@@ -85,6 +87,12 @@ type room struct {
 	window   backendWindow
 	history  *history
 	adaptive *adaptiveState
+	// runtime is set for a room from the registry (rooms.go), not from the YAML; deletedAt
+	// for a deleted runtime room in its closing period.
+	runtime   bool
+	spec      *runtimeSpec
+	deletedAt time.Time
+	warned    atomic.Bool // a registry entry of the same name was ignored (logged once)
 }
 
 type route struct {
@@ -108,7 +116,6 @@ func New(cfg Config, d Deps) (*Server, error) {
 		secure: secureCookies(cfg.PublicURL),
 		joins:  newClientLimiter(cfg.Limits.JoinsPerMinute, 10),
 		pow:    newPoWState(d.ChallengeKey),
-		rooms:  map[string]*room{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -135,17 +142,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}
 		s.trusted = append(s.trusted, n)
 	}
+	set := &roomSet{rooms: map[string]*room{}, closing: map[string]*room{}}
 	for _, rc := range cfg.Rooms {
 		rm, err := s.newRoom(rc)
 		if err != nil {
 			return nil, err
 		}
-		s.rooms[rc.Name] = rm
-		for _, p := range rc.Paths {
-			s.routes = append(s.routes, route{prefix: p, room: rm})
-		}
+		set.rooms[rc.Name] = rm
 	}
-	sort.Slice(s.routes, func(i, j int) bool { return len(s.routes[i].prefix) > len(s.routes[j].prefix) })
+	set.route()
+	s.set.Store(set)
 	s.m = newMetrics(s.reg)
 	s.shed = newShedCounter(s.reg)
 	s.conns = newConnLimiter(cfg.Limits.MaxConns, cfg.Limits.MaxConnsPerIP, s.trusted, s.reg)
@@ -198,7 +204,7 @@ func (s *Server) EnsureRooms(ctx context.Context) error {
 					"(change it with PATCH /foyer/admin/v1/rooms/{room} or `foyer room set`)")
 		}
 	}
-	return nil
+	return s.syncRooms(ctx, "") // rooms.go: the runtime rooms in the registry
 }
 
 // settings are the room's rules in force, from the engine's cache: every per-request decision
@@ -238,13 +244,16 @@ func (s *Server) Listener(ln net.Listener) net.Listener { return s.conns.wrap(ln
 func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	done := make(chan struct{})
+	go func() { defer close(done); s.runRooms(ctx) }() // rooms.go: the registry's changes
+	defer func() { <-done }()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 			now := s.now()
-			for name, rm := range s.rooms {
+			for name, rm := range s.roomSet().rooms {
 				s.sample(ctx, name, rm, now)
 				if rm.adaptive != nil {
 					s.adapt(ctx, name, rm, now)
@@ -288,6 +297,9 @@ func (s *Server) routesEcho() *echo.Echo {
 
 	admin := e.Group(p+"/admin/v1", s.requireAdmin)
 	admin.GET("/rooms", s.handleAdminRooms)
+	admin.POST("/rooms", s.handleAdminCreate)         // rooms.go: a runtime room from a template
+	admin.DELETE("/rooms/:room", s.handleAdminDelete) // rooms.go
+	admin.GET("/room-templates", s.handleAdminTemplates)
 	admin.GET("/rooms/:room", s.handleAdminRoom)
 	admin.PATCH("/rooms/:room", s.handleAdminPatch)
 	admin.GET("/rooms/:room/history", s.handleAdminHistory)
@@ -335,7 +347,7 @@ func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 
 // match finds the room protecting path, longest prefix first.
 func (s *Server) match(path string) *room {
-	for _, r := range s.routes {
+	for _, r := range s.roomSet().routes {
 		if strings.HasPrefix(path, r.prefix) || path+"/" == r.prefix {
 			return r.room
 		}
@@ -349,7 +361,11 @@ func (s *Server) roomParam(c echo.Context) (*room, error) {
 	if !queue.ValidRoomName(name) {
 		return nil, httpError(http.StatusBadRequest, "bad_room", "room names are 1 to 64 characters of a-z, 0-9 and -")
 	}
-	rm, ok := s.rooms[name]
+	set := s.roomSet()
+	rm, ok := set.rooms[name]
+	if !ok {
+		rm, ok = set.closing[name] // deleted, in its closing period: its visitors are told it is closed
+	}
 	if !ok {
 		return nil, httpError(http.StatusNotFound, "unknown_room", "there is no room with that name")
 	}

@@ -79,6 +79,9 @@ func (e *Engine) Poll(ctx context.Context, t Ticket, o PollOptions) (Decision, e
 		if errors.Is(err, ErrStoreUnavailable) {
 			return Decision{Status: Status{StoreDown: true, PollAfter: jitter(3 * time.Second)}}, nil
 		}
+		if errors.Is(err, ErrRoomClosed) { // a deleted room in its closing period (registry.go)
+			return Decision{Status: Status{State: StateClosed, PollAfter: jitter(30 * time.Second)}}, nil
+		}
 		return Decision{}, err
 	}
 	s := r.snap.Load()
@@ -184,7 +187,7 @@ func (e *Engine) status(r *room, s *snapshot, t Ticket) (Status, error) {
 	st := Status{
 		State:     s.state(now),
 		OpensAt:   s.settings.OpensAt,
-		StoreDown: e.stale(s),
+		StoreDown: e.stale(r, s),
 	}
 	pos := s.position(t.Number)
 	if pos == 0 {

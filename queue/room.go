@@ -29,6 +29,10 @@ type room struct {
 	// offset is Redis's clock minus the local clock, in ns, from the last step.
 	offset   atomic.Int64
 	stepping atomic.Bool
+	// stepped is when the loop last started a step (unix ns); quiet is set while the loop skips
+	// the room for being idle (idle.go).
+	stepped atomic.Int64
+	quiet   atomic.Bool
 	// refreshMu serialises steps of this engine for the room, so replies arrive in order.
 	refreshMu sync.Mutex
 

@@ -246,7 +246,7 @@ func (e *Engine) View(room string) (RoomView, bool) {
 		Returning:          s.returning,
 		Skipped:            s.skipped,
 		AdmitRatePerMinute: rate,
-		StoreOK:            !e.stale(s),
+		StoreOK:            !e.stale(r, s),
 		UpdatedAt:          s.fetched,
 	}, true
 }

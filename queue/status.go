@@ -73,7 +73,14 @@ func (e *Engine) Status(ctx context.Context, t Ticket) (Status, error) {
 	return e.status(r, r.snap.Load(), t)
 }
 
-// stale reports whether the cache missed several refreshes.
-func (e *Engine) stale(s *snapshot) bool {
-	return time.Since(s.fetched) > max(time.Second, 5*e.cfg.RefreshEvery)+e.cfg.CallTimeout
+// stale reports whether the cache missed several refreshes. A quiet room is stepped only every
+// IdleStepEvery on purpose (idle.go): its cache is stale only if that is late too, or Redis
+// stopped answering the engine.
+func (e *Engine) stale(r *room, s *snapshot) bool {
+	bound := max(time.Second, 5*e.cfg.RefreshEvery) + e.cfg.CallTimeout
+	age := time.Since(s.fetched)
+	if age <= bound {
+		return false
+	}
+	return !r.quiet.Load() || age > e.cfg.IdleStepEvery+bound || time.Since(time.Unix(0, e.okAt.Load())) > bound
 }

@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	register("room", command{summary: "steer rooms through the admin API: list, get, set, pause, resume, close, audit", run: runRoom})
+	register("room", command{summary: "steer rooms through the admin API: list, get, create, set, pause, resume, close, delete, audit", run: runRoom})
 }
 
 const roomUsage = `usage: foyer room [flags] <command> [arguments]
@@ -41,6 +41,11 @@ commands:
   resume NAME                   admit again (state open)
   close NAME                    end the sale: nobody new joins or is admitted
   audit                         who changed what, newest first
+  create NAME --template T [--display-name D] [key=value...]
+                                a room at runtime from one of the configuration's
+                                room_templates; key=value as for set overrides its settings
+  delete NAME                   close a room created at runtime and remove it: its waiting
+                                visitors are told it is closed; every replica stops serving it
 
 flags (anywhere on the line):
 `
@@ -51,6 +56,8 @@ type roomCLI struct {
 	asJSON      bool
 	ifVersion   int64
 	limit       int
+	template    string // create
+	display     string // create
 	client      *http.Client
 	stdout      io.Writer
 	stderr      io.Writer
@@ -70,6 +77,8 @@ func runRoom(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.asJSON, "json", false, "print the API's JSON instead of a table")
 	fs.Int64Var(&c.ifVersion, "if-version", 0, "change only if the settings are still at this `version` (optimistic concurrency)")
 	fs.IntVar(&c.limit, "limit", 20, "audit: how many entries (1..1000)")
+	fs.StringVar(&c.template, "template", "", "create: the room `template` (room_templates in the configuration)")
+	fs.StringVar(&c.display, "display-name", "", "create: the room's display `name` (default: the template's)")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of each request")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, roomUsage)
@@ -153,6 +162,13 @@ func runRoom(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return c.audit()
+	case "create":
+		return c.create(rargs) // roomcreate.go
+	case "delete", "rm":
+		if !need(1, "delete NAME") {
+			return 2
+		}
+		return c.delete(rargs[0])
 	default:
 		fmt.Fprintf(stderr, "foyer room: unknown command %q\n\n", sub)
 		fs.Usage()

@@ -35,6 +35,8 @@ func startGateway(t *testing.T) string {
 	cfg.Admin.Tokens = []gateway.AdminToken{{Name: "script", Token: roomTestToken}}
 	cfg.Rooms = []gateway.RoomConfig{{Name: "festival", DisplayName: "BIFF 2026", Paths: []string{"/book/"}, Backend: backend.URL,
 		RatePerMinute: 600, MaxActive: 100}}
+	cfg.RoomTemplates = []gateway.RoomConfig{{Name: "screening", DisplayName: "Screening {room}", Paths: []string{"/screen/{room}/"},
+		Backend: backend.URL, RatePerMinute: 60, MaxActive: 10}} // roomcreate_test.go
 	cfg.FillDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
