@@ -75,6 +75,7 @@ type recordBody struct {
 type orderBody struct {
 	InOrder            int64   `json:"in_order"`
 	ReturnedLane       int64   `json:"returned_lane"`
+	Reentries          int64   `json:"reentries"`
 	Overtaken          int64   `json:"overtaken"`
 	InOrderShare       float64 `json:"in_order_share"`
 	OfferWindowSeconds float64 `json:"offer_window_seconds"`
@@ -137,7 +138,7 @@ func (s *Server) fairnessOf(ctx context.Context, rm *room) (fairnessBody, error)
 		ComputedAt: rec.ComputedAt.In(rm.loc).Format(time.RFC3339),
 		Joined:     rec.Joined, Skipped: rec.Skipped, Returned: rec.Returned,
 		Admissions: rec.Admissions, LedgerBound: rec.LedgerBound, Trimmed: rec.Trimmed,
-		Order: orderBody{InOrder: rec.InOrder, ReturnedLane: rec.ReturnedLane, Overtaken: rec.Overtaken,
+		Order: orderBody{InOrder: rec.InOrder, ReturnedLane: rec.ReturnedLane, Reentries: rec.Reentries, Overtaken: rec.Overtaken,
 			InOrderShare: share(rec.InOrder, rec.Admissions), OfferWindowSeconds: rec.OfferWindow.Seconds()},
 		Waits: q,
 		WaitsJSON: map[string]any{"n": q.N, "min": q.Min, "p10": q.P10, "p25": q.P25, "p50": q.P50, "p75": q.P75,
@@ -176,7 +177,7 @@ func (s *Server) fairnessPage(r *http.Request, rm *room, b fairnessBody) web.Fai
 	if x := b.Record; x != nil {
 		d.ComputedAt, _ = time.Parse(time.RFC3339, x.ComputedAt)
 		d.Joined, d.Skipped, d.Returned, d.Admissions, d.Trimmed = x.Joined, x.Skipped, x.Returned, x.Admissions, x.Trimmed
-		d.InOrder, d.ReturnedLane, d.Overtaken = x.Order.InOrder, x.Order.ReturnedLane, x.Order.Overtaken
+		d.InOrder, d.ReturnedLane, d.Reentries, d.Overtaken = x.Order.InOrder, x.Order.ReturnedLane, x.Order.Reentries, x.Order.Overtaken
 		d.OfferWindow = time.Duration(x.Order.OfferWindowSeconds * float64(time.Second))
 		q := x.Waits
 		d.Waits = web.WaitQuantiles{N: q.N, P10: q.P10, P25: q.P25, P50: q.P50, P75: q.P75, P90: q.P90, P99: q.P99, Max: q.Max}

@@ -175,8 +175,9 @@ type Record struct {
 	Trimmed     bool
 	// Order: InOrder admissions were let in at their turn (nobody from further back was let in
 	// before them by more than the offer window); ReturnedLane came in through the returning
-	// lane; Overtaken were let in after someone from further back (expected 0).
-	InOrder, ReturnedLane, Overtaken int64
+	// lane; Reentries went back in with a second chance after a failed booking (reentry.go);
+	// Overtaken were let in after someone from further back (expected 0).
+	InOrder, ReturnedLane, Reentries, Overtaken int64
 	// OfferWindow is the tolerance of the order check: how long an offer waits for its claim.
 	OfferWindow time.Duration
 	// Waits is the distribution of waits: from joining (or the opening, for the pre-queue) to
@@ -256,7 +257,7 @@ func (e *Engine) FairnessRecord(ctx context.Context, room string) (Record, error
 type admission struct {
 	pos, atMs, joinedS int64
 	note               string
-	returned           bool
+	returned, reentry  bool
 }
 
 // computeRecord reads the ledger with the notes and computes the record.
@@ -299,7 +300,7 @@ func (e *Engine) computeRecord(ctx context.Context, r *room) (Record, error) {
 			if err := json.Unmarshal([]byte(d), &j); err != nil || j.P < 1 {
 				continue
 			}
-			adms = append(adms, admission{pos: j.P, atMs: j.A, joinedS: j.J, note: note, returned: ret == 1})
+			adms = append(adms, admission{pos: j.P, atMs: j.A, joinedS: j.J, note: note, returned: ret == 1, reentry: j.Re != ""})
 		}
 		if start+recordPage >= total {
 			break
@@ -334,6 +335,8 @@ func figure(rec *Record, adms []admission, openedMs int64) {
 			switch {
 			case x.returned:
 				rec.ReturnedLane++
+			case x.reentry:
+				rec.Reentries++
 			case minAt < x.atMs-tol:
 				rec.Overtaken++
 			default:
@@ -342,7 +345,7 @@ func figure(rec *Record, adms []admission, openedMs int64) {
 			}
 		}
 		for _, x := range byPos[i:k] {
-			if !x.returned {
+			if !x.returned && !x.reentry {
 				minAt = min(minAt, x.atMs)
 			}
 		}

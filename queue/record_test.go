@@ -90,6 +90,21 @@ func TestFairnessRecordPrequeueWaitFromOpening(t *testing.T) {
 	}
 }
 
+// A second chance after a failed booking is counted as a re-entry, not as overtaking the
+// visitors it goes before, and does not make those after it look overtaken.
+func TestFairnessRecordCountsReentries(t *testing.T) {
+	rec := Record{OfferWindow: 10 * time.Second}
+	figure(&rec, []admission{
+		{pos: 1, atMs: 10_000},
+		{pos: 2, atMs: 20_000},
+		{pos: 1, atMs: 300_000, reentry: true}, // position 1's booking failed: back in later
+		{pos: 3, atMs: 30_000},
+	}, 0)
+	if rec.Reentries != 1 || rec.Overtaken != 0 || rec.InOrder != 3 {
+		t.Fatalf("in order %d, re-entries %d, overtaken %d; want 3, 1, 0", rec.InOrder, rec.Reentries, rec.Overtaken)
+	}
+}
+
 // The record of a real line: a visitor skipped while away comes back and is let in through
 // the returning lane; everyone else in order; the visitors shown a place after the opening
 // have their first ETA judged.

@@ -35,17 +35,17 @@ type FairnessPageData struct {
 	// State is the room's state (closed and sold_out make the record final).
 	State string
 	// RecordMissing: the figures could not be read; only the shuffle is shown.
-	RecordMissing                         bool
-	ComputedAt                            time.Time
-	Joined, Skipped, Returned, Admissions int64
-	Trimmed                               bool
-	InOrder, ReturnedLane, Overtaken      int64
-	OfferWindow                           time.Duration
-	Waits                                 WaitQuantiles
-	ETAJudged, ETAHeld, ETAEarly, ETALate int64
-	FeedbackTotal                         int64
-	FeedbackCounts                        [6]int64 // [1..5]
-	Nonce                                 string
+	RecordMissing                               bool
+	ComputedAt                                  time.Time
+	Joined, Skipped, Returned, Admissions       int64
+	Trimmed                                     bool
+	InOrder, ReturnedLane, Reentries, Overtaken int64
+	OfferWindow                                 time.Duration
+	Waits                                       WaitQuantiles
+	ETAJudged, ETAHeld, ETAEarly, ETALate       int64
+	FeedbackTotal                               int64
+	FeedbackCounts                              [6]int64 // [1..5]
+	Nonce                                       string
 }
 
 type fairnessView struct {
