@@ -250,6 +250,7 @@ func (o *Office) step(req *request, extra time.Duration) bool {
 	defer t.Stop()
 	select {
 	case <-t.C:
+		o.rec.late(time.Since(req.due)) // the timer's lateness: this process's CPU starvation
 		return true
 	case <-req.ctx.Done():
 		return false
@@ -387,6 +388,13 @@ func (o *Office) book(r *http.Request, br BookingRequest) (Booking, outcome) {
 		return Booking{}, req.out
 	}
 	req.out.charged = true
+	if p := o.cfg.FailAfterPayment; p > 0 && rand.Float64() < p {
+		// the configured failure after payment: not the load's doing
+		s.left.Add(int64(br.Seats))
+		req.out.status, req.out.stage, req.out.injected = http.StatusInternalServerError, "confirm", true
+		o.release(r, "failed")
+		return Booking{}, req.out
+	}
 	// Confirm: write the booking. A deadline here is the festival's failure: the money is
 	// taken, the seats go back, the visitor sees an error.
 	if !o.step(req, 0) {
@@ -498,6 +506,8 @@ func writeFailure(w http.ResponseWriter, out outcome) {
 		writeError(w, out.status, "sold_out", "not enough seats left", false)
 	case http.StatusBadRequest:
 		writeError(w, out.status, "bad_request", "the screening must exist and the seats be within the per-booking limit", false)
+	case http.StatusInternalServerError:
+		writeError(w, out.status, "booking_failed", "the booking failed after the payment was taken", out.charged)
 	default:
 		writeError(w, out.status, "timeout", "the box office did not answer in time", out.charged)
 	}
