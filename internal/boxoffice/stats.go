@@ -41,7 +41,7 @@ type Stats struct {
 	// TimerLateP99Ms is how late (wall ms, 99th percentile) the office's step timers woke:
 	// this process's CPU starvation. Times Speed, it is sale time the office lost.
 	TimerLateP99Ms float64 `json:"timer_late_p99_ms"`
-	SoldOut                   int64 `json:"sold_out"`
+	SoldOut        int64   `json:"sold_out"`
 	// Rejected counts 503 answers: the worker queue was full.
 	Rejected int64 `json:"rejected"`
 	// TimedOut counts 504 answers, by the stage the deadline struck in (queue, reserve,
