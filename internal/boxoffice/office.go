@@ -33,6 +33,7 @@ type Office struct {
 	listAt   time.Time
 
 	releases sync.WaitGroup
+	pending  atomic.Int64 // release calls in progress
 }
 
 // screening is one showing with its remaining seats.
@@ -107,7 +108,11 @@ func (o *Office) Config() Config { return o.cfg }
 func (o *Office) Handler() http.Handler { return o.handler }
 
 // Stats returns the figures since start or the last Reset.
-func (o *Office) Stats() Stats { return o.rec.snapshot(o.seatsLeft()) }
+func (o *Office) Stats() Stats {
+	s := o.rec.snapshot(o.seatsLeft())
+	s.ReleasesPending = o.pending.Load()
+	return s
+}
 
 // Reset puts every seat back on sale and zeroes the figures; requests in progress finish
 // and are counted afresh.
@@ -433,8 +438,10 @@ func (o *Office) release(r *http.Request, outcome string) {
 		return
 	}
 	o.releases.Add(1)
+	o.pending.Add(1)
 	go func() {
 		defer o.releases.Done()
+		defer o.pending.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := o.cfg.Release(ctx, token, outcome); err != nil {

@@ -16,7 +16,9 @@ type Stats struct {
 	// Requests counts visitor-facing requests that reached the office (past the token check).
 	Requests int64 `json:"requests"`
 	InFlight int   `json:"in_flight"`
-	Queued   int   `json:"queued"`
+	// ReleasesPending counts the release calls to foyer still in progress.
+	ReleasesPending int64 `json:"releases_pending"`
+	Queued          int   `json:"queued"`
 	// PeakInFlight is the most requests processed at once (at most Capacity.Workers).
 	PeakInFlight int `json:"peak_in_flight"`
 	// PeakQueued is the most requests waiting for a worker at once.
