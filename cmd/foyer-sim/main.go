@@ -85,6 +85,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // organiser would.
 type sizing struct {
 	Rate, MaxActive, Workers, Seats, Screenings int
+	// Cap is the active-session cap an organiser would set (foyerFor); MaxActive, the room's,
+	// adds what time compression holds up (sizeFor).
+	Cap int
 	// FailAfterPayment is the box office's configured probability of failing a booking after
 	// its payment, whatever the load (so foyer's refund list has entries to check).
 	FailAfterPayment float64
@@ -96,7 +99,12 @@ func sizeFor(visitors int, speed float64) sizing {
 		Seats:      max(20, visitors*245/27000), // about as many seats as the crowd wants
 		Screenings: 270,
 	}
-	z.Rate, z.MaxActive = foyerFor(officeConfig(z, speed))
+	z.Rate, z.Cap = foyerFor(officeConfig(z, speed))
+	// Time compression: an offer made to a visitor who stopped polling holds its slot until
+	// foyer takes them for absent, absent_after of wall time (15 s: 7.5 min of sale time at
+	// 30x, where in real time it would be 15 s). Without room for those, the cap would bind
+	// for a reason real time does not have: MaxActive adds absent_after's worth of admissions.
+	z.MaxActive = z.Cap + int(float64(z.Rate)*speed/60*stack.DefaultAbsentAfter.Seconds())
 	return z
 }
 
@@ -218,7 +226,7 @@ func (c *commonFlags) sizing() sizing {
 		z.Rate = c.rate
 	}
 	if c.maxActive > 0 {
-		z.MaxActive = c.maxActive
+		z.MaxActive, z.Cap = c.maxActive, c.maxActive
 	}
 	z.FailAfterPayment = c.failAfter
 	return z
@@ -354,8 +362,8 @@ func runFestival(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	defer c.profile(stderr)()
 	z := c.sizing()
-	fmt.Fprintf(stderr, "festival: %s visitors at %gx; box office of %d workers (fails %g%% of bookings after payment); foyer room sized from it: %d/min, cap %d\n",
-		fmtInt(c.visitors), c.speed, z.Workers, 100*z.FailAfterPayment, z.Rate, z.MaxActive)
+	fmt.Fprintf(stderr, "festival: %s visitors at %gx; box office of %d workers (fails %g%% of bookings after payment); foyer room sized from it: %d/min, cap %d (+%d for time compression: %d)\n",
+		fmtInt(c.visitors), c.speed, z.Workers, 100*z.FailAfterPayment, z.Rate, z.Cap, z.MaxActive-z.Cap, z.MaxActive)
 
 	var runs []*sim.Result
 	var notes []string
@@ -382,8 +390,8 @@ func runFestival(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	notes = append(notes, readingNotes(sc, z)...)
 	if *report != "" {
 		if err := writeReport(*report, sim.Report{Title: "foyer-sim: the festival's opening rush",
-			Subtitle: fmt.Sprintf("%s visitors, a %s-worker box office, foyer at %d/min (cap %d); time compressed %gx",
-				fmtInt(c.visitors), fmtInt(z.Workers), z.Rate, z.MaxActive, c.speed), Runs: runs, Notes: notes}); err != nil {
+			Subtitle: fmt.Sprintf("%s visitors, a %s-worker box office, foyer sized from it at %d/min (cap %d, %d with time compression's allowance); time compressed %gx",
+				fmtInt(c.visitors), fmtInt(z.Workers), z.Rate, z.Cap, z.MaxActive, c.speed), Runs: runs, Notes: notes}); err != nil {
 			fmt.Fprintf(stderr, "foyer-sim: report: %v\n", err)
 			return 1
 		}
@@ -471,7 +479,7 @@ func readingNotes(sc sim.Scenario, z sizing) []string {
 		fmt.Sprintf("Time is compressed %gx: every duration here is sale time. foyer runs on the wall clock, so its rate is set to %d/min × %g and its poll intervals (wall time) look %gx longer in sale time.", sc.Speed, z.Rate, sc.Speed, sc.Speed),
 		"Backend peak concurrency is the most requests inside the box office at once, processed or waiting for one of its workers; capacity is its number of workers.",
 		"Charged but not booked: the payment went through, then the booking timed out (the festival's failure, \"by load\") or failed by the box office's configured probability (--fail-after-payment, in both runs, whatever the load). Counted by the box office per attempt, and per customer left without any booking.",
-		fmt.Sprintf("foyer's room is sized from the box office as an organiser would: %d/min is half the visitors its %d workers serve a minute at full load (a step then takes its base time plus the load's; a visitor is the programme page and a booking: three steps and the payment), and the cap of %d is the most bookings those workers clear within half the office's timeout, so a burst of every admitted visitor at once cannot make a payment time out.", z.Rate, z.Workers, z.MaxActive),
+		fmt.Sprintf("foyer's room is sized from the box office as an organiser would: %d/min is half the visitors its %d workers serve a minute at full load (a step then takes its base time plus the load's; a visitor is the programme page and a booking: three steps and the payment), and the cap of %d is the most bookings those workers clear within half the office's timeout, so a burst of that many admitted visitors at once cannot make a payment time out. The room's cap is %d: at %gx an offer to a visitor who stopped polling holds its slot for foyer's absent_after of wall time (%v), %gx longer in sale time than in life, and the cap adds that many admissions so as not to bind for a reason real time does not have.", z.Rate, z.Workers, z.Cap, z.MaxActive, sc.Speed, stack.DefaultAbsentAfter, sc.Speed),
 		"People owed a refund: the box office's own count of customers with a payment taken without a booking, against the distinct visitors on foyer's refund list (the admin API's flagged list, fed by the box office's failed reports); they must match.",
 		"DISTORTED: the run's timings cannot be trusted: the simulator's heartbeat woke over 150 ms late (p99), or it sent visitors' steps, or the box office's timers woke, more than 3 s of sale time late (p99; at 30x, 100 ms of wall time), or the box office answered past its own timeout. CPU pressure is the share of the run during which some task on the machine waited for a CPU (Linux PSI).",
 		"Wait is from arrival (early arrivals: from the opening) to getting in: admitted by foyer, or, straight at the backend, served the programme page.",

@@ -40,9 +40,12 @@ func TestSizing(t *testing.T) {
 		}
 		step := oc.StepBase + time.Duration(oc.Workers)*oc.StepPerInflight
 		booking := 3*step + oc.PaymentTime
-		if time.Duration(z.MaxActive)*booking > time.Duration(oc.Workers)*oc.Timeout/2 {
-			t.Errorf("sizeFor(%d): cap %d: %v of bookings for %d workers, over half the %v timeout", n, z.MaxActive,
-				time.Duration(z.MaxActive)*booking, oc.Workers, oc.Timeout)
+		if time.Duration(z.Cap)*booking > time.Duration(oc.Workers)*oc.Timeout/2 || z.Cap < oc.Workers {
+			t.Errorf("sizeFor(%d): cap %d: %v of bookings for %d workers, over half the %v timeout", n, z.Cap,
+				time.Duration(z.Cap)*booking, oc.Workers, oc.Timeout)
+		}
+		if want := z.Cap + z.Rate*30/60*15; z.MaxActive != want {
+			t.Errorf("sizeFor(%d): room cap %d, want the cap %d plus 15 s of wall time's admissions at 30x: %d", n, z.MaxActive, z.Cap, want)
 		}
 		if perMin := float64(oc.Workers) * float64(time.Minute) / float64(step+booking); float64(z.Rate) > perMin/2 {
 			t.Errorf("sizeFor(%d): rate %d over half the office's %.0f a minute", n, z.Rate, perMin)
@@ -51,7 +54,7 @@ func TestSizing(t *testing.T) {
 			t.Errorf("sizeFor(%d) = %+v: the line should drain within 20 min and the seats suffice", n, z)
 		}
 	}
-	if z := sizeFor(10000, 30); z.Workers != 84 || z.Rate != 700 || z.MaxActive != 420 {
-		t.Errorf("sizeFor(10000) = %+v; the README's figures say 84 workers, 700/min, cap 420", z)
+	if z := sizeFor(10000, 30); z.Workers != 84 || z.Rate != 700 || z.Cap != 420 || z.MaxActive != 5670 {
+		t.Errorf("sizeFor(10000) = %+v; the README's figures say 84 workers, 700/min, cap 420 (5,670 at 30x)", z)
 	}
 }

@@ -58,6 +58,9 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
+// DefaultAbsentAfter is the room's absent_after (wall time) unless Config says otherwise.
+const DefaultAbsentAfter = 15 * time.Second
+
 // Stack is a running foyer with its box office.
 type Stack struct {
 	// FoyerURL is the gateway; BackendURL the box office (straight, for its stats).
@@ -90,7 +93,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		cfg.Session = 10 * time.Minute
 	}
 	if cfg.AbsentAfter == 0 {
-		cfg.AbsentAfter = 15 * time.Second
+		cfg.AbsentAfter = DefaultAbsentAfter
 	}
 	if cfg.Grace == 0 {
 		cfg.Grace = 60 * time.Second
