@@ -429,7 +429,12 @@ func (s *Site) ErrorPage(w io.Writer, d ErrorPageData) error {
 type dashView struct {
 	base
 	Boot dashBoot
+	// Panels are the dashboard's panel scripts (web/static/dash-<panel>.js), loaded after dash.js.
+	Panels []string
 }
+
+// dashPanels are the panel scripts every dashboard loads, each in its own file.
+var dashPanels = []string{"dash-forecast.js", "dash-outcomes.js"}
 
 type dashBoot struct {
 	API  string            `json:"api"`
@@ -447,6 +452,9 @@ func (s *Site) dashView(d DashboardData) *dashView {
 		api = prefix + "/admin/v1"
 	}
 	v.Boot = dashBoot{API: strings.TrimRight(api, "/"), Lang: v.Lang, Msgs: v.cat.subset("djs_")}
+	for _, p := range dashPanels {
+		v.Panels = append(v.Panels, s.assets.url(prefix, p))
+	}
 	return v
 }
 

@@ -163,6 +163,9 @@ func TestErrorPageBudget(t *testing.T) {
 	}
 }
 
+// TestDashboardBudget holds the organisers' dashboard to the queue page's budget as DESIGN
+// states it, 30 KB transferred (gzip, as served): its panels (dash-<panel>.js) add up, and
+// organisers are not on a phone's metered line in a crowd.
 func TestDashboardBudget(t *testing.T) {
 	s := newSite(t)
 	for _, lang := range Langs() {
@@ -173,8 +176,8 @@ func TestDashboardBudget(t *testing.T) {
 		total, parts := firstLoad(t, s, buf.Bytes(), false)
 		gzTotal, _ := firstLoad(t, s, buf.Bytes(), true)
 		t.Logf("dashboard %s first load: %d bytes uncompressed (%v), %d gzip", lang, total, parts, gzTotal)
-		if total > pageBudget {
-			t.Errorf("dashboard %s first load %d bytes > budget %d", lang, total, pageBudget)
+		if gzTotal > pageBudget {
+			t.Errorf("dashboard %s first load %d bytes transferred > budget %d", lang, gzTotal, pageBudget)
 		}
 	}
 }
