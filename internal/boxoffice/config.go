@@ -56,7 +56,8 @@ type Config struct {
 	Check func(http.Handler) http.Handler
 	// Release, when set, is called after a booking with the outcome "booked", or "failed" when
 	// the customer was charged but not booked, and the request's admission token, so foyer
-	// frees the visitor's slot at once. It runs in the background with its own deadline.
+	// frees the visitor's slot at once. It runs in the background with its own deadline, and is
+	// tried again twice (1 s, then 3 s later) when foyer is unavailable.
 	Release func(ctx context.Context, token, outcome string) error
 	// Logger gets the office's few log lines (component=boxoffice is added).
 	Logger zerolog.Logger

@@ -442,10 +442,20 @@ func (o *Office) release(r *http.Request, outcome string) {
 	go func() {
 		defer o.releases.Done()
 		defer o.pending.Add(-1)
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := o.cfg.Release(ctx, token, outcome); err != nil {
-			o.log.Warn().Err(err).Str("outcome", outcome).Msg("release failed")
+		// A busy foyer may not answer at once: try again twice, as a backend should (a lost
+		// "failed" would leave a charged customer off foyer's refund list).
+		for attempt, wait := 0, time.Second; ; attempt, wait = attempt+1, 3*wait {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := o.cfg.Release(ctx, token, outcome)
+			cancel()
+			if err == nil {
+				return
+			}
+			if attempt == 2 || !(errors.Is(err, admission.ErrReleaseUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
+				o.log.Warn().Err(err).Str("outcome", outcome).Msg("release failed")
+				return
+			}
+			time.Sleep(wait)
 		}
 	}()
 }

@@ -480,7 +480,8 @@ func (r *runner) backendStats(ctx context.Context) (*boxoffice.Stats, error) {
 		return nil, errors.New("no backend URL")
 	}
 	url := strings.TrimRight(r.tgt.BackendURL, "/") + "/boxoffice/stats"
-	deadline := time.Now().Add(r.clientTimeout + 2*time.Second)
+	// requests in progress end by the client timeout; release calls to foyer (retried) within 30 s
+	deadline := time.Now().Add(max(r.clientTimeout+2*time.Second, 30*time.Second))
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := r.client.Do(req)
