@@ -178,7 +178,17 @@ func (c *commonFlags) bind(fs *flag.FlagSet, defVisitors int) {
 	fs.DurationVar(&c.tail, "tail", 20*time.Minute, "how long after the opening arrivals go on (sale time)")
 	fs.StringVar(&c.crowd, "crowd", "real", "how visitors behave: real (CROWDS.md's mix: phones that sleep, hidden tabs, leavers, a third of whom come back, reloaders, bots, shared addresses), mixed (real, and a quarter leave right after joining; sessions of a few seconds) or ideal (everyone polls as told)")
 	fs.DurationVar(&c.think, "think", 0, "mean time from getting in to booking (sale time; default 20s, mixed 3s)")
-	fs.Float64Var(&c.failAfter, "fail-after-payment", 0.01, "probability that the box office fails a booking after its payment, whatever the load (foyer's refund list must then match its count)")
+	fs.Float64Var(&c.failAfter, "fail-after-payment", 0.01, "probability that the box office fails a booking after its payment, whatever the load (foyer's refund list must then match its count); festival only unless given")
+}
+
+// noInjectedFailures turns --fail-after-payment's default off for the commands that measure
+// one target (run, rehearse: a trial fails on anyone charged without a booking); festival keeps it.
+func (c *commonFlags) noInjectedFailures(fs *flag.FlagSet) {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "fail-after-payment" })
+	if !set {
+		c.failAfter = 0
+	}
 }
 
 // profile starts the CPU profile when asked; the returned func stops it.
@@ -501,6 +511,7 @@ func runOne(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	c.noInjectedFailures(fs)
 	sc := c.scenario()
 	z := c.sizing()
 	defer c.profile(stderr)()
@@ -567,6 +578,7 @@ func runRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	c.noInjectedFailures(fs)
 	// The backend is the one the festival would have for this crowd (or --backend).
 	z := c.sizing()
 	sc := c.scenario()
