@@ -34,6 +34,7 @@ type Office struct {
 
 	releases sync.WaitGroup
 	pending  atomic.Int64 // release calls in progress
+	lost     atomic.Int64 // release calls given up on
 }
 
 // screening is one showing with its remaining seats.
@@ -110,7 +111,7 @@ func (o *Office) Handler() http.Handler { return o.handler }
 // Stats returns the figures since start or the last Reset.
 func (o *Office) Stats() Stats {
 	s := o.rec.snapshot(o.seatsLeft())
-	s.ReleasesPending = o.pending.Load()
+	s.ReleasesPending, s.ReleasesLost = o.pending.Load(), o.lost.Load()
 	return s
 }
 
@@ -452,6 +453,9 @@ func (o *Office) release(r *http.Request, outcome string) {
 				return
 			}
 			if attempt == 2 || !(errors.Is(err, admission.ErrReleaseUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
+				if !errors.Is(err, admission.ErrLeaseGone) {
+					o.lost.Add(1)
+				}
 				o.log.Warn().Err(err).Str("outcome", outcome).Msg("release failed")
 				return
 			}

@@ -16,8 +16,10 @@ type Stats struct {
 	// Requests counts visitor-facing requests that reached the office (past the token check).
 	Requests int64 `json:"requests"`
 	InFlight int   `json:"in_flight"`
-	// ReleasesPending counts the release calls to foyer still in progress.
+	// ReleasesPending counts the release calls to foyer still in progress; ReleasesLost those
+	// given up on (foyer unavailable after retries, or the call refused).
 	ReleasesPending int64 `json:"releases_pending"`
+	ReleasesLost    int64 `json:"releases_lost"`
 	Queued          int   `json:"queued"`
 	// PeakInFlight is the most requests processed at once (at most Capacity.Workers).
 	PeakInFlight int `json:"peak_in_flight"`

@@ -60,6 +60,8 @@ func comparisonRows(runs []*Result) []row {
 			return s + "n/a"
 		case r.Flagged == r.Backend.CustomersRefundDue:
 			return s + num(int(r.Flagged)) + " (match)"
+		case r.Backend.ReleasesLost > 0:
+			return s + num(int(r.Flagged)) + fmt.Sprintf(" (MISMATCH; %s reports to foyer lost)", num(int(r.Backend.ReleasesLost)))
 		default:
 			return s + num(int(r.Flagged)) + " (MISMATCH)"
 		}
