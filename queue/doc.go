@@ -75,6 +75,10 @@
 //	P:{R}:audit            list    update (LPUSH + LTRIM, in the       RoomTTL like the room's keys; bounded
 //	                               same call as the change it records) to AuditMax entries
 //	                               "<Redis time µs> <entry>", newest first
+//	P:{R}:minutes          zset    minute (first replica each minute)  RoomTTL, set by minute; bounded to
+//	                               member "minute|counter|opened|P|      MinuteSeriesLen (two days)
+//	                               booked|failed|abandoned|expired|
+//	                               admitted|flagged", score unix minute
 //	P:gateways             zset    heartbeat (every FlushEvery)        1 minute, refreshed by every beat
 //	                               member engine id, score last beat   (global, no room tag, plain commands)
 //	                               ms: the live gateways, for each one's
