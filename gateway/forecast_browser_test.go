@@ -42,7 +42,9 @@ func TestDashboardForecastAndOutcomesPanels(t *testing.T) {
 	browse(t, ctx, chromedp.SendKeys(chromedp.CSS("#token"), testAdminToken+"\n"))
 	waitJS(t, ctx, "the overview", `document.querySelector('#rooms tbody button')?.innerText.includes('festival')`, 10*time.Second)
 	browse(t, ctx, chromedp.Click(chromedp.CSS("#rooms tbody button")))
-	fc := func(k string) string { return `(document.querySelector('#forecast [data-fc=` + k + `]')?.innerText || '')` }
+	fc := func(k string) string {
+		return `(document.querySelector('#forecast [data-fc=` + k + `]')?.innerText || '')`
+	}
 	waitJS(t, ctx, "the forecast", fc("line")+`.includes('–') && `+fc("line")+` !== '–' && `+fc("joins")+`.includes('/min') && `+
 		fc("pace")+`.startsWith('10/min') && `+fc("pace")+`.includes("cap's turnover") && `+fc("clear")+` !== '–' && `+
 		`document.getElementById('fc-note').innerText.includes('so far 5')`, 15*time.Second)
