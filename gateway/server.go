@@ -255,6 +255,7 @@ func (s *Server) Run(ctx context.Context) error {
 			now := s.now()
 			for name, rm := range s.roomSet().rooms {
 				s.sample(ctx, name, rm, now)
+				s.recordMinute(ctx, name) // forecast.go
 				if rm.adaptive != nil {
 					s.adapt(ctx, name, rm, now)
 				}
@@ -307,7 +308,9 @@ func (s *Server) routesEcho() *echo.Echo {
 	admin.GET("/rooms/:room/outcomes", s.handleAdminOutcomes) // outcomes.go: the ledger, the refund list
 	admin.GET("/rooms/:room/flagged", s.handleAdminFlagged)
 	admin.POST("/rooms/:room/flagged/:lease/resolve", s.handleAdminResolve)
-	admin.GET("/rooms/:room/feedback", s.handleAdminFeedback) // feedback.go
+	admin.GET("/rooms/:room/feedback", s.handleAdminFeedback)                     // feedback.go
+	admin.GET("/rooms/:room/forecast", s.handleAdminForecast)                     // forecast.go
+	admin.GET("/rooms/:room/outcomes/per-minute", s.handleAdminOutcomesPerMinute) // forecast.go
 	e.GET(p+"/admin", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, p+"/admin/") })
 	e.GET(p+"/admin/", s.handleDashboard)
 

@@ -82,6 +82,10 @@
 //	P:{R}:fb:n, fb:list,   hash,   feedback (feedback.go): counts per  the ledger's TTL; the list capped at
 //	fb:who                 list,   rating, newest comments, digests    FeedbackKept, the set at
 //	                       set     of the visitors who answered        FeedbackMaxVisitors
+//	P:{R}:minutes          zset    minute (first replica each minute)  RoomTTL, set by minute; bounded to
+//	                               member "minute|counter|opened|P|      MinuteSeriesLen (two days)
+//	                               booked|failed|abandoned|expired|
+//	                               admitted|flagged", score unix minute
 //	P:gateways             zset    heartbeat (every FlushEvery)        1 minute, refreshed by every beat
 //	                               member engine id, score last beat   (global, no room tag, plain commands)
 //	                               ms: the live gateways, for each one's

@@ -321,21 +321,27 @@ func decodeLedger(room, id, d string, exp, now int64) (LedgerRecord, error) {
 	return r, nil
 }
 
-// flagOf decides whether a record is charged-but-not-booked.
+// flagOf decides whether a record is charged-but-not-booked: foyer's own evidence (a payment
+// answered 2xx, then a confirmation that failed, timed out or never came), or the backend's
+// word: it reports failed when a booking failed after the payment went through
+// (docs/backend-integration.md), which is all there is to go on in token mode or when the
+// booking is one request.
 func flagOf(j ledgerJSON, alive bool) string {
-	if j.Pat == 0 || j.Cok != 0 || j.O == string(OutcomeBooked) || j.Res != "" {
+	if j.Cok != 0 || j.O == string(OutcomeBooked) || j.Res != "" {
 		return ""
 	}
-	if why, bad := j.Con.failedNotOK(); bad {
-		if why == "timeout" {
-			return FlagConfirmTimeout
+	if j.Pat != 0 {
+		if why, bad := j.Con.failedNotOK(); bad {
+			if why == "timeout" {
+				return FlagConfirmTimeout
+			}
+			return FlagConfirmFailed
 		}
-		return FlagConfirmFailed
 	}
 	if j.O == string(OutcomeFailed) {
 		return FlagFailedAfterPayment
 	}
-	if !alive {
+	if j.Pat != 0 && !alive {
 		return FlagNoConfirm
 	}
 	return ""

@@ -59,6 +59,9 @@ type room struct {
 
 	logMu   sync.Mutex
 	lastLog time.Time
+
+	// minute is the last unix minute this engine found recorded in the minute series (minutes.go).
+	minute atomic.Int64
 }
 
 func newRoom(prefix, name string) *room {

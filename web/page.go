@@ -459,9 +459,12 @@ func (s *Site) ErrorPage(w io.Writer, d ErrorPageData) error {
 type dashView struct {
 	base
 	Boot dashBoot
-	// FeedbackJS is the visitor feedback panel's script (dash-feedback.js, issue 14).
-	FeedbackJS string
+	// Panels are the dashboard's panel scripts (web/static/dash-<panel>.js), loaded after dash.js.
+	Panels []string
 }
+
+// dashPanels are the panel scripts every dashboard loads, each in its own file.
+var dashPanels = []string{"dash-forecast.js", "dash-outcomes.js", "dash-feedback.js"}
 
 type dashBoot struct {
 	API  string            `json:"api"`
@@ -473,13 +476,15 @@ func (s *Site) dashView(d DashboardData) *dashView {
 	prefix := cleanPrefix(d.Prefix)
 	v := &dashView{base: s.base(d.Lang, "foyer", prefix, Theme{}, d.Nonce, "dash.js")}
 	v.CSS = s.assets.url(prefix, "dash.css")
-	v.FeedbackJS = s.assets.url(prefix, "dash-feedback.js")
 	v.Title = v.cat.text("d_title")
 	api := d.APIBase
 	if api == "" {
 		api = prefix + "/admin/v1"
 	}
 	v.Boot = dashBoot{API: strings.TrimRight(api, "/"), Lang: v.Lang, Msgs: v.cat.subset("djs_")}
+	for _, p := range dashPanels {
+		v.Panels = append(v.Panels, s.assets.url(prefix, p))
+	}
 	return v
 }
 

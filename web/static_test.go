@@ -163,6 +163,9 @@ func TestErrorPageBudget(t *testing.T) {
 	}
 }
 
+// TestDashboardBudget holds the organisers' dashboard to the queue page's budget as DESIGN
+// states it, 30 KB transferred (gzip, as served): its panels (dash-<panel>.js) add up, and
+// organisers are not on a phone's metered line in a crowd.
 func TestDashboardBudget(t *testing.T) {
 	s := newSite(t)
 	for _, lang := range Langs() {

@@ -1,6 +1,7 @@
 -- ledger_end.lua: record the outcome the backend reported with its release call (the first
 -- one stands), with the session's end. A booking ends the record's risk: it is no longer a
--- candidate for the refund list.
+-- candidate for the refund list. A failure puts it on that list (the backend reports failed
+-- when a booking failed after the payment), unless a confirmation was seen or it was resolved.
 -- A failed report (only the booking backend may make one: the gateway checks its key) grants
 -- the visitor a second chance (issue 14, reentry.go) while the room's reentry_share is above 0:
 -- release.lua grants it for a live lease; here the record notes it (rg = backend, rga =
@@ -24,6 +25,12 @@ r.o = ARGV[2]
 r.e = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[2] == 'booked' then
   redis.call('ZREM', KEYS[2], ARGV[1])
+elseif ARGV[2] == 'failed' and not r.res and not r.cok then
+  redis.call('ZADD', KEYS[2], 'NX', r.e, ARGV[1])
+  local p = redis.call('PTTL', KEYS[1])
+  if p > 0 then
+    redis.call('PEXPIRE', KEYS[2], p)
+  end
 end
 if ARGV[2] == 'failed' and r.p and r.v then
   local m = redis.call('HMGET', KEYS[4], 'reentry_share', 'grace_ms')
