@@ -75,6 +75,14 @@
 //	P:{R}:audit            list    update (LPUSH + LTRIM, in the       RoomTTL like the room's keys; bounded
 //	                               same call as the change it records) to AuditMax entries
 //	                               "<Redis time µs> <entry>", newest first
+//	P:{R}:obs:c            hash    history (HINCRBY: every replica's   HistoryTTL (48 h), refreshed by every
+//	                               refused joins by reason, proof-of-  record
+//	                               work challenges issued and solved)
+//	P:{R}:obs:1            zset    history (one sample a second,      HistoryTTL; trimmed to HistoryFineCap
+//	                               whichever replica comes first)     (900) entries
+//	                               member "t|figures|counters", score t (Redis time, s)
+//	P:{R}:obs:10           zset    history (the first sample of each  HistoryTTL; trimmed to
+//	                               10 s), as obs:1                    HistoryCoarseCap (2880) entries
 //	P:gateways             zset    heartbeat (every FlushEvery)        1 minute, refreshed by every beat
 //	                               member engine id, score last beat   (global, no room tag, plain commands)
 //	                               ms: the live gateways, for each one's

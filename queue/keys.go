@@ -80,3 +80,10 @@ func claimsChannel(prefix string) string { return prefix + ":claims" }
 func (k roomKeys) ledger() string      { return k.base + "ledger" }
 func (k roomKeys) ledgerIndex() string { return k.base + "ledger:t" }
 func (k roomKeys) ledgerRisk() string  { return k.base + "ledger:risk" }
+
+// Shared history keys (history.go): the room's fleet counters (hash, every replica's counts
+// summed) and its samples at one a second and one per 10 seconds (sorted sets scored by
+// Redis time, unix seconds). All three have HistoryTTL, refreshed by every record.
+func (k roomKeys) obsCounters() string { return k.base + "obs:c" }
+func (k roomKeys) obsFine() string     { return k.base + "obs:1" }
+func (k roomKeys) obsCoarse() string   { return k.base + "obs:10" }
