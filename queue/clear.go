@@ -87,7 +87,7 @@ func (e *Engine) Clearance(room string) (Clearance, bool) {
 		c.PerMinute, c.Limit = c.CapPerMinute, LimitCap
 	}
 	if c.PerMinute > 0 {
-		c.In = time.Duration(math.Ceil(float64(c.Waiting) / c.PerMinute * 60)) * time.Second
+		c.In = time.Duration(math.Ceil(float64(c.Waiting)/c.PerMinute*60)) * time.Second
 	} else {
 		c.Limit = LimitStalled
 	}
