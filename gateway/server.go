@@ -63,6 +63,7 @@ type Server struct {
 	conns    *connLimiter
 	shed     *prometheus.CounterVec
 	pow      *powState
+	obs      *obsState // shared history counts (obs.go)
 
 	rooms  map[string]*room
 	routes []route // protected path prefixes, longest first
@@ -144,6 +145,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	sort.Slice(s.routes, func(i, j int) bool { return len(s.routes[i].prefix) > len(s.routes[j].prefix) })
 	s.m = newMetrics(s.reg)
 	s.shed = newShedCounter(s.reg)
+	s.obs = newObsState(s.reg)
 	s.conns = newConnLimiter(cfg.Limits.MaxConns, cfg.Limits.MaxConnsPerIP, s.trusted, s.reg)
 	s.reg.MustRegister(&roomCollector{s: s})
 	s.e = s.routesEcho()
@@ -242,6 +244,7 @@ func (s *Server) Run(ctx context.Context) error {
 			now := s.now()
 			for name, rm := range s.rooms {
 				s.sample(ctx, name, rm, now)
+				s.record(ctx, name, rm, now)
 				if rm.adaptive != nil {
 					s.adapt(ctx, name, rm, now)
 				}
