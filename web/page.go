@@ -428,8 +428,14 @@ func (s *Site) ErrorPage(w io.Writer, d ErrorPageData) error {
 
 type dashView struct {
 	base
-	Boot dashBoot
+	Boot   dashBoot
+	assets *assets
+	prefix string
 }
+
+// Asset is the versioned URL of the static file name, for the dashboard's panel scripts
+// (web/static/dash-<panel>.js), each added to the template with its own script tag.
+func (v *dashView) Asset(name string) string { return v.assets.url(v.prefix, name) }
 
 type dashBoot struct {
 	API  string            `json:"api"`
@@ -439,7 +445,7 @@ type dashBoot struct {
 
 func (s *Site) dashView(d DashboardData) *dashView {
 	prefix := cleanPrefix(d.Prefix)
-	v := &dashView{base: s.base(d.Lang, "foyer", prefix, Theme{}, d.Nonce, "dash.js")}
+	v := &dashView{base: s.base(d.Lang, "foyer", prefix, Theme{}, d.Nonce, "dash.js"), assets: s.assets, prefix: prefix}
 	v.CSS = s.assets.url(prefix, "dash.css")
 	v.Title = v.cat.text("d_title")
 	api := d.APIBase

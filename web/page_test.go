@@ -442,8 +442,15 @@ func TestDashboardPage(t *testing.T) {
 				}
 				byID(t, doc, "e-"+f)
 			}
-			if n := len(findAll(doc, tag("svg"))); n != 6 {
-				t.Errorf("%d charts, want 6", n)
+			if n := len(findAll(doc, tag("svg"))); n != 8 {
+				t.Errorf("%d charts, want 8 (with refused joins and proof-of-work)", n)
+			}
+			// the history panel: its script, its window switch
+			if len(findAll(doc, withAttr("data-window", "sale"))) != 1 || len(findAll(doc, func(n *html.Node) bool {
+				src, _ := attr(n, "src")
+				return n.Data == "script" && strings.Contains(src, "/dash-history.")
+			})) != 1 {
+				t.Error("no history window switch or no dash-history.js")
 			}
 			var boot struct {
 				API  string
