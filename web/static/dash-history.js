@@ -103,16 +103,17 @@
 
   // Why the line clears when it does: the limit that binds, in words (the queue decides it).
   const dur = sec => (sec < 120 ? t('secs', {n: num(sec)}) : t('mins', {n: num(sec / 60)}));
+  const pace = v => (v >= 10 ? num(v) : nf1.format(v));
   function why() {
     const r = F.cur(), el = $('clear-why');
     if (!el) return;
     const c = r && r.clear;
     if (!c || !c.limit) { set(el, ''); return; }
-    const a = {max: num(r.settings.max_active), rate: num(c.rate_per_minute), per: nf1.format(c.per_minute),
-      cap: c.cap_per_minute == null ? '–' : nf1.format(c.cap_per_minute), session: dur(c.session_seconds),
+    const a = {max: num(r.settings.max_active), rate: num(c.rate_per_minute), per: pace(c.per_minute),
+      cap: c.cap_per_minute == null ? '–' : pace(c.cap_per_minute), session: dur(c.session_seconds),
       how: t(c.session_measured ? 'how_measured' : 'how_configured')};
     let s = t('why_' + c.limit, a);
-    if (c.measured_per_minute != null && (c.limit === 'cap' || c.limit === 'rate')) s += ' ' + t('why_measured', {n: nf1.format(c.measured_per_minute)});
+    if (c.measured_per_minute != null && (c.limit === 'cap' || c.limit === 'rate')) s += ' ' + t('why_measured', {n: pace(c.measured_per_minute)});
     set(el, s);
   }
 
