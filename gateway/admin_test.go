@@ -702,6 +702,7 @@ func TestAdminReadShapes(t *testing.T) {
 		deadline := time.Now().Add(3 * obsIdleEvery)
 		for len(samples) < 2 && time.Now().Before(deadline) {
 			time.Sleep(200 * time.Millisecond)
+			h.visitor().join(testRoom) // the line changes: an unchanged room stores no new sample
 			samples, _ = getJSON(t, festivalPath+"/history")["samples"].([]any)
 		}
 		if len(samples) < 2 {

@@ -311,7 +311,20 @@ func (s *Server) handleAdminHistory(c echo.Context) error {
 		}
 		return c.JSON(http.StatusOK, out)
 	}
-	out.Samples = historyPoints(stored, max(p.from, since+1), p.step)
+	start := max(p.from, since+1)
+	all := historyPoints(stored, math.MinInt64, p.step)
+	i := 0
+	for i < len(all) && all[i].T < start {
+		i++
+	}
+	out.Samples = append(out.Samples, all[i:]...)
+	if since < p.from && i > 0 && (len(out.Samples) == 0 || out.Samples[0].T > start) {
+		// the values the window starts with: an unchanged room stores nothing new, so the
+		// newest sample before the window holds at its start
+		carry := all[i-1]
+		carry.T = start
+		out.Samples = append([]historyPoint{carry}, out.Samples...)
+	}
 	return c.JSON(http.StatusOK, out)
 }
 

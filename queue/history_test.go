@@ -131,3 +131,49 @@ func TestParseHistoryMember(t *testing.T) {
 func redisZ(score int64, m string) redis.Z {
 	return redis.Z{Score: float64(score), Member: strconv.FormatInt(score, 10) + "|" + m + "|"}
 }
+
+// An unchanged room stores nothing more; when it changes, the unchanged values are stored once
+// more at the last second they were seen, then the new ones: a quiet stretch is drawn flat.
+func TestHistoryIdleStoresNothing(t *testing.T) {
+	b := singleBackend(t)
+	ctx := context.Background()
+	e := newTestEngine(t, b)
+	rec := func(figs ...int64) (bool, int64) {
+		t.Helper()
+		ok, now, err := e.RecordHistory(ctx, "idle", figs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, now
+	}
+	_, first := rec(1, 5)
+	var lastSeen int64
+	for lastSeen < first+2 { // the same figures over at least two more seconds
+		time.Sleep(300 * time.Millisecond)
+		if ok, now := rec(1, 5); ok {
+			t.Fatalf("an unchanged record at %d was stored", now)
+		} else {
+			lastSeen = now
+		}
+	}
+	time.Sleep(1100 * time.Millisecond)
+	ok, changed := rec(1, 6)
+	if !ok {
+		t.Fatal("a change was not stored")
+	}
+	hs, err := e.History(ctx, "idle", 0, changed, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 3 || hs[0].T != first || hs[1].T != lastSeen || hs[1].Figures[1] != 5 || hs[2].T != changed || hs[2].Figures[1] != 6 {
+		t.Errorf("samples %+v: want %d and %d with 5, then %d with 6", hs, first, lastSeen, changed)
+	}
+	// a window after the last change starts with the values it holds
+	hs, err = e.History(ctx, "idle", changed+1, changed+100, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hs) != 1 || hs[0].T != changed {
+		t.Errorf("window after the change: %+v, want the sample at %d first", hs, changed)
+	}
+}

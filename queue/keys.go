@@ -82,8 +82,10 @@ func (k roomKeys) ledgerIndex() string { return k.base + "ledger:t" }
 func (k roomKeys) ledgerRisk() string  { return k.base + "ledger:risk" }
 
 // Shared history keys (history.go): the room's fleet counters (hash, every replica's counts
-// summed) and its samples at one a second and one per 10 seconds (sorted sets scored by
-// Redis time, unix seconds). All three have HistoryTTL, refreshed by every record.
+// summed), its samples at one a second and one per 10 seconds (sorted sets scored by
+// Redis time, unix seconds), and the second the room was last recorded unchanged (string). All
+// have HistoryTTL, refreshed by every record.
 func (k roomKeys) obsCounters() string { return k.base + "obs:c" }
+func (k roomKeys) obsQuiet() string    { return k.base + "obs:q" }
 func (k roomKeys) obsFine() string     { return k.base + "obs:1" }
 func (k roomKeys) obsCoarse() string   { return k.base + "obs:10" }

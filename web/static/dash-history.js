@@ -84,8 +84,10 @@
         const ox = x(opens);
         out += '<line class="open" data-opens="' + opens + '" x1="' + ox + '" x2="' + ox + '" y1="' + P.t + '" y2="' + (H - P.b) + '"/><text class="open" x="' + (+ox + 2) + '" y="' + (P.t + 1) + '">' + esc(t('opens')) + '</text>';
       }
+      // the newest values hold until now (an unchanged room stores no new sample)
+      const line = pts.length && last.t < end ? pts.concat([Object.assign({}, last, {t: end})]) : pts;
       series.forEach(([k, cls, m]) => {
-        const p = pts.filter(s => val(s, k, m) != null).map(s => x(s.t) + ',' + y(val(s, k, m))).join(' ');
+        const p = line.filter(s => val(s, k, m) != null).map(s => x(s.t) + ',' + y(val(s, k, m))).join(' ');
         out += '<polyline class="' + cls + '" data-k="' + k + '" points="' + p + '"/>';
       });
       svg.innerHTML = out;
