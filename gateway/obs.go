@@ -57,6 +57,7 @@ type obsState struct {
 
 	refused *prometheus.CounterVec
 	pow     *prometheus.CounterVec
+	records *prometheus.CounterVec
 }
 
 // roomObs is one room's counts since this replica last recorded it, and what it recorded.
@@ -73,8 +74,10 @@ func newObsState(reg prometheus.Registerer) *obsState {
 			Help: "Joins refused, by room and reason (rate_limited is a 429; busy, reconnecting a 503)."}, []string{"room", "reason"}),
 		pow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "foyer_pow_challenges_total",
 			Help: "Proof-of-work challenges on join, by room and result (issued, solved)."}, []string{"room", "result"}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "foyer_history_records_total",
+			Help: "Calls that recorded a room in the shared history (one Redis script each), by room."}, []string{"room"}),
 	}
-	reg.MustRegister(o.refused, o.pow)
+	reg.MustRegister(o.refused, o.pow, o.records)
 	return o
 }
 
@@ -177,6 +180,7 @@ func (s *Server) record(ctx context.Context, name string, rm *room, now time.Tim
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Redis.Timeout)
 	defer cancel()
+	s.obs.records.WithLabelValues(name).Inc()
 	if _, _, err := s.engine.RecordHistory(ctx, name, figs, counts); err != nil {
 		o.giveBack(counts)
 		s.m.redisErrors.WithLabelValues("record_history").Inc()

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/foyerhq/foyer/queue"
 	"github.com/foyerhq/foyer/queue/redistest"
 )
@@ -242,5 +244,35 @@ func TestHistoryPoints(t *testing.T) {
 	back := []queue.HistorySample{{T: 1, Figures: fig(100, 100)}, {T: 61, Figures: fig(5, 5)}}
 	if p := historyPoints(back, 61, 1); p[0].JoinsPerMinute != 0 || p[0].AdmittedPerMinute != 0 {
 		t.Errorf("after a loss: %+v", p[0])
+	}
+}
+
+// TestHistoryRecordCost measures what the shared history costs a replica: about one script
+// call a second for a busy room, one per obsIdleEvery for an idle one
+// (foyer_history_records_total).
+func TestHistoryRecordCost(t *testing.T) {
+	h := newHarness(t, harnessOpt{rooms: obsRooms})
+	count := func(room string) float64 {
+		var m dto.Metric
+		if err := h.gw.obs.records.WithLabelValues(room).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	// the open room gets a visitor every 200 ms (it changes every second); the festival is idle
+	time.Sleep(2 * time.Second) // both rooms loaded and recorded once
+	busy0, idle0, start := count(openRoom), count(testRoom), time.Now()
+	for time.Since(start) < 12*time.Second {
+		h.visitor().join(openRoom)
+		time.Sleep(200 * time.Millisecond)
+	}
+	secs := time.Since(start).Seconds()
+	busy, idle := (count(openRoom)-busy0)/secs, (count(testRoom)-idle0)/secs
+	t.Logf("history script calls per second on this replica: busy room %.2f, idle room %.2f", busy, idle)
+	if busy < 0.5 || busy > 1.1 {
+		t.Errorf("busy room: %.2f calls a second, want about one", busy)
+	}
+	if idle > 2/obsIdleEvery.Seconds() {
+		t.Errorf("idle room: %.2f calls a second, want at most one per %v", idle, obsIdleEvery)
 	}
 }
