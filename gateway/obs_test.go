@@ -8,6 +8,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/foyerhq/foyer/queue"
 	"github.com/foyerhq/foyer/queue/redistest"
@@ -274,5 +275,60 @@ func TestHistoryRecordCost(t *testing.T) {
 	}
 	if idle > 2/obsIdleEvery.Seconds() {
 		t.Errorf("idle room: %.2f calls a second, want at most one per %v", idle, obsIdleEvery)
+	}
+}
+
+// TestHistoryWhileRedisDown: while Redis is unreachable the history endpoint says so and
+// answers this replica's own samples; the joins refused meanwhile (503 reconnecting) are kept
+// and reach the shared counters once Redis is back.
+func TestHistoryWhileRedisDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault test: starts and stops a redis-server")
+	}
+	srv := redistest.StartServer(t)
+	opt, _ := redis.ParseURL(srv.URL())
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 200*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond
+	opt.MaxRetries = 0
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { _ = rdb.Close() })
+	h := newHarness(t, harnessOpt{rdb: rdb, prefix: redistest.Prefix(t)})
+	h.visitor().join(testRoom)
+	time.Sleep(1500 * time.Millisecond) // recorded once at least
+
+	srv.Stop()
+	refused := 0
+	deadline := time.Now().Add(10 * time.Second)
+	for refused < 3 {
+		resp, _ := h.visitor().do(http.MethodPost, "/foyer/v1/rooms/"+testRoom+"/join", "application/json", nil, nil)
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			refused++
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d joins refused while Redis is down", refused)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	down := historyOf(t, h, testRoom, "")
+	if down.Source != "replica" || len(down.Samples) == 0 {
+		t.Errorf("while Redis is down: source %q, %d samples; want this replica's own", down.Source, len(down.Samples))
+	}
+
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(3 * obsIdleEvery)
+	for {
+		up := historyOf(t, h, testRoom, "")
+		var got int64
+		for _, s := range up.Samples {
+			got = max(got, s.RefusedTotal)
+		}
+		if up.Source == "shared" && got >= int64(refused) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after Redis came back: source %q, refused_total %d, want at least the %d refused while it was down", up.Source, got, refused)
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }
