@@ -680,10 +680,9 @@ func TestAdminReadShapes(t *testing.T) {
 			a.Settings.Version < 1 || a.Live.Joined != 1 || !a.Live.StoreOK || a.Backend == nil {
 			t.Errorf("room %s", b)
 		}
-		// one visitor waiting (queue_all): the rate is 600/min, but 100 slots of 10-minute
-		// sessions let only 10 a minute through, so the cap binds: 6 s, not 0.1 s
-		if a.Live.Waiting > 1 || a.ETAClearSeconds != a.Live.Waiting*6 ||
-			(a.Live.Waiting == 1 && (a.Clear.Limit != "cap" || a.Clear.PerMinute != 10)) {
+		// one visitor waiting (queue_all) at 600/min, 100 slots free: the rate binds, a second
+		if a.Live.Waiting > 1 || a.ETAClearSeconds != a.Live.Waiting ||
+			(a.Live.Waiting == 1 && (a.Clear.Limit != "rate" || a.Clear.PerMinute != 600)) {
 			t.Errorf("waiting %d, eta_clear_seconds %d, clear %+v", a.Live.Waiting, a.ETAClearSeconds, a.Clear)
 		}
 		g := getJSON(t, adminPath+"/rooms/"+laterRoom)

@@ -14,8 +14,8 @@ const (
 	LimitNone Limit = ""
 	// LimitRate: the configured rate; the cap's turnover would allow more.
 	LimitRate Limit = "rate"
-	// LimitCap: sessions end too slowly for the rate: at most MaxActive per session length go
-	// in a minute.
+	// LimitCap: sessions end too slowly for the rate, and the line is longer than the free
+	// slots: once they are taken, at most MaxActive per session length go in a minute.
 	LimitCap Limit = "cap"
 	// LimitPaused: the organiser paused admissions.
 	LimitPaused Limit = "paused"
@@ -29,10 +29,13 @@ const (
 type Clearance struct {
 	// Waiting is how many are in line (main line and returners).
 	Waiting int64
+	// Free is the cap's free slots now (MaxActive - active - offers).
+	Free int64
 	// Limit is what bounds the pace (LimitNone when nobody waits).
 	Limit Limit
-	// PerMinute is the pace assumed: min(RatePerMinute, CapPerMinute); 0 when the line does
-	// not move (paused, stalled, closed).
+	// PerMinute is the pace once the free slots are taken: min(RatePerMinute, CapPerMinute)
+	// (the rate when the free slots hold the whole line); 0 when the line does not move
+	// (paused, stalled, closed).
 	PerMinute float64
 	// RatePerMinute is the configured rate.
 	RatePerMinute int
@@ -45,15 +48,16 @@ type Clearance struct {
 	// MeasuredPerMinute is the admissions over the last minute, when Measured (5 s of data).
 	MeasuredPerMinute float64
 	Measured          bool
-	// In is Waiting / PerMinute; 0 when nobody waits or the line does not move.
+	// In is how long the line takes: the free slots at the rate, the rest at PerMinute; 0 when
+	// nobody waits or the line does not move.
 	In time.Duration
 }
 
 // Clearance estimates when the room's line clears, from the cache (no Redis call): the line
-// goes in at the configured rate unless the cap binds first, and the cap lets through at most
-// MaxActive per session length (measured from the sessions that ended, else the configured
-// length). This is the same turnover a visitor's ETA uses (capTurnover). ok is false when the
-// room is not cached.
+// goes in at the configured rate while there are free slots under the cap, and then no faster
+// than the cap turns over: MaxActive per session length (measured from the sessions that
+// ended, else the configured length), the same turnover a visitor's ETA uses (capTurnover).
+// ok is false when the room is not cached.
 func (e *Engine) Clearance(room string) (Clearance, bool) {
 	r := e.cached(room)
 	if r == nil {
@@ -64,7 +68,8 @@ func (e *Engine) Clearance(room string) (Clearance, bool) {
 		return Clearance{}, false
 	}
 	issued := max(s.issued, r.known.Load())
-	c := Clearance{Waiting: max(0, issued-s.head) + s.returning, RatePerMinute: s.settings.RatePerMinute}
+	c := Clearance{Waiting: max(0, issued-s.head) + s.returning, RatePerMinute: s.settings.RatePerMinute,
+		Free: max(0, int64(s.settings.MaxActive)-s.active-s.offers)}
 	c.CapPerMinute, c.Session, c.SessionMeasured = r.capRate(s)
 	c.MeasuredPerMinute, c.Measured = r.admitRate()
 	if c.Waiting == 0 {
@@ -82,15 +87,22 @@ func (e *Engine) Clearance(room string) (Clearance, bool) {
 		c.Limit = LimitStalled
 		return c, true
 	}
-	c.PerMinute, c.Limit = float64(c.RatePerMinute), LimitRate
-	if c.CapPerMinute < c.PerMinute {
-		c.PerMinute, c.Limit = c.CapPerMinute, LimitCap
-	}
-	if c.PerMinute > 0 {
-		c.In = time.Duration(math.Ceil(float64(c.Waiting)/c.PerMinute*60)) * time.Second
-	} else {
+	rate := float64(c.RatePerMinute)
+	if rate <= 0 {
 		c.Limit = LimitStalled
+		return c, true
 	}
+	c.PerMinute, c.Limit = rate, LimitRate
+	minutes := float64(c.Waiting) / rate
+	if c.CapPerMinute < rate && c.Waiting > c.Free {
+		if c.CapPerMinute <= 0 {
+			c.PerMinute, c.Limit = 0, LimitStalled
+			return c, true
+		}
+		c.PerMinute, c.Limit = c.CapPerMinute, LimitCap
+		minutes = float64(c.Free)/rate + float64(c.Waiting-c.Free)/c.CapPerMinute
+	}
+	c.In = time.Duration(math.Ceil(minutes*60)) * time.Second
 	return c, true
 }
 

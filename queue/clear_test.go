@@ -49,6 +49,23 @@ func TestClearanceCapBinds(t *testing.T) {
 	}
 }
 
+// While the free slots hold the whole line, the rate binds even if the cap turns over more
+// slowly: 300 waiting at 200 a minute, 500 slots free, sessions of 10 minutes (100 a minute):
+// 90 s. With a longer line the free slots go at the rate and the rest at the turnover.
+func TestClearanceFreeSlotsFirst(t *testing.T) {
+	e, _, _ := clearEngine(t, 200, 1000, 1300, 1000, 500, 100)
+	c, _ := e.Clearance("clear")
+	if c.Limit != LimitRate || c.Free != 500 || c.PerMinute != 200 || c.In != 90*time.Second {
+		t.Errorf("%+v: want the rate binding, 90 s", c)
+	}
+	e, _, _ = clearEngine(t, 200, 1000, 2000, 1000, 900, 100) // 1000 waiting, 100 free
+	c, _ = e.Clearance("clear")
+	// 100 at 200 a minute, then 900 at 100 a minute (1000 slots of 10 minutes): 30 s + 540 s
+	if c.Limit != LimitCap || c.PerMinute != 100 || c.In != 570*time.Second {
+		t.Errorf("%+v: want the cap binding after the free slots, 570 s", c)
+	}
+}
+
 // Before five sessions ended, the configured session length stands in; with short sessions
 // the rate binds.
 func TestClearanceRateBinds(t *testing.T) {
