@@ -93,7 +93,9 @@ type adminSettings struct {
 	Remaining       *int64 `json:"remaining"`
 	SoldOut         bool   `json:"sold_out"`
 	CapFollowsStock bool   `json:"cap_follows_stock"`
-	Version         int64  `json:"version"`
+	// ReentryShare is the share of the rate second chances may use (0: off; reentry.go).
+	ReentryShare float64 `json:"reentry_share"`
+	Version      int64   `json:"version"`
 }
 
 type adminLive struct {
@@ -108,6 +110,8 @@ type adminLive struct {
 	AdmittedPerMinute float64          `json:"admitted_per_minute"`
 	JoinsPerMinute    float64          `json:"joins_per_minute"`
 	StoreOK           bool             `json:"store_ok"`
+	// Reentry counts second chances (reentry.go).
+	Reentry reentryLive `json:"reentry"`
 }
 
 func toAdminSettings(st queue.Settings, loc *time.Location) adminSettings {
@@ -115,7 +119,7 @@ func toAdminSettings(st queue.Settings, loc *time.Location) adminSettings {
 		SessionSeconds: int64(st.Session / time.Second), MaxSessionSeconds: int64(st.MaxSession / time.Second),
 		AbsentAfterSeconds: int64(st.AbsentAfter / time.Second), GraceSeconds: int64(st.Grace / time.Second),
 		State: string(st.State), QueueAll: st.QueueAll, OnStoreError: st.OnStoreError, Version: st.Version,
-		SoldOut: st.Remaining == 0, CapFollowsStock: st.CapFollowsStock}
+		SoldOut: st.Remaining == 0, CapFollowsStock: st.CapFollowsStock, ReentryShare: st.ReentryShare}
 	if st.Remaining >= 0 {
 		n := st.Remaining
 		a.Remaining = &n
@@ -152,6 +156,7 @@ func (s *Server) adminRoomView(ctx context.Context, name string, rm *room) (admi
 		for k, v := range stats.Released {
 			a.Live.Released[string(k)] = v
 		}
+		a.Live.Reentry = toReentryLive(stats.Reentry)
 	}
 	if last, ok := rm.history.last(); ok {
 		a.Live.AdmittedPerMinute, a.Live.JoinsPerMinute = last.AdmittedPerMinute, last.JoinsPerMinute
@@ -203,7 +208,7 @@ func (s *Server) handleAdminRoom(c echo.Context) error {
 // queue.Settings, by the names queue.Settings.Validate uses.
 var patchFields = []string{"rate_per_minute", "max_active", "session_seconds", "max_session_seconds",
 	"absent_after_seconds", "grace_seconds", "opens_at", "prequeue_opens_at", "state", "queue_all", "on_store_error",
-	"remaining", "sold_out", "cap_follows_stock"}
+	"remaining", "sold_out", "cap_follows_stock", "reentry_share"}
 
 // parsePatch decodes a PATCH body into a patch, checking each field's JSON type and naming each
 // bad or unknown field; the values' bounds are queue.Settings.Validate's, checked on the whole
@@ -299,6 +304,7 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 	}
 	p.OnStoreError = str("on_store_error", "must be closed or open")
 	stockPatch(body, &p, bad)
+	reentryPatch(body, &p, bad)
 	return p, bad, nil
 }
 

@@ -265,6 +265,9 @@ type RoomConfig struct {
 	// Outcomes marks the backend's payment and confirm paths foyer watches (proxy mode), for
 	// the outcome ledger and the refund list (outcomes.go).
 	Outcomes OutcomesConfig `yaml:"outcomes"`
+	// ReentryShare is the share of the rate (0..1) second chances may use after a failed
+	// booking [0.1]; 0 turns them off (queue.Settings.ReentryShare).
+	ReentryShare *float64 `yaml:"reentry_share"`
 }
 
 // ThemeConfig styles a room's queue page.
@@ -624,6 +627,7 @@ func (rc RoomConfig) Settings(now time.Time) queue.Settings {
 		QueueAll:      rc.QueueAll,
 		OnStoreError:  rc.OnStoreError,
 		Remaining:     queue.RemainingUnknown, // the YAML reports no stock (0 would mean sold out)
+		ReentryShare:  reentryShareOf(rc.ReentryShare),
 	}
 }
 

@@ -30,6 +30,7 @@ func (s *Server) renderQueuePage(c echo.Context, rm *room, b statusBody, dest de
 		Stalled:      b.Stalled,
 		Returning:    b.Returning,
 		Notice:       b.Notice,
+		Reentry:      b.Reentry,
 	}
 	if b.Place != nil {
 		st.Place = *b.Place

@@ -45,6 +45,7 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 		PollAfterMS:  d.PollAfter.Milliseconds(),
 		Stalled:      string(d.Stalled),
 		Returning:    d.Returning,
+		Reentry:      d.Reentry,
 	}
 	if d.PlaceRose {
 		b.Notice = "place_rose"

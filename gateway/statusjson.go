@@ -30,6 +30,7 @@ type statusBody struct {
 	Stalled      string   `json:"stalled,omitempty"`
 	Returning    bool     `json:"returning,omitempty"`
 	Notice       string   `json:"notice,omitempty"`
+	Reentry      bool     `json:"reentry,omitempty"` // a second chance after a failed booking (reentry.go)
 	Position     int64    `json:"position,omitempty"`
 	JoinedPlace  int64    `json:"joined_place,omitempty"`
 	UpdatedAt    string   `json:"updated_at"`
@@ -134,6 +135,9 @@ func appendStatusJSON(buf []byte, b *statusBody) []byte {
 	if b.Notice != "" {
 		buf = append(buf, `,"notice":`...)
 		buf = appendJSONString(buf, b.Notice)
+	}
+	if b.Reentry {
+		buf = append(buf, `,"reentry":true`...)
 	}
 	if b.Position != 0 {
 		buf = append(buf, `,"position":`...)

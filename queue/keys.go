@@ -89,3 +89,8 @@ func (k roomKeys) obsCounters() string { return k.base + "obs:c" }
 func (k roomKeys) obsQuiet() string    { return k.base + "obs:q" }
 func (k roomKeys) obsFine() string     { return k.base + "obs:1" }
 func (k roomKeys) obsCoarse() string   { return k.base + "obs:10" }
+
+// Second-chance keys (reentry.go): the grants and uses per position (hash), and the re-entry
+// lane (sorted set position -> lane number), both with the room's TTL.
+func (k roomKeys) reentry() string     { return k.base + "reentry" }
+func (k roomKeys) reentryLane() string { return k.base + "reentry:lane" }

@@ -277,6 +277,7 @@ type fakeGateway struct {
 	notice           string // "", "place_rose"
 	remaining        int64  // > 0: the stock left, sent while fewer than the place (issue 14)
 	noJoinedOnStatus bool   // joined_place only on the join response, as the gateway did
+	reentry          bool   // a second chance after a failed booking (issue 14)
 	// joinFail and statusFail answer the next requests with these codes (consumed in order;
 	// -1 drops the connection); retryAfter is their Retry-After header.
 	joinFail, statusFail []int
@@ -337,6 +338,9 @@ func (f *fakeGateway) statusLocked(n int64) map[string]any {
 	}
 	if f.notice != "" {
 		st["notice"] = f.notice
+	}
+	if f.reentry {
+		st["reentry"] = true
 	}
 	if !f.opensAt.IsZero() {
 		st["opens_at"] = f.opensAt.Format(time.RFC3339)
@@ -401,7 +405,8 @@ func statusFromJSON(m map[string]any) Status {
 	eta, _ := m["eta_seconds"].(map[string]int64)
 	str := func(k string) string { v, _ := m[k].(string); return v }
 	ret, _ := m["returning"].(bool)
-	s := Status{Position: i("position"), Stalled: str("stalled"), Returning: ret, Notice: str("notice"),
+	re, _ := m["reentry"].(bool)
+	s := Status{Position: i("position"), Stalled: str("stalled"), Returning: ret, Notice: str("notice"), Reentry: re,
 		State: m["state"].(string), Place: i("place"), Ahead: i("ahead"), JoinedPlace: i("joined_place"),
 		ETALow: time.Duration(eta["low"]) * time.Second, ETAHigh: time.Duration(eta["high"]) * time.Second,
 		PollAfter: time.Duration(i("poll_after_ms")) * time.Millisecond, Admitted: m["admitted"].(bool),

@@ -44,6 +44,9 @@ type Status struct {
 	// Notice is "place_rose" when the gateway had to raise the visitor's place (a data
 	// loss); the page says so instead of showing a silent jump.
 	Notice string
+	// Reentry: the visitor's booking failed and they have a second chance: waiting in the
+	// re-entry line (ahead of everyone still waiting), or, with Admitted, going back in.
+	Reentry bool
 }
 
 // Theme is a room's look. Colours are "#rgb" or "#rrggbb"; anything else is
@@ -209,6 +212,8 @@ type queueView struct {
 	Redirect, FairnessURL, HomeURL          string
 	RefreshSeconds                          int
 	Boot                                    queueBoot
+	// ReentryWait, ReentryTurn: a second chance, waiting in its line or going back in.
+	ReentryWait, ReentryTurn bool
 }
 
 // queueBoot is handed to queue.js as JSON.
@@ -242,6 +247,7 @@ type statusJSON struct {
 	Stalled      string  `json:"stalled,omitempty"`
 	Returning    bool    `json:"returning,omitempty"`
 	Notice       string  `json:"notice,omitempty"`
+	Reentry      bool    `json:"reentry,omitempty"`
 }
 
 type etaJSON struct {
@@ -298,6 +304,8 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 	v.Final = v.Panel == panelClosed || v.Panel == panelSoldOut
 	v.Stalled = st.Stalled == "sessions" && v.Panel == panelWait
 	v.Returning = st.Returning && (v.Panel == panelWait || v.Panel == panelPaused)
+	v.ReentryWait = st.Reentry && (v.Panel == panelWait || v.Panel == panelPaused)
+	v.ReentryTurn = st.Reentry && v.Panel == panelTurn
 	v.Place, v.Ahead = formatInt(st.Place), formatInt(st.Ahead)
 	v.ETA = formatETA(c, st.ETALow, st.ETAHigh)
 	if st.Stalled == "sessions" {
@@ -328,6 +336,8 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 	refresh = min(max(refresh, 5*time.Second), 60*time.Second)
 	v.RefreshSeconds = int(refresh / time.Second)
 	switch {
+	case v.ReentryTurn && v.Redirect != "":
+		v.Refresh = "5;url=" + v.Redirect // time to read why they are going back in
 	case v.Panel == panelTurn && v.Redirect != "":
 		v.Refresh = "0;url=" + v.Redirect
 	case !v.Final:
@@ -344,7 +354,7 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 			ETA:         etaJSON{Low: int64(st.ETALow / time.Second), High: int64(st.ETAHigh / time.Second)},
 			PollAfterMS: int64(poll / time.Millisecond), Admitted: st.Admitted, Redirect: v.Redirect,
 			Reconnecting: st.Reconnecting, Position: st.Position, Stalled: st.Stalled,
-			Returning: st.Returning, Notice: st.Notice,
+			Returning: st.Returning, Notice: st.Notice, Reentry: st.Reentry,
 		},
 	}
 	if !st.OpensAt.IsZero() {

@@ -268,6 +268,9 @@ func TestParseAssignments(t *testing.T) {
 		{[]string{"=5"}, "", "not key=value"},
 		{[]string{"speed=5"}, "", "unknown key"},
 		{[]string{"cap=5", "max_active=6"}, "", "given twice"},
+		{[]string{"reentry_share=0.25"}, `{"reentry_share":0.25}`, ""},
+		{[]string{"reentry_share=0"}, `{"reentry_share":0}`, ""},
+		{[]string{"reentry_share=lots"}, `{"reentry_share":"lots"}`, ""}, // the API names it
 	}
 	for _, tt := range tests {
 		got, err := parseAssignments(tt.args)

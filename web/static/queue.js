@@ -73,6 +73,7 @@
   let mine = {p: 0, j: 0, b: 0}, rose = null;
   try { ticket = sessionStorage.getItem(tkey); } catch (e) { /* storage off */ }
   const title = d.title, problemText = $('problem').textContent;
+  let goText = '';
 
   const live = m => { const el = $('live'); el.textContent = ''; setTimeout(() => { el.textContent = m; }, 50); };
   const placeMsg = s => t('live_place', {place: num(s.place), eta: etaOf(s)});
@@ -109,6 +110,8 @@
     $('alerts').hidden = !(p === 'wait' || p === 'pre' || p === 'paused');
     note('stalled', s.stalled === 'sessions' && p === 'wait' ? t('stalled_body') : '');
     note('returning', s.returning && (p === 'wait' || p === 'paused') ? t('returning') : '');
+    // a second chance after a failed booking: say why, in its line and on the way back in
+    note('reentry', !s.reentry ? '' : p === 'turn' ? t('reentry_turn') : (p === 'wait' || p === 'paused') ? t('reentry_wait') : '');
     if (rose) note('rose', t('place_rose', rose));
     note('stock', s.remaining != null && p === 'wait' ? t('stock_low', {left: num(s.remaining), ahead: num(s.ahead)}) : '');
     if (s.place > 0) {
@@ -137,7 +140,9 @@
     if (p === 'turn') {
       const u = s.redirect ? safe(s.redirect) : location.href;
       sput(pkey, null);
-      if (u) { $('go').href = u; if (!leaving) leaving = setTimeout(() => location.assign(u), 600); }
+      if (s.reentry && !goText) { goText = $('go').textContent; $('go').textContent = t('reentry_button'); }
+      // a re-entry is told why it goes back in before it does (5 s; the button goes at once)
+      if (u) { $('go').href = u; if (!leaving) leaving = setTimeout(() => location.assign(u), s.reentry ? 5000 : 600); }
     }
     // Announce what matters: near the front, a new panel, the connection, a stalled line, the
     // place when it moved enough.
