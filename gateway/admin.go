@@ -70,6 +70,7 @@ type adminRoom struct {
 	Live            adminLive       `json:"live"`
 	Backend         *BackendSummary `json:"backend"`
 	ETAClearSeconds int64           `json:"eta_clear_seconds"`
+	Clear           clearView       `json:"clear"` // why: clear.go
 	Adaptive        *adaptiveView   `json:"adaptive,omitempty"`
 }
 
@@ -163,9 +164,7 @@ func (s *Server) adminRoomView(ctx context.Context, name string, rm *room) (admi
 		b := rm.window.summary(s.now(), 30)
 		a.Backend = &b
 	}
-	if st.RatePerMinute > 0 {
-		a.ETAClearSeconds = a.Live.Waiting * 60 / int64(st.RatePerMinute)
-	}
+	a.ETAClearSeconds, a.Clear = s.clearView(name, a.Live.Waiting, st)
 	if rm.adaptive != nil {
 		v := rm.adaptive.view(rm.cfg.Adaptive)
 		a.Adaptive = &v
@@ -424,22 +423,5 @@ func (s *Server) handleAdminAudit(c echo.Context) error {
 			out.Entries = append(out.Entries, r)
 		}
 	}
-	return c.JSON(http.StatusOK, out)
-}
-
-func (s *Server) handleAdminHistory(c echo.Context) error {
-	rm, err := s.roomParam(c)
-	if err != nil {
-		return err
-	}
-	var since int64
-	if v := c.QueryParam("since"); v != "" {
-		if since, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: "since must be unix seconds", Fields: map[string]string{"since": "must be unix seconds"}}
-		}
-	}
-	out := struct {
-		Samples []Sample `json:"samples"`
-	}{Samples: rm.history.since(since)}
 	return c.JSON(http.StatusOK, out)
 }

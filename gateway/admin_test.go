@@ -680,9 +680,10 @@ func TestAdminReadShapes(t *testing.T) {
 			a.Settings.Version < 1 || a.Live.Joined != 1 || !a.Live.StoreOK || a.Backend == nil {
 			t.Errorf("room %s", b)
 		}
-		// one visitor waiting (queue_all) at 600/min clears in well under a minute
-		if a.Live.Waiting > 1 || a.ETAClearSeconds != a.Live.Waiting*60/600 {
-			t.Errorf("waiting %d, eta_clear_seconds %d", a.Live.Waiting, a.ETAClearSeconds)
+		// one visitor waiting (queue_all) at 600/min, 100 slots free: the rate binds, a second
+		if a.Live.Waiting > 1 || a.ETAClearSeconds != a.Live.Waiting ||
+			(a.Live.Waiting == 1 && (a.Clear.Limit != "rate" || a.Clear.PerMinute != 600)) {
+			t.Errorf("waiting %d, eta_clear_seconds %d, clear %+v", a.Live.Waiting, a.ETAClearSeconds, a.Clear)
 		}
 		g := getJSON(t, adminPath+"/rooms/"+laterRoom)
 		if g["display_name"] != "Gala screening" || g["state"] != "prequeue" && g["state"] != "scheduled" {
@@ -694,15 +695,17 @@ func TestAdminReadShapes(t *testing.T) {
 	})
 
 	t.Run("history", func(t *testing.T) {
-		// the gateway samples once a second: wait for two samples
+		// the gateways record a busy room once a second, an idle one every obsIdleEvery:
+		// wait for two samples
 		var samples []any
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(3 * obsIdleEvery)
 		for len(samples) < 2 && time.Now().Before(deadline) {
 			time.Sleep(200 * time.Millisecond)
+			h.visitor().join(testRoom) // the line changes: an unchanged room stores no new sample
 			samples, _ = getJSON(t, festivalPath+"/history")["samples"].([]any)
 		}
 		if len(samples) < 2 {
-			t.Fatalf("%d samples after 5 s", len(samples))
+			t.Fatalf("%d samples after %v", len(samples), 3*obsIdleEvery)
 		}
 		var prev float64
 		for i, s := range samples {

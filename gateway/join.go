@@ -64,6 +64,7 @@ func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, s
 	// Per-address limit and proof-of-work (pow.go): 429 in mode off, else 428 pow_required
 	// with a challenge whose difficulty grows with the address's or the room's pressure.
 	if err := s.checkJoinPoW(c, rm, visitor); err != nil {
+		s.obs.joinRefused(rm.cfg.Name, err)
 		return queue.Ticket{}, "", err
 	}
 	// A join may wait for the coalesced call ahead of it and then for its own (each up to twice
@@ -72,7 +73,9 @@ func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, s
 	defer cancel()
 	t, raw, err := s.engine.Join(ctx, rm.cfg.Name, visitor)
 	if err != nil {
-		return t, "", s.storeErrIn(rm, "join", err)
+		err = s.storeErrIn(rm, "join", err)
+		s.obs.joinRefused(rm.cfg.Name, err)
+		return t, "", err
 	}
 	s.m.join(rm.cfg.Name)
 	s.setCookie(c.Response(), ticketPrefix+rm.cfg.Name, raw, 7*24*time.Hour)

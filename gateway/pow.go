@@ -190,6 +190,7 @@ func (s *Server) checkJoinPoW(c echo.Context, rm *room, visitor string) error {
 	if h := c.Request().Header.Get(powHeader); h != "" {
 		if err := s.pow.verify(h, rm.cfg.Name, visitor, now); err == nil {
 			s.pow.roomExtra(rm, now, true)
+			s.obs.powSolved(rm.cfg.Name)
 			return nil // the address was counted when the challenge was handed out
 		}
 		// a bad, stale or spent solution earns a new challenge, not a verdict

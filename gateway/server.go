@@ -63,6 +63,7 @@ type Server struct {
 	conns    *connLimiter
 	shed     *prometheus.CounterVec
 	pow      *powState
+	obs      *obsState // shared history counts (obs.go)
 
 	// set is the rooms and routes, replaced whole (copy on write) when runtime rooms are
 	// created or deleted (rooms.go); readers load it once per request.
@@ -154,6 +155,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.set.Store(set)
 	s.m = newMetrics(s.reg)
 	s.shed = newShedCounter(s.reg)
+	s.obs = newObsState(s.reg)
 	s.conns = newConnLimiter(cfg.Limits.MaxConns, cfg.Limits.MaxConnsPerIP, s.trusted, s.reg)
 	s.reg.MustRegister(&roomCollector{s: s})
 	s.e = s.routesEcho()
@@ -256,6 +258,7 @@ func (s *Server) Run(ctx context.Context) error {
 			for name, rm := range s.roomSet().rooms {
 				s.sample(ctx, name, rm, now)
 				s.recordMinute(ctx, name) // forecast.go
+				s.record(ctx, name, rm, now)
 				if rm.adaptive != nil {
 					s.adapt(ctx, name, rm, now)
 				}

@@ -86,6 +86,18 @@
 //	                               member "minute|counter|opened|P|      MinuteSeriesLen (two days)
 //	                               booked|failed|abandoned|expired|
 //	                               admitted|flagged", score unix minute
+//	P:{R}:obs:c            hash    history (HINCRBY: every replica's   HistoryTTL (48 h), refreshed by every
+//	                               refused joins by reason, proof-of-  record
+//	                               work challenges issued and solved)
+//	P:{R}:obs:1            zset    history (one sample a second,      HistoryTTL; trimmed to HistoryFineCap
+//	                               whichever replica comes first;     (900) entries
+//	                               none while nothing changes)
+//	                               member "t|figures|counters", score t (Redis time, s)
+//	P:{R}:obs:10           zset    history (the first sample of each  HistoryTTL; trimmed to
+//	                               10 s), as obs:1                    HistoryCoarseCap (2880) entries
+//	P:{R}:obs:q            string  history: the second the room was    HistoryTTL
+//	                               last recorded unchanged (deleted by
+//	                               the next change)
 //	P:gateways             zset    heartbeat (every FlushEvery)        1 minute, refreshed by every beat
 //	                               member engine id, score last beat   (global, no room tag, plain commands)
 //	                               ms: the live gateways, for each one's

@@ -81,6 +81,15 @@ func (k roomKeys) ledger() string      { return k.base + "ledger" }
 func (k roomKeys) ledgerIndex() string { return k.base + "ledger:t" }
 func (k roomKeys) ledgerRisk() string  { return k.base + "ledger:risk" }
 
+// Shared history keys (history.go): the room's fleet counters (hash, every replica's counts
+// summed), its samples at one a second and one per 10 seconds (sorted sets scored by
+// Redis time, unix seconds), and the second the room was last recorded unchanged (string). All
+// have HistoryTTL, refreshed by every record.
+func (k roomKeys) obsCounters() string { return k.base + "obs:c" }
+func (k roomKeys) obsQuiet() string    { return k.base + "obs:q" }
+func (k roomKeys) obsFine() string     { return k.base + "obs:1" }
+func (k roomKeys) obsCoarse() string   { return k.base + "obs:10" }
+
 // Second-chance keys (reentry.go): the grants and uses per position (hash), and the re-entry
 // lane (sorted set position -> lane number), both with the room's TTL.
 func (k roomKeys) reentry() string     { return k.base + "reentry" }

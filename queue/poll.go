@@ -321,11 +321,8 @@ func (r *room) capTurnover(s *snapshot) (perMin float64, measured, ok bool) {
 	if s.active+s.offers < int64(s.settings.MaxActive) {
 		return 0, false, false
 	}
-	sess := s.settings.Session
-	if m, ok := r.sessionLength(); ok && m > 0 {
-		sess, measured = m, true
-	}
-	return float64(s.settings.MaxActive) / sess.Minutes(), measured, true
+	perMin, _, measured = r.capRate(s)
+	return perMin, measured, true
 }
 
 // pollAfter suggests when to ask again: short near the front, up to 30 s far back, never more

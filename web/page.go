@@ -464,7 +464,7 @@ type dashView struct {
 }
 
 // dashPanels are the panel scripts every dashboard loads, each in its own file.
-var dashPanels = []string{"dash-forecast.js", "dash-outcomes.js", "dash-feedback.js"}
+var dashPanels = []string{"dash-history.js", "dash-forecast.js", "dash-outcomes.js", "dash-feedback.js"}
 
 type dashBoot struct {
 	API  string            `json:"api"`

@@ -442,8 +442,15 @@ func TestDashboardPage(t *testing.T) {
 				}
 				byID(t, doc, "e-"+f)
 			}
-			if n := len(findAll(doc, tag("svg"))); n != 7 {
-				t.Errorf("%d charts, want 6 and the outcomes over time", n)
+			if n := len(findAll(doc, tag("svg"))); n != 9 {
+				t.Errorf("%d charts, want 9 (with refused joins, proof-of-work and the outcomes over time)", n)
+			}
+			// the history panel: its script, its window switch
+			if len(findAll(doc, withAttr("data-window", "sale"))) != 1 || len(findAll(doc, func(n *html.Node) bool {
+				src, _ := attr(n, "src")
+				return n.Data == "script" && strings.Contains(src, "/dash-history.")
+			})) != 1 {
+				t.Error("no history window switch or no dash-history.js")
 			}
 			// the panels in their own files load after dash.js, versioned like it
 			var panels []string
@@ -452,7 +459,12 @@ func TestDashboardPage(t *testing.T) {
 					panels = append(panels, src)
 				}
 			}
-			if len(panels) != 2 || !strings.HasPrefix(panels[0], "/foyer/static/dash-forecast.") || !strings.HasPrefix(panels[1], "/foyer/static/dash-outcomes.") {
+			want := []string{"history", "forecast", "outcomes", "feedback"}
+			bad := len(panels) != len(want)
+			for i := 0; !bad && i < len(want); i++ {
+				bad = !strings.HasPrefix(panels[i], "/foyer/static/dash-"+want[i]+".")
+			}
+			if bad {
 				t.Errorf("panel scripts %q", panels)
 			}
 			byID(t, doc, "forecast")

@@ -349,7 +349,10 @@ type roomJSON struct {
 		Requests          int64   `json:"requests"`
 	} `json:"backend"`
 	ETAClearSeconds int64 `json:"eta_clear_seconds"`
-	Adaptive        *struct {
+	Clear           struct {
+		Limit string `json:"limit"`
+	} `json:"clear"`
+	Adaptive *struct {
 		MinRate    int    `json:"min_rate"`
 		MaxRate    int    `json:"max_rate"`
 		LastReason string `json:"last_reason"`
@@ -394,10 +397,16 @@ func (c *roomCLI) list() int {
 	return 0
 }
 
-// clears says how long the current line takes at the current rate.
+// clears says how long the current line takes (at the rate, or at the cap's turnover when the
+// cap binds: the gateway's clear.limit), or why it does not move.
 func clears(r roomJSON) string {
-	if r.Live.Waiting == 0 {
+	switch {
+	case r.Live.Waiting == 0:
 		return "-"
+	case r.Clear.Limit == "paused" || r.Clear.Limit == "stalled" || r.Clear.Limit == "closed":
+		return r.Clear.Limit
+	case r.Clear.Limit == "cap":
+		return (time.Duration(r.ETAClearSeconds) * time.Second).String() + " (cap)"
 	}
 	return (time.Duration(r.ETAClearSeconds) * time.Second).String()
 }

@@ -302,3 +302,24 @@ func TestRoomSetEveryLiveSetting(t *testing.T) {
 		t.Fatalf("body %v, want %v", got, want)
 	}
 }
+
+// TestClearsSaysWhy: `foyer room list` shows the clear time the gateway computed, marked when
+// the cap binds, and says why a line does not move instead of a time.
+func TestClearsSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		waiting, secs int64
+		limit, want   string
+	}{
+		{0, 0, "", "-"},
+		{191, 280, "cap", "4m40s (cap)"},
+		{100, 60, "rate", "1m0s"},
+		{100, 0, "paused", "paused"},
+		{100, 0, "stalled", "stalled"},
+	} {
+		var r roomJSON
+		r.Live.Waiting, r.ETAClearSeconds, r.Clear.Limit = tc.waiting, tc.secs, tc.limit
+		if got := clears(r); got != tc.want {
+			t.Errorf("%d waiting, %d s, %q: %q, want %q", tc.waiting, tc.secs, tc.limit, got, tc.want)
+		}
+	}
+}

@@ -2,7 +2,7 @@
 (() => {
   'use strict';
   const d = document, boot = JSON.parse(d.getElementById('boot').textContent);
-  const M = boot.msgs, L = boot.lang === 'ko' ? 'ko-KR' : 'en-US', API = boot.api, KEY = 'foyer_admin_token', SPAN = 1800;
+  const M = boot.msgs, L = boot.lang === 'ko' ? 'ko-KR' : 'en-US', API = boot.api, KEY = 'foyer_admin_token';
   const $ = id => d.getElementById(id);
   const t = (k, a) => (M[k] || k).replace(/\{(\w+)\}/g, (_, n) => (a && n in a ? a[n] : ''));
   const nf = new Intl.NumberFormat(L), nf1 = new Intl.NumberFormat(L, {maximumFractionDigits: 1});
@@ -10,7 +10,7 @@
   const num = v => (v == null || isNaN(v) ? '–' : nf.format(Math.round(v)));
   const esc = s => String(s).replace(/[&<>"]/g, c => '&#' + c.charCodeAt(0) + ';');
   const set = (el, v) => { if (el.textContent !== v) el.textContent = v; };
-  let token = '', rooms = [], sel = '', hist = [], since = 0, busy = false, hbusy = false, timer = 0, pending = null;
+  let token = '', rooms = [], sel = '', busy = false, timer = 0, pending = null;
   const rows = {};
   try { token = sessionStorage.getItem(KEY) || ''; } catch (e) { /* storage off */ }
 
@@ -40,10 +40,9 @@
   });
   $('signout').addEventListener('click', () => signOut(''));
 
-  function start() { clearTimeout(timer); timer = setTimeout(loop, 1000); if (sel) history(); }
+  function start() { clearTimeout(timer); timer = setTimeout(loop, 1000); }
   function loop() {
     timer = setTimeout(loop, 1000);
-    if (sel) history();
     if (busy) return;
     busy = true;
     req('GET', '/rooms').then(r => {
@@ -58,11 +57,17 @@
     table();
     if (sel) room(false);
     set($('updated'), t('updated', {time: clock.format(new Date())}));
+    emit('rooms');
   }
+  // Panels in their own files (dash-*.js) use window.foyerDash and listen for foyer:rooms
+  // (after each refresh of the list) and foyer:pick (a room chosen).
+  const emit = what => d.dispatchEvent(new CustomEvent('foyer:' + what, {detail: sel}));
+  window.foyerDash = {req, t, num, set, esc, L, cur: () => cur(), sel: () => sel, rooms: () => rooms};
   const cur = () => rooms.find(r => r.name === sel);
   function clears(r) {
     const w = r.live ? r.live.waiting : 0, rate = r.settings.rate_per_minute;
     if (!w) return t('dur_none');
+    if (r.clear && ['paused', 'stalled', 'closed'].includes(r.clear.limit)) return t('dur_stalled');
     const s = r.eta_clear_seconds != null ? r.eta_clear_seconds : rate > 0 ? w / rate * 60 : null;
     if (s == null || !isFinite(s) || rate <= 0) return t('dur_stalled');
     const m = Math.max(1, Math.ceil(s / 60));
@@ -95,12 +100,12 @@
     Object.keys(rows).forEach(n => { if (!rooms.some(r => r.name === n)) { rows[n].tr.remove(); delete rows[n]; } });
   }
   function pick(name) {
-    sel = name; hist = []; since = 0;
+    sel = name;
     d.querySelectorAll('#room .err').forEach(e => { e.textContent = ''; });
     d.querySelectorAll('#room input').forEach(i => { delete i.dataset.dirty; i.removeAttribute('aria-invalid'); });
     set($('saved'), '');
     $('room').hidden = false; $('pick').hidden = true;
-    table(); room(true); draw(); history();
+    table(); room(true); emit('pick');
     $('h-room').focus();
   }
   const localInput = iso => { const x = new Date(iso); return isNaN(x) ? '' : new Date(x - x.getTimezoneOffset() * 60000).toISOString().slice(0, 19); };
@@ -123,54 +128,6 @@
     });
   }
   d.querySelectorAll('#room input').forEach(i => i.addEventListener('input', () => { i.dataset.dirty = '1'; }));
-
-  function history() {
-    if (hbusy || !sel) return;
-    hbusy = true;
-    const name = sel, from = since || Math.floor(Date.now() / 1000) - SPAN;
-    req('GET', '/rooms/' + encodeURIComponent(name) + '/history?since=' + from).then(r => {
-      hbusy = false;
-      if (name !== sel || r.s !== 200 || !r.j) return;
-      (r.j.samples || []).forEach(s => { if (!hist.length || s.t > hist[hist.length - 1].t) hist.push(s); });
-      if (hist.length) since = hist[hist.length - 1].t;
-      const cut = since - SPAN;
-      while (hist.length && hist[0].t < cut) hist.shift();
-      draw();
-    }, () => { hbusy = false; });
-  }
-  const charts = [
-    ['ch-waiting', [['waiting', 'c1']]],
-    ['ch-flow', [['admitted_per_minute', 'c1'], ['rate_per_minute', 'c3 dash'], ['joins_per_minute', 'c2']]],
-    ['ch-active', [['active', 'c1'], ['max_active', 'c3 dash']]],
-    ['ch-skip', [['skipped', 'c4'], ['returned', 'c2']]],
-    ['ch-latency', [['backend_p50_ms', 'c1'], ['backend_p95_ms', 'c4']]],
-    ['ch-errors', [['backend_error_rate', 'c4', 100]]],
-  ];
-  const nice = v => { if (!(v > 0)) return 1; const p = Math.pow(10, Math.floor(Math.log10(v))); return [1, 2, 2.5, 5, 10].map(m => m * p).find(m => m >= v); };
-  const short = v => (v >= 1e6 ? nf1.format(v / 1e6) + 'M' : v >= 1e4 ? nf1.format(v / 1e3) + 'k' : nf1.format(v));
-  function draw() {
-    const W = 320, H = 120, P = {l: 36, r: 6, t: 6, b: 16};
-    const end = hist.length ? hist[hist.length - 1].t : Math.floor(Date.now() / 1000), start = end - SPAN;
-    const last = hist[hist.length - 1] || {};
-    charts.forEach(([id, series]) => {
-      const svg = $(id), val = (s, k, m) => (s[k] == null ? null : s[k] * (m || 1));
-      let max = 0;
-      series.forEach(([k, , m]) => hist.forEach(s => { const v = val(s, k, m); if (v > max) max = v; }));
-      max = nice(max);
-      const x = tt => (P.l + (tt - start) / SPAN * (W - P.l - P.r)).toFixed(1);
-      const y = v => (H - P.b - v / max * (H - P.t - P.b)).toFixed(1);
-      let out = '';
-      [0, 0.5, 1].forEach(f => { const yy = y(max * f); out += '<line class="g" x1="' + P.l + '" x2="' + (W - P.r) + '" y1="' + yy + '" y2="' + yy + '"/><text x="' + (P.l - 4) + '" y="' + (+yy + 3) + '" text-anchor="end">' + esc(short(max * f)) + '</text>'; });
-      out += '<text x="' + P.l + '" y="' + (H - 3) + '">' + esc(t('ago', {n: 30})) + '</text><text x="' + (W - P.r) + '" y="' + (H - 3) + '" text-anchor="end">' + esc(t('now')) + '</text>';
-      series.forEach(([k, cls, m]) => {
-        const pts = hist.filter(s => s[k] != null).map(s => x(s.t) + ',' + y(val(s, k, m))).join(' ');
-        out += '<polyline class="' + cls + '" data-k="' + k + '" points="' + pts + '"/>';
-      });
-      svg.innerHTML = out;
-      const cap = svg.previousElementSibling.textContent.replace(/\s+/g, ' ').trim();
-      svg.setAttribute('aria-label', cap + ': ' + series.map(([k, , m]) => num(val(last, k, m))).join(', '));
-    });
-  }
 
   function fieldErr(f, msg) {
     set($('e-' + f), msg || '');
