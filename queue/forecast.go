@@ -103,9 +103,7 @@ func (e *Engine) Forecast(ctx context.Context, room string) (Forecast, error) {
 // pace is the admissions per minute the line would go in at: the configured rate, or the cap's
 // turnover when the cap binds and turns over slower (the same estimate a visitor's ETA uses).
 func (r *room) pace(s *snapshot) (perMin float64, limit string, capPerMin float64) {
-	probe := *s
-	probe.active = int64(s.settings.MaxActive) // as when the cap binds
-	capPerMin, _, _ = r.capTurnover(&probe)
+	capPerMin, _, _ = r.capRate(s) // the cap's turnover once it binds (clear.go)
 	perMin, limit = float64(s.settings.RatePerMinute), "rate"
 	if capPerMin > 0 && capPerMin < perMin {
 		perMin, limit = capPerMin, "cap"
