@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/foyerhq/foyer/queue"
 	"github.com/foyerhq/foyer/web"
@@ -303,40 +300,57 @@ func DefaultConfig() Config {
 	}
 }
 
-// ParseConfig decodes YAML strictly on top of DefaultConfig and fills room defaults. It does
-// not validate: call Validate.
+// ParseConfig decodes YAML strictly on top of DefaultConfig. It does not validate: call
+// Validate. Every decode problem (an unknown field, a value of the wrong type) is reported at
+// once in a *ConfigError, each with its line and field ("line 7: rooms[0].colour: unknown
+// field"); the returned Config then holds whatever did decode.
 func ParseConfig(r io.Reader) (Config, error) {
-	cfg := DefaultConfig()
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	cfg, _, problems, err := parseConfig(r)
 	if err != nil {
-		return cfg, fmt.Errorf("read config: %w", err)
+		return cfg, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("decode config: %w", err)
+	if len(problems) > 0 {
+		return cfg, &ConfigError{Problems: sortProblems(problems)}
 	}
 	return cfg, nil
 }
 
+func parseConfig(r io.Reader) (Config, *configSource, []problem, error) {
+	cfg := DefaultConfig()
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return cfg, nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	src, problems := decodeConfig(data, &cfg)
+	return cfg, src, problems, nil
+}
+
 // LoadConfig reads the file at path (may be empty for defaults only), applies the environment
-// through getenv (FOYER_LISTEN, FOYER_REDIS_URL, FOYER_ADMIN_TOKEN) and validates.
+// through getenv (FOYER_LISTEN, FOYER_REDIS_URL, FOYER_ADMIN_TOKEN) and validates. Decode and
+// validation problems are reported together in one *ConfigError, each with its line in the
+// file where it has one.
 func LoadConfig(path string, getenv func(string) string) (Config, error) {
 	cfg := DefaultConfig()
+	src := &configSource{lines: map[string]int{}, failed: map[string]bool{}}
+	var decode []problem
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
 			return cfg, fmt.Errorf("open config: %w", err)
 		}
 		defer f.Close()
-		if cfg, err = ParseConfig(f); err != nil {
+		if cfg, src, decode, err = parseConfig(f); err != nil {
 			return cfg, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	cfg.ApplyEnv(getenv)
 	cfg.FillDefaults()
-	if err := cfg.Validate(); err != nil {
+	problems, err := withLines(src, decode, cfg.Validate())
+	if err != nil {
 		return cfg, err
+	}
+	if len(problems) > 0 {
+		return cfg, &ConfigError{File: path, Problems: problems}
 	}
 	return cfg, nil
 }
@@ -406,13 +420,20 @@ func (c *Config) FillDefaults() {
 	}
 }
 
-// ConfigError lists every problem found in a configuration, each naming its field.
+// ConfigError lists every problem found in a configuration, each naming its field and, when
+// it comes from a file, starting with its line there ("line 7: rooms[0].colour: unknown field").
 type ConfigError struct {
+	// File is the configuration file, when there is one.
+	File     string
 	Problems []string
 }
 
 func (e *ConfigError) Error() string {
-	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+	head := "invalid configuration"
+	if e.File != "" {
+		head = e.File + ": " + head
+	}
+	return head + ":\n  " + strings.Join(e.Problems, "\n  ")
 }
 
 var roomName = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
