@@ -110,6 +110,13 @@ type TokenConfig struct {
 	KeyDir string `yaml:"key_dir"`
 	// Issuer is the iss claim, default "foyer" (what the admission package's verifier expects).
 	Issuer string `yaml:"issuer"`
+	// ReloadEvery is how often key_dir (and the ticket secrets in the configuration file and
+	// their files) are read again for a rotation, default 2s; 0 reloads on SIGHUP only.
+	ReloadEvery time.Duration `yaml:"reload_every"`
+	// NewKeyDelay is how long a new signing key or first ticket secret is published and
+	// accepted before it signs, default 30s: every replica must have read it by then (a
+	// Kubernetes Secret can take a minute or more to reach every pod: raise it there).
+	NewKeyDelay time.Duration `yaml:"new_key_delay"`
 }
 
 // TicketConfig configures the waiting tickets.
@@ -291,7 +298,7 @@ func DefaultConfig() Config {
 		Listen: "127.0.0.1:8080",
 		Prefix: "/foyer",
 		Redis:  RedisConfig{URL: "redis://127.0.0.1:6379/0", Prefix: "foyer", Timeout: 500 * time.Millisecond},
-		Tokens: TokenConfig{Algorithm: "EdDSA", KeyDir: ".foyer/keys"},
+		Tokens: TokenConfig{Algorithm: "EdDSA", KeyDir: ".foyer/keys", ReloadEvery: 2 * time.Second, NewKeyDelay: 30 * time.Second},
 		Limits: LimitConfig{JoinsPerMinute: 30, MaxBodyBytes: 16 << 10, ProxyMaxBodyBytes: 10 << 20,
 			MaxConns: 10000, MaxConnsPerIP: 512, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, BodyTimeout: 60 * time.Second,
@@ -512,6 +519,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Tokens.KeyDir == "" {
 		bad("tokens.key_dir", "must be set")
+	}
+	if r := c.Tokens.ReloadEvery; r != 0 && (r < 100*time.Millisecond || r > time.Hour) {
+		bad("tokens.reload_every", "must be 0 (on SIGHUP only) or between 100ms and 1h, got %s", r)
+	}
+	if d := c.Tokens.NewKeyDelay; d < 0 || d > 24*time.Hour {
+		bad("tokens.new_key_delay", "must be between 0 and 24h, got %s", d)
 	}
 	ids := map[int]bool{}
 	for i, s := range c.Tickets.Secrets {

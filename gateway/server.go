@@ -29,6 +29,9 @@ type Deps struct {
 	Engine *queue.Engine
 	// Keys signs admission tokens and publishes the JWKS.
 	Keys *admission.KeySet
+	// KeyRing, when set, is used instead of Keys: the key directory reloaded without a
+	// restart (admission.KeyRing).
+	KeyRing *admission.KeyRing
 	// Site renders the queue page, error pages and the dashboard.
 	Site *web.Site
 	// Logger is the root logger; the gateway tags it component=gateway.
@@ -48,7 +51,7 @@ type Server struct {
 	cfg      Config
 	log      zerolog.Logger
 	engine   *queue.Engine
-	keys     *admission.KeySet
+	keys     *admission.KeyRing
 	issuer   *admission.Issuer
 	verifier *admission.Verifier
 	site     *web.Site
@@ -91,14 +94,17 @@ type route struct {
 
 // New builds the gateway from a validated configuration.
 func New(cfg Config, d Deps) (*Server, error) {
-	if d.Engine == nil || d.Keys == nil || d.Site == nil {
+	if d.KeyRing == nil && d.Keys != nil {
+		d.KeyRing = admission.StaticKeyRing(d.Keys)
+	}
+	if d.Engine == nil || d.KeyRing == nil || d.Site == nil {
 		return nil, errors.New("gateway: engine, keys and site are required")
 	}
 	s := &Server{
 		cfg:    cfg,
 		log:    d.Logger.With().Str("component", "gateway").Logger(),
 		engine: d.Engine,
-		keys:   d.Keys,
+		keys:   d.KeyRing,
 		site:   d.Site,
 		reg:    d.Registry,
 		now:    d.Now,
@@ -114,10 +120,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	var err error
-	if s.issuer, err = admission.NewIssuer(d.Keys, cfg.Tokens.Issuer); err != nil {
+	if s.issuer, err = admission.NewRingIssuer(d.KeyRing, cfg.Tokens.Issuer); err != nil {
 		return nil, fmt.Errorf("gateway: issuer: %w", err)
 	}
-	if s.verifier, err = admission.NewVerifier(d.Keys, admission.VerifierOptions{Issuer: cfg.Tokens.Issuer}); err != nil {
+	if s.verifier, err = admission.NewVerifier(d.KeyRing, admission.VerifierOptions{Issuer: cfg.Tokens.Issuer}); err != nil {
 		return nil, fmt.Errorf("gateway: verifier: %w", err)
 	}
 	s.backends = newBackendCredentials(cfg.BackendKeys)
