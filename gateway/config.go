@@ -70,8 +70,11 @@ type RedisConfig struct {
 	// Mode is auto (default: Sentinel with master_name, a cluster with several addrs, and for
 	// one addr whatever the seed says), single, cluster or sentinel.
 	Mode string `yaml:"mode"`
-	// Password for Addrs mode.
+	// Password of Redis (and of a URL that carries none). Env FOYER_REDIS_PASSWORD wins.
 	Password string `yaml:"password"`
+	// PasswordFile holds the password instead (a mounted Secret); surrounding white space is
+	// trimmed.
+	PasswordFile string `yaml:"password_file"`
 	// Prefix starts every key, default "foyer".
 	Prefix string `yaml:"prefix"`
 	// Timeout is the deadline of every Redis call, default 500ms.
@@ -90,6 +93,8 @@ type AdminConfig struct {
 type AdminToken struct {
 	Name  string `yaml:"name"`
 	Token string `yaml:"token"`
+	// TokenFile holds the token instead (a mounted Secret).
+	TokenFile string `yaml:"token_file"`
 }
 
 // BackendKey is one booking backend's release credential.
@@ -98,6 +103,8 @@ type BackendKey struct {
 	Name string `yaml:"name"`
 	// Key is the secret, at least 32 characters.
 	Key string `yaml:"key"`
+	// KeyFile holds the key instead (a mounted Secret).
+	KeyFile string `yaml:"key_file"`
 	// Rooms limits the key to these rooms; empty means every room.
 	Rooms []string `yaml:"rooms"`
 }
@@ -130,6 +137,8 @@ type TicketConfig struct {
 type TicketSecret struct {
 	ID     int    `yaml:"id"`
 	Secret string `yaml:"secret"`
+	// SecretFile holds the secret instead (a mounted Secret); read again on every key reload.
+	SecretFile string `yaml:"secret_file"`
 }
 
 // LimitConfig bounds clients.
@@ -350,6 +359,11 @@ func LoadConfig(path string, getenv func(string) string) (Config, error) {
 			return cfg, fmt.Errorf("%s: %w", path, err)
 		}
 	}
+	for _, p := range cfg.readSecretFiles() {
+		if lp, ok := src.locate(p); ok {
+			decode = append(decode, lp)
+		}
+	}
 	cfg.ApplyEnv(getenv)
 	cfg.FillDefaults()
 	problems, err := withLines(src, decode, cfg.Validate())
@@ -374,6 +388,9 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 		c.Redis.URL = v
 		c.Redis.Addrs = nil
 		c.Redis.Embedded = false
+	}
+	if v := getenv("FOYER_REDIS_PASSWORD"); v != "" {
+		c.Redis.Password = v
 	}
 	if v := getenv("FOYER_ADMIN_TOKEN"); v != "" {
 		c.Admin.Tokens = append(c.Admin.Tokens, ParseAdminToken(v)) // "name:token" or a bare token
@@ -497,7 +514,7 @@ func (c *Config) Validate() error {
 			bad(f+".name", "%q is used twice", t.Name)
 		}
 		names[t.Name] = true
-		if len(t.Token) < 16 {
+		if len(t.Token) < 16 && !(t.Token == "" && t.TokenFile != "") { // a file not read yet: readSecretFiles checks it
 			bad(f+".token", "must be at least 16 characters")
 		}
 	}
@@ -508,7 +525,7 @@ func (c *Config) Validate() error {
 			bad(f+".name", "must be set and unique")
 		}
 		bnames[k.Name] = true
-		if len(k.Key) < 32 {
+		if len(k.Key) < 32 && !(k.Key == "" && k.KeyFile != "") {
 			bad(f+".key", "must be at least 32 characters")
 		}
 	}
@@ -535,7 +552,7 @@ func (c *Config) Validate() error {
 			bad(f+".id", "%d is used twice", s.ID)
 		}
 		ids[s.ID] = true
-		if len(s.Secret) < 32 {
+		if len(s.Secret) < 32 && !(s.Secret == "" && s.SecretFile != "") {
 			bad(f+".secret", "must be at least 32 characters")
 		}
 	}
