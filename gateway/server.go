@@ -152,6 +152,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.shed = newShedCounter(s.reg)
 	s.conns = newConnLimiter(cfg.Limits.MaxConns, cfg.Limits.MaxConnsPerIP, s.trusted, s.reg)
 	s.reg.MustRegister(&roomCollector{s: s})
+	registerRuntime(s.reg)
 	s.e = s.routesEcho()
 	return s, nil
 }
