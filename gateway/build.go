@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
@@ -23,6 +24,8 @@ type Parts struct {
 	// KeyRing is tokens.key_dir, reloaded without a restart (see KeyReloader).
 	KeyRing *admission.KeyRing
 	Server  *Server
+	// ShutdownTracing sends the spans still buffered (tracing on); call it after Serve returns.
+	ShutdownTracing func(context.Context) error
 }
 
 // Build assembles a gateway from a validated configuration the way `foyer serve` does: the
@@ -57,11 +60,19 @@ func Build(cfg Config, rdb redis.UniversalClient, tickets []queue.TicketKey, log
 		m.Write([]byte("foyer proof-of-work challenge key"))
 		challengeKey = m.Sum(nil)
 	}
-	srv, err := New(cfg, Deps{Engine: engine, KeyRing: ring, Site: site, Logger: log, ChallengeKey: challengeKey})
+	tp, shutdownTracing, err := NewTracerProvider(context.Background(), cfg.Tracing)
 	if err != nil {
 		return nil, err
 	}
-	return &Parts{Engine: engine, Keys: keys, KeyRing: ring, Server: srv}, nil
+	deps := Deps{Engine: engine, KeyRing: ring, Site: site, Logger: log, ChallengeKey: challengeKey}
+	if cfg.Tracing.Endpoint != "" {
+		deps.TracerProvider = tp
+	}
+	srv, err := New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	return &Parts{Engine: engine, Keys: keys, KeyRing: ring, Server: srv, ShutdownTracing: shutdownTracing}, nil
 }
 
 // ParseAdminToken reads the one form FOYER_ADMIN_TOKEN takes everywhere: "name:token", or a

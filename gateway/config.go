@@ -55,6 +55,8 @@ type Config struct {
 	Rooms []RoomConfig `yaml:"rooms"`
 	// TLS makes foyer terminate HTTPS itself (tls.go).
 	TLS TLSConfig `yaml:"tls"`
+	// Tracing sends OpenTelemetry spans of the visitor and admin paths (tracing.go); off by default.
+	Tracing TracingConfig `yaml:"tracing"`
 }
 
 // RedisConfig says where the store is.
@@ -650,6 +652,7 @@ func (c *Config) Validate() error {
 		p = append(p, r.Outcomes.problems(f+".outcomes", r.Mode)...)
 	}
 	p = append(p, c.Ledger.problems()...)
+	p = append(p, c.Tracing.problems()...)
 	if len(p) == 0 {
 		return nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/queue"
@@ -40,6 +41,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// TracerProvider receives a span for each visitor and admin request (tracing.go); nil:
+	// none.
+	TracerProvider trace.TracerProvider
 	// ChallengeKey signs proof-of-work challenges; every replica needs the same one (Build
 	// derives it from the ticket secret). Nil: a random key, good for one replica only.
 	ChallengeKey []byte
@@ -60,7 +64,8 @@ type Server struct {
 	now      func() time.Time
 	secure   bool
 	admins   []adminCredential
-	backends []backendCredential // release credentials of the booking backends
+	backends []backendCredential  // release credentials of the booking backends
+	tracer   trace.TracerProvider // nil: no tracing
 	trusted  []*net.IPNet
 	joins    *clientLimiter
 	conns    *connLimiter
@@ -127,6 +132,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		return nil, fmt.Errorf("gateway: verifier: %w", err)
 	}
 	s.backends = newBackendCredentials(cfg.BackendKeys)
+	s.tracer = d.TracerProvider
 	for _, t := range cfg.Admin.Tokens {
 		s.admins = append(s.admins, newAdminCredential(t))
 	}
@@ -275,6 +281,9 @@ func (s *Server) routesEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = s.clientIP
 	e.Use(s.requestLog)
+	if s.tracer != nil {
+		e.Use(s.tracing(s.tracer))
+	}
 	e.Use(s.bodyLimit)
 
 	p := s.cfg.Prefix

@@ -199,6 +199,13 @@ func serveWith(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClien
 	if err != nil {
 		return err
 	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := parts.ShutdownTracing(sctx); err != nil {
+			log.Warn().Err(err).Msg("tracing: spans not sent at shutdown")
+		}
+	}()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
