@@ -53,6 +53,10 @@ type Config struct {
 	BackendKeys []BackendKey `yaml:"backend_keys"`
 	// Rooms are the waiting rooms.
 	Rooms []RoomConfig `yaml:"rooms"`
+	// RoomTemplates are the templates of rooms created at runtime through the admin API
+	// (rooms.go): each is a room whose name is the template's, and whose paths, backend, return
+	// URLs, outcome paths and display names may contain {room}, replaced by the room's name.
+	RoomTemplates []RoomConfig `yaml:"room_templates"`
 	// TLS makes foyer terminate HTTPS itself (tls.go).
 	TLS TLSConfig `yaml:"tls"`
 	// Tracing sends OpenTelemetry spans of the visitor and admin paths (tracing.go); off by default.
@@ -280,6 +284,9 @@ type RoomConfig struct {
 	// Outcomes marks the backend's payment and confirm paths foyer watches (proxy mode), for
 	// the outcome ledger and the refund list (outcomes.go).
 	Outcomes OutcomesConfig `yaml:"outcomes"`
+	// ReentryShare is the share of the rate (0..1) second chances may use after a failed
+	// booking [0.1]; 0 turns them off (queue.Settings.ReentryShare).
+	ReentryShare *float64 `yaml:"reentry_share"`
 }
 
 // ThemeConfig styles a room's queue page.
@@ -444,6 +451,7 @@ func (c *Config) FillDefaults() {
 			}
 		}
 	}
+	c.fillTemplates()
 }
 
 // ConfigError lists every problem found in a configuration, each naming its field and, when
@@ -575,8 +583,8 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "must be auto, json or console")
 	}
-	if len(c.Rooms) == 0 {
-		bad("rooms", "at least one room is needed")
+	if len(c.Rooms) == 0 && len(c.RoomTemplates) == 0 {
+		bad("rooms", "at least one room (or one of room_templates) is needed")
 	}
 	seen := map[string]bool{}
 	paths := map[string]string{}
@@ -653,6 +661,7 @@ func (c *Config) Validate() error {
 	}
 	p = append(p, c.Ledger.problems()...)
 	p = append(p, c.Tracing.problems()...)
+	p = append(p, c.templateProblems()...)
 	if len(p) == 0 {
 		return nil
 	}
@@ -678,6 +687,7 @@ func (rc RoomConfig) Settings(now time.Time) queue.Settings {
 		QueueAll:      rc.QueueAll,
 		OnStoreError:  rc.OnStoreError,
 		Remaining:     queue.RemainingUnknown, // the YAML reports no stock (0 would mean sold out)
+		ReentryShare:  reentryShareOf(rc.ReentryShare),
 	}
 }
 

@@ -137,3 +137,35 @@ func TestLedgerFlagsChargedNotBooked(t *testing.T) {
 		t.Fatalf("audit: %q %v", au, err)
 	}
 }
+
+// TestLedgerFailedWithoutObservedPayment: the backend's "failed" puts the visitor on the refund
+// list even when foyer saw no payment (token mode, or a booking made in one request), as
+// docs/backend-integration.md promises; "abandoned" and "booked" do not.
+func TestLedgerFailedWithoutObservedPayment(t *testing.T) {
+	b := singleBackend(t)
+	ctx := context.Background()
+	e := newTestEngine(t, b)
+	ensure(t, e, "flag1", Settings{RatePerMinute: 6000, MaxActive: 10, QueueAll: true})
+	js := join(t, e, "flag1", 3)
+	step(t, e, "flag1")
+	var ls []Lease
+	for _, j := range js {
+		l, err := e.Claim(ctx, j.t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	for i, o := range []Outcome{OutcomeFailed, OutcomeAbandoned, OutcomeBooked} {
+		if err := e.Release(ctx, "flag1", ls[i].JTI, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fl, err := e.Flagged(ctx, "flag1", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fl) != 1 || fl[0].Lease != ls[0].JTI || fl[0].Flag != FlagFailedAfterPayment || fl[0].Visitor != js[0].t.Visitor {
+		t.Fatalf("flagged: %+v", fl)
+	}
+}

@@ -54,6 +54,12 @@ type Settings struct {
 	Remaining int64
 	// CapFollowsStock makes the cap min(MaxActive, Remaining) while Remaining is known.
 	CapFollowsStock bool
+	// ReentryShare is the share of the rate (0..1) that re-entries may use: a visitor whose
+	// booking failed (the backend reported failed, or foyer's ledger flagged it charged but not
+	// booked) goes back in from the re-entry lane, ahead of the line, once per admission
+	// (reentry.go). 0 turns re-entry off. Its zero value is meaningful, so WithDefaults keeps
+	// it: DefaultSettings and a room's configuration set DefaultReentryShare.
+	ReentryShare float64
 	// Version increases with every change.
 	Version int64
 }
@@ -73,6 +79,7 @@ type SettingsPatch struct {
 	OnStoreError    *string
 	Remaining       *int64
 	CapFollowsStock *bool
+	ReentryShare    *float64
 }
 
 // Setting bounds.
@@ -103,11 +110,13 @@ func DefaultSettings() Settings {
 		State:         StateOpen,
 		OnStoreError:  "closed",
 		Remaining:     RemainingUnknown,
+		ReentryShare:  DefaultReentryShare,
 	}
 }
 
 // WithDefaults returns s with every zero field set from DefaultSettings (MaxSession defaults
-// to the larger of the default and Session). The stored state open stands for scheduled and
+// to the larger of the default and Session), except Remaining and ReentryShare, whose zero
+// values mean sold out and re-entry off. The stored state open stands for scheduled and
 // prequeue too: those are derived from the schedule.
 func (s Settings) WithDefaults() Settings {
 	d := DefaultSettings()
@@ -180,6 +189,9 @@ func (s Settings) Validate() error {
 	if s.Remaining < RemainingUnknown || s.Remaining > MaxRemaining {
 		v.add("remaining", fmt.Sprintf("must be between 0 and %d (or null: unknown)", MaxRemaining))
 	}
+	if !(s.ReentryShare >= 0 && s.ReentryShare <= 1) { // also refuses NaN
+		v.add("reentry_share", "must be between 0 (off) and 1")
+	}
 	return v.orNil()
 }
 
@@ -214,6 +226,7 @@ func (s Settings) Diff(have Settings) []SettingDiff {
 	}
 	add("queue_all", s.QueueAll, have.QueueAll)
 	add("on_store_error", s.OnStoreError, have.OnStoreError)
+	add("reentry_share", s.ReentryShare, have.ReentryShare)
 	return out
 }
 
@@ -257,6 +270,9 @@ func (s Settings) apply(p SettingsPatch) Settings {
 	if p.CapFollowsStock != nil {
 		s.CapFollowsStock = *p.CapFollowsStock
 	}
+	if p.ReentryShare != nil {
+		s.ReentryShare = *p.ReentryShare
+	}
 	return s
 }
 
@@ -296,6 +312,7 @@ func (s Settings) fields() []any {
 		"queue_all", b01(s.QueueAll),
 		"on_store_error", s.OnStoreError,
 		"cap_stock", b01(s.CapFollowsStock),
+		"reentry_share", strconv.FormatFloat(s.ReentryShare, 'f', -1, 64),
 	}
 }
 
@@ -323,6 +340,7 @@ func settingsFromMeta(m map[string]string) (Settings, error) {
 		OnStoreError:    m["on_store_error"],
 		Remaining:       stockOf(m),
 		CapFollowsStock: m["cap_stock"] == "1",
+		ReentryShare:    reentryShareOf(m),
 		Version:         num("version"),
 	}
 	return s, firstErr

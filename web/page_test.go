@@ -442,9 +442,21 @@ func TestDashboardPage(t *testing.T) {
 				}
 				byID(t, doc, "e-"+f)
 			}
-			if n := len(findAll(doc, tag("svg"))); n != 6 {
-				t.Errorf("%d charts, want 6", n)
+			if n := len(findAll(doc, tag("svg"))); n != 7 {
+				t.Errorf("%d charts, want 6 and the outcomes over time", n)
 			}
+			// the panels in their own files load after dash.js, versioned like it
+			var panels []string
+			for _, sc := range findAll(doc, tag("script")) {
+				if src, ok := attr(sc, "src"); ok && strings.Contains(src, "/dash-") {
+					panels = append(panels, src)
+				}
+			}
+			if len(panels) != 2 || !strings.HasPrefix(panels[0], "/foyer/static/dash-forecast.") || !strings.HasPrefix(panels[1], "/foyer/static/dash-outcomes.") {
+				t.Errorf("panel scripts %q", panels)
+			}
+			byID(t, doc, "forecast")
+			byID(t, doc, "ch-outcomes")
 			var boot struct {
 				API  string
 				Msgs map[string]string

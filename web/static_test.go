@@ -163,6 +163,9 @@ func TestErrorPageBudget(t *testing.T) {
 	}
 }
 
+// TestDashboardBudget holds the organisers' dashboard to the queue page's budget as DESIGN
+// states it, 30 KB transferred (gzip, as served): its panels (dash-<panel>.js) add up, and
+// organisers are not on a phone's metered line in a crowd.
 func TestDashboardBudget(t *testing.T) {
 	s := newSite(t)
 	for _, lang := range Langs() {
@@ -171,10 +174,12 @@ func TestDashboardBudget(t *testing.T) {
 			t.Fatal(err)
 		}
 		total, parts := firstLoad(t, s, buf.Bytes(), false)
-		gzTotal, _ := firstLoad(t, s, buf.Bytes(), true)
-		t.Logf("dashboard %s first load: %d bytes uncompressed (%v), %d gzip", lang, total, parts, gzTotal)
-		if total > pageBudget {
-			t.Errorf("dashboard %s first load %d bytes > budget %d", lang, total, pageBudget)
+		gzTotal, gzParts := firstLoad(t, s, buf.Bytes(), true)
+		// the budget is what is transferred: the static files are served gzipped, the page is not
+		sent := gzTotal - gzParts["html"] + parts["html"]
+		t.Logf("dashboard %s first load: %d bytes uncompressed (%v), %d transferred", lang, total, parts, sent)
+		if sent > pageBudget {
+			t.Errorf("dashboard %s first load %d bytes transferred > budget %d", lang, sent, pageBudget)
 		}
 	}
 }

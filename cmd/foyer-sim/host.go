@@ -52,13 +52,14 @@ func runStack(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	maxActive := fs.Int("max-active", 1000, "room active cap")
 	workers := fs.Int("backend-workers", 32, "box office workers")
 	seats := fs.Int("seats", 200, "seats per screening")
+	failAfter := fs.Float64("fail-after-payment", 0, "probability of failing a booking after its payment")
 	backendOnly := fs.Bool("backend-only", false, "serve only a box office")
 	redisURL := fs.String("redis", "", "Redis URL for foyer (default: a private redis-server, else embedded)")
 	verbose := fs.Bool("v", false, "log the gateway's warnings and errors to stderr")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	z := sizing{Rate: *rate, MaxActive: *maxActive, Workers: *workers, Seats: *seats, Screenings: 270}
+	z := sizing{Rate: *rate, MaxActive: *maxActive, Workers: *workers, Seats: *seats, Screenings: 270, FailAfterPayment: *failAfter}
 	oc := officeConfig(z, *speed)
 	var info stackInfo
 	var stop func()

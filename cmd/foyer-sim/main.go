@@ -80,25 +80,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return c.run(ctx, args[1:], stdout, stderr)
 }
 
-// sizing is the festival's backend and room, derived from the crowd so that any size plays
-// in about the same sale time.
+// sizing is the festival's backend and room. The box office is given (sized from the crowd, as
+// the festival's was); foyer's room is sized from the box office (foyerFor), the way an
+// organiser would.
 type sizing struct {
 	Rate, MaxActive, Workers, Seats, Screenings int
+	// Cap is the active-session cap an organiser would set (foyerFor); MaxActive, the room's,
+	// adds what time compression holds up (sizeFor).
+	Cap int
+	// FailAfterPayment is the box office's configured probability of failing a booking after
+	// its payment, whatever the load (so foyer's refund list has entries to check).
+	FailAfterPayment float64
 }
 
 func sizeFor(visitors int, speed float64) sizing {
-	rate := max(60, visitors/15) // the line drains in about fifteen minutes of sale time
-	return sizing{
-		Rate: rate,
-		// The cap is not what this demo is about. It counts offers not yet claimed, and
-		// visitors claim on foyer's wall-clock polls (up to 5 s apart here), so at 30x the
-		// offers in flight are 30x what they would be: the cap leaves room for 10 s of wall
-		// time's offers on top of three minutes' admissions, and the pacing to the rate.
-		MaxActive:  max(50, 3*rate+int(float64(rate)*speed/6)),
-		Workers:    max(8, (rate+7)/8),          // headroom: through foyer, claims come in bursts of polls
+	z := sizing{
+		Workers:    max(8, (visitors/15+7)/8),   // 84 workers for 10,000 visitors
 		Seats:      max(20, visitors*245/27000), // about as many seats as the crowd wants
 		Screenings: 270,
 	}
+	z.Rate, z.Cap = foyerFor(officeConfig(z, speed))
+	// Time compression: an offer made to a visitor who stopped polling holds its slot until
+	// foyer takes them for absent, absent_after of wall time (15 s: 7.5 min of sale time at
+	// 30x, where in real time it would be 15 s). Without room for those, the cap would bind
+	// for a reason real time does not have: MaxActive adds absent_after's worth of admissions.
+	z.MaxActive = z.Cap + int(float64(z.Rate)*speed/60*stack.DefaultAbsentAfter.Seconds())
+	return z
+}
+
+// foyerFor sizes foyer's room from the box office as an organiser would, from its worker count
+// and service times (what their monitoring shows): at full load a step takes StepBase +
+// Workers × StepPerInflight, a booking three steps and the payment, a visitor the programme
+// page and a booking. The rate is half the visitors a minute the workers can serve at full
+// load (headroom for bursts, retries and second tabs); the cap is the most bookings the
+// workers clear within half the office's timeout if every admitted visitor pressed "book" at
+// once, so no burst of admitted visitors can make a payment time out.
+func foyerFor(oc boxoffice.Config) (rate, maxActive int) {
+	step := oc.StepBase + time.Duration(oc.Workers)*oc.StepPerInflight
+	booking := 3*step + oc.PaymentTime
+	visitor := step + booking
+	perMin := float64(oc.Workers) * float64(time.Minute) / float64(visitor)
+	rate = max(1, int(perMin/2))
+	maxActive = max(1, int(float64(oc.Workers)*float64(oc.Timeout/2)/float64(booking)))
+	return rate, maxActive
 }
 
 // officeConfig is the festival's box office: a visitor (programme, then a booking) holds a
@@ -111,6 +135,7 @@ func officeConfig(z sizing, speed float64) boxoffice.Config {
 	oc.PaymentTime = 1200 * time.Millisecond
 	oc.StepPerInflight = 350 * time.Millisecond / time.Duration(z.Workers) // full load adds 350 ms a step
 	oc.MaxQueue = 8192
+	oc.FailAfterPayment = z.FailAfterPayment
 	return oc
 }
 
@@ -132,6 +157,7 @@ type commonFlags struct {
 	tail       time.Duration
 	crowd      string
 	think      time.Duration
+	failAfter  float64
 }
 
 func (c *commonFlags) bind(fs *flag.FlagSet, defVisitors int) {
@@ -152,6 +178,17 @@ func (c *commonFlags) bind(fs *flag.FlagSet, defVisitors int) {
 	fs.DurationVar(&c.tail, "tail", 20*time.Minute, "how long after the opening arrivals go on (sale time)")
 	fs.StringVar(&c.crowd, "crowd", "real", "how visitors behave: real (CROWDS.md's mix: phones that sleep, hidden tabs, leavers, a third of whom come back, reloaders, bots, shared addresses), mixed (real, and a quarter leave right after joining; sessions of a few seconds) or ideal (everyone polls as told)")
 	fs.DurationVar(&c.think, "think", 0, "mean time from getting in to booking (sale time; default 20s, mixed 3s)")
+	fs.Float64Var(&c.failAfter, "fail-after-payment", 0.01, "probability that the box office fails a booking after its payment, whatever the load (foyer's refund list must then match its count); festival only unless given")
+}
+
+// noInjectedFailures turns --fail-after-payment's default off for the commands that measure
+// one target (run, rehearse: a trial fails on anyone charged without a booking); festival keeps it.
+func (c *commonFlags) noInjectedFailures(fs *flag.FlagSet) {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == "fail-after-payment" })
+	if !set {
+		c.failAfter = 0
+	}
 }
 
 // profile starts the CPU profile when asked; the returned func stops it.
@@ -199,8 +236,9 @@ func (c *commonFlags) sizing() sizing {
 		z.Rate = c.rate
 	}
 	if c.maxActive > 0 {
-		z.MaxActive = c.maxActive
+		z.MaxActive, z.Cap = c.maxActive, c.maxActive
 	}
+	z.FailAfterPayment = c.failAfter
 	return z
 }
 
@@ -240,7 +278,7 @@ func startHost(ctx context.Context, c *commonFlags, z sizing, withFoyer bool, st
 		return nil, err
 	}
 	args := []string{"stack", "--speed", fmt.Sprint(c.speed), "--rate", fmt.Sprint(z.Rate), "--max-active", fmt.Sprint(z.MaxActive),
-		"--backend-workers", fmt.Sprint(z.Workers), "--seats", fmt.Sprint(z.Seats)}
+		"--backend-workers", fmt.Sprint(z.Workers), "--seats", fmt.Sprint(z.Seats), "--fail-after-payment", fmt.Sprint(z.FailAfterPayment)}
 	if !withFoyer {
 		args = append(args, "--backend-only")
 	}
@@ -334,8 +372,8 @@ func runFestival(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 	defer c.profile(stderr)()
 	z := c.sizing()
-	fmt.Fprintf(stderr, "festival: %s visitors at %gx; box office of %d workers; foyer room at %d/min, cap %d\n",
-		fmtInt(c.visitors), c.speed, z.Workers, z.Rate, z.MaxActive)
+	fmt.Fprintf(stderr, "festival: %s visitors at %gx; box office of %d workers (fails %g%% of bookings after payment); foyer room sized from it: %d/min, cap %d (+%d for time compression: %d)\n",
+		fmtInt(c.visitors), c.speed, z.Workers, 100*z.FailAfterPayment, z.Rate, z.Cap, z.MaxActive-z.Cap, z.MaxActive)
 
 	var runs []*sim.Result
 	var notes []string
@@ -362,8 +400,8 @@ func runFestival(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	notes = append(notes, readingNotes(sc, z)...)
 	if *report != "" {
 		if err := writeReport(*report, sim.Report{Title: "foyer-sim: the festival's opening rush",
-			Subtitle: fmt.Sprintf("%s visitors, a %s-worker box office, foyer at %d/min (cap %d); time compressed %gx",
-				fmtInt(c.visitors), fmtInt(z.Workers), z.Rate, z.MaxActive, c.speed), Runs: runs, Notes: notes}); err != nil {
+			Subtitle: fmt.Sprintf("%s visitors, a %s-worker box office, foyer sized from it at %d/min (cap %d, %d with time compression's allowance); time compressed %gx",
+				fmtInt(c.visitors), fmtInt(z.Workers), z.Rate, z.Cap, z.MaxActive, c.speed), Runs: runs, Notes: notes}); err != nil {
 			fmt.Fprintf(stderr, "foyer-sim: report: %v\n", err)
 			return 1
 		}
@@ -422,6 +460,9 @@ func (c *commonFlags) foyerRun(ctx context.Context, sc sim.Scenario, z sizing, s
 		tgt.Prepare = func(ctx context.Context, at time.Time) error {
 			return stack.SetOpening(ctx, info.FoyerURL, "/foyer", info.Room, info.AdminToken, at)
 		}
+		tgt.Flagged = func(ctx context.Context) (int64, error) {
+			return stack.FlaggedPeople(ctx, info.FoyerURL, "/foyer", info.Room, info.AdminToken)
+		}
 	}
 	res, err := sim.Run(ctx, sc, tgt, progressOpts(stderr, "through foyer", c.workers, inProcessNote(c)))
 	if err != nil {
@@ -447,7 +488,10 @@ func readingNotes(sc sim.Scenario, z sizing) []string {
 	return []string{
 		fmt.Sprintf("Time is compressed %gx: every duration here is sale time. foyer runs on the wall clock, so its rate is set to %d/min × %g and its poll intervals (wall time) look %gx longer in sale time.", sc.Speed, z.Rate, sc.Speed, sc.Speed),
 		"Backend peak concurrency is the most requests inside the box office at once, processed or waiting for one of its workers; capacity is its number of workers.",
-		"Charged but not booked: the payment went through, then the booking timed out (the festival's failure). Counted by the box office per attempt, and per customer left without any booking.",
+		"Charged but not booked: the payment went through, then the booking timed out (the festival's failure, \"by load\") or failed by the box office's configured probability (--fail-after-payment, in both runs, whatever the load). Counted by the box office per attempt, and per customer left without any booking.",
+		fmt.Sprintf("foyer's room is sized from the box office as an organiser would: %d/min is half the visitors its %d workers serve a minute at full load (a step then takes its base time plus the load's; a visitor is the programme page and a booking: three steps and the payment), and the cap of %d is the most bookings those workers clear within half the office's timeout, so a burst of that many admitted visitors at once cannot make a payment time out. The room's cap is %d: at %gx an offer to a visitor who stopped polling holds its slot for foyer's absent_after of wall time (%v), %gx longer in sale time than in life, and the cap adds that many admissions so as not to bind for a reason real time does not have.", z.Rate, z.Workers, z.Cap, z.MaxActive, sc.Speed, stack.DefaultAbsentAfter, sc.Speed),
+		"People owed a refund: the box office's own count of customers with a payment taken without a booking, against the distinct visitors on foyer's refund list (the admin API's flagged list, fed by the box office's failed reports); they must match.",
+		"DISTORTED: the run's timings cannot be trusted: the simulator's heartbeat woke over 150 ms late (p99), or it sent visitors' steps, or the box office's timers woke, more than 3 s of sale time late (p99; at 30x, 100 ms of wall time), or the box office answered past its own timeout. CPU pressure is the share of the run during which some task on the machine waited for a CPU (Linux PSI).",
 		"Wait is from arrival (early arrivals: from the opening) to getting in: admitted by foyer, or, straight at the backend, served the programme page.",
 		fmt.Sprintf("Out of order: of the pairs of visitors who arrived after the opening at least %v of sale time apart (the larger of %v and %v of wall time: at %gx the opening spike reaches a server %gx denser than in life, and a second's backlog is taken in no particular order), the share let in in the opposite order. Through foyer it is judged on the places foyer gave (its order of admission, with its pre-queue size from its public fairness record), and, as seen, on the moments the visitors' polls saw they were in, beyond what the polls can resolve.",
 			time.Duration(math.Max(sc.FairnessTolerance.Seconds(), sc.FairnessWallTolerance.Seconds()*sc.Speed)*float64(time.Second)),
@@ -467,6 +511,7 @@ func runOne(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	c.noInjectedFailures(fs)
 	sc := c.scenario()
 	z := c.sizing()
 	defer c.profile(stderr)()
@@ -533,6 +578,7 @@ func runRehearse(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	c.noInjectedFailures(fs)
 	// The backend is the one the festival would have for this crowd (or --backend).
 	z := c.sizing()
 	sc := c.scenario()

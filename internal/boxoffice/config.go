@@ -30,6 +30,12 @@ type Config struct {
 	Jitter float64
 	// Timeout is a request's deadline, counted from its arrival (waiting included).
 	Timeout time.Duration
+	// FailAfterPayment is the probability that a booking fails after its payment went
+	// through, whatever the load (a bug, the seat map's database refusing the write): the
+	// customer is charged, not booked, answered 500, and reported failed to foyer. 0 by
+	// default; the festival rehearsal sets a small one so foyer's refund list has entries
+	// to check against the office's own count.
+	FailAfterPayment float64
 	// Speed compresses time: 30 plays a 30-minute sale in one minute. Default 1.
 	Speed float64
 	// Screenings and Seats size the festival: Screenings screenings of Seats seats each.
@@ -50,7 +56,8 @@ type Config struct {
 	Check func(http.Handler) http.Handler
 	// Release, when set, is called after a booking with the outcome "booked", or "failed" when
 	// the customer was charged but not booked, and the request's admission token, so foyer
-	// frees the visitor's slot at once. It runs in the background with its own deadline.
+	// frees the visitor's slot at once. It runs in the background with its own deadline, and is
+	// tried again twice (1 s, then 3 s later) when foyer is unavailable.
 	Release func(ctx context.Context, token, outcome string) error
 	// Logger gets the office's few log lines (component=boxoffice is added).
 	Logger zerolog.Logger
@@ -98,6 +105,9 @@ func (c Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		bad("timeout", "must be positive")
+	}
+	if !(c.FailAfterPayment >= 0 && c.FailAfterPayment <= 1) {
+		bad("fail_after_payment", "must be a probability, 0..1")
 	}
 	if !(c.Speed > 0 && c.Speed <= 10000) {
 		bad("speed", "must be in (0, 10000]")

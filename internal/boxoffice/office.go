@@ -33,6 +33,8 @@ type Office struct {
 	listAt   time.Time
 
 	releases sync.WaitGroup
+	pending  atomic.Int64 // release calls in progress
+	lost     atomic.Int64 // release calls given up on
 }
 
 // screening is one showing with its remaining seats.
@@ -107,7 +109,11 @@ func (o *Office) Config() Config { return o.cfg }
 func (o *Office) Handler() http.Handler { return o.handler }
 
 // Stats returns the figures since start or the last Reset.
-func (o *Office) Stats() Stats { return o.rec.snapshot(o.seatsLeft()) }
+func (o *Office) Stats() Stats {
+	s := o.rec.snapshot(o.seatsLeft())
+	s.ReleasesPending, s.ReleasesLost = o.pending.Load(), o.lost.Load()
+	return s
+}
 
 // Reset puts every seat back on sale and zeroes the figures; requests in progress finish
 // and are counted afresh.
@@ -250,6 +256,7 @@ func (o *Office) step(req *request, extra time.Duration) bool {
 	defer t.Stop()
 	select {
 	case <-t.C:
+		o.rec.late(time.Since(req.due)) // the timer's lateness: this process's CPU starvation
 		return true
 	case <-req.ctx.Done():
 		return false
@@ -387,6 +394,13 @@ func (o *Office) book(r *http.Request, br BookingRequest) (Booking, outcome) {
 		return Booking{}, req.out
 	}
 	req.out.charged = true
+	if p := o.cfg.FailAfterPayment; p > 0 && rand.Float64() < p {
+		// the configured failure after payment: not the load's doing
+		s.left.Add(int64(br.Seats))
+		req.out.status, req.out.stage, req.out.injected = http.StatusInternalServerError, "confirm", true
+		o.release(r, "failed")
+		return Booking{}, req.out
+	}
 	// Confirm: write the booking. A deadline here is the festival's failure: the money is
 	// taken, the seats go back, the visitor sees an error.
 	if !o.step(req, 0) {
@@ -425,12 +439,27 @@ func (o *Office) release(r *http.Request, outcome string) {
 		return
 	}
 	o.releases.Add(1)
+	o.pending.Add(1)
 	go func() {
 		defer o.releases.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := o.cfg.Release(ctx, token, outcome); err != nil {
-			o.log.Warn().Err(err).Str("outcome", outcome).Msg("release failed")
+		defer o.pending.Add(-1)
+		// A busy foyer may not answer at once: try again twice, as a backend should (a lost
+		// "failed" would leave a charged customer off foyer's refund list).
+		for attempt, wait := 0, time.Second; ; attempt, wait = attempt+1, 3*wait {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := o.cfg.Release(ctx, token, outcome)
+			cancel()
+			if err == nil {
+				return
+			}
+			if attempt == 2 || !(errors.Is(err, admission.ErrReleaseUnavailable) || errors.Is(err, context.DeadlineExceeded)) {
+				if !errors.Is(err, admission.ErrLeaseGone) {
+					o.lost.Add(1)
+				}
+				o.log.Warn().Err(err).Str("outcome", outcome).Msg("release failed")
+				return
+			}
+			time.Sleep(wait)
 		}
 	}()
 }
@@ -498,6 +527,8 @@ func writeFailure(w http.ResponseWriter, out outcome) {
 		writeError(w, out.status, "sold_out", "not enough seats left", false)
 	case http.StatusBadRequest:
 		writeError(w, out.status, "bad_request", "the screening must exist and the seats be within the per-booking limit", false)
+	case http.StatusInternalServerError:
+		writeError(w, out.status, "booking_failed", "the booking failed after the payment was taken", out.charged)
 	default:
 		writeError(w, out.status, "timeout", "the box office did not answer in time", out.charged)
 	}

@@ -386,3 +386,45 @@ func TestListPage(t *testing.T) {
 		}
 	}
 }
+
+// TestFailAfterPayment: with FailAfterPayment 1 every booking is charged, not booked, answered
+// 500 with charged true and reported failed; the office counts the attempts (all injected) and
+// the customers owed a refund once each, even one who books later.
+func TestFailAfterPayment(t *testing.T) {
+	cfg := fastConfig()
+	cfg.FailAfterPayment = 1
+	var mu sync.Mutex
+	released := map[string]int{}
+	cfg.Release = func(_ context.Context, token, outcome string) error {
+		mu.Lock()
+		released[outcome]++
+		mu.Unlock()
+		return nil
+	}
+	o, srv := newOffice(t, cfg)
+	hdr := http.Header{"Authorization": {"Bearer tok"}}
+	for _, c := range []string{"a", "b", "a"} {
+		code, eb := bookOnce(t, srv.Client(), srv.URL, BookingRequest{Customer: c, Screening: 1, Seats: 1}, hdr)
+		if code != http.StatusInternalServerError || !eb.Charged || eb.Error.Code != "booking_failed" {
+			t.Fatalf("booking: %d %+v", code, eb)
+		}
+	}
+	o.cfg.FailAfterPayment = 0 // "a" books at last: still owed the earlier charges
+	if code, _ := bookOnce(t, srv.Client(), srv.URL, BookingRequest{Customer: "a", Screening: 1, Seats: 1}, hdr); code != http.StatusCreated {
+		t.Fatalf("booking after: %d", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = o.Wait(ctx)
+	st := o.Stats()
+	mu.Lock()
+	defer mu.Unlock()
+	if st.ChargedNotBooked != 3 || st.FailedAfterPayment != 3 || st.CustomersRefundDue != 2 || st.CustomersChargedNotBooked != 1 ||
+		st.Bookings != 1 || released["failed"] != 3 || released["booked"] != 1 {
+		t.Fatalf("stats: charged-not-booked %d, injected %d, refund due %d, without booking %d, bookings %d; released %v",
+			st.ChargedNotBooked, st.FailedAfterPayment, st.CustomersRefundDue, st.CustomersChargedNotBooked, st.Bookings, released)
+	}
+	if st.SeatsLeft != 10*100000-1 {
+		t.Fatalf("seats left %d: the failed bookings' seats must go back", st.SeatsLeft)
+	}
+}

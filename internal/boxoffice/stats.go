@@ -16,7 +16,11 @@ type Stats struct {
 	// Requests counts visitor-facing requests that reached the office (past the token check).
 	Requests int64 `json:"requests"`
 	InFlight int   `json:"in_flight"`
-	Queued   int   `json:"queued"`
+	// ReleasesPending counts the release calls to foyer still in progress; ReleasesLost those
+	// given up on (foyer unavailable after retries, or the call refused).
+	ReleasesPending int64 `json:"releases_pending"`
+	ReleasesLost    int64 `json:"releases_lost"`
+	Queued          int   `json:"queued"`
 	// PeakInFlight is the most requests processed at once (at most Capacity.Workers).
 	PeakInFlight int `json:"peak_in_flight"`
 	// PeakQueued is the most requests waiting for a worker at once.
@@ -32,7 +36,16 @@ type Stats struct {
 	ChargedNotBooked int64 `json:"charged_not_booked"`
 	// CustomersChargedNotBooked counts customers charged at least once who hold no booking.
 	CustomersChargedNotBooked int64 `json:"customers_charged_not_booked"`
-	SoldOut                   int64 `json:"sold_out"`
+	// CustomersRefundDue counts customers with at least one payment taken without a booking,
+	// whatever they booked later: the people owed a refund, the office's own refund list.
+	CustomersRefundDue int64 `json:"customers_refund_due"`
+	// FailedAfterPayment counts the attempts that failed after payment by the configured
+	// probability (Config.FailAfterPayment), not by load; they are in ChargedNotBooked too.
+	FailedAfterPayment int64 `json:"failed_after_payment"`
+	// TimerLateP99Ms is how late (wall ms, 99th percentile) the office's step timers woke:
+	// this process's CPU starvation. Times Speed, it is sale time the office lost.
+	TimerLateP99Ms float64 `json:"timer_late_p99_ms"`
+	SoldOut        int64   `json:"sold_out"`
 	// Rejected counts 503 answers: the worker queue was full.
 	Rejected int64 `json:"rejected"`
 	// TimedOut counts 504 answers, by the stage the deadline struck in (queue, reserve,
@@ -161,6 +174,17 @@ type recorder struct {
 	first    int64           // index of buckets[0]
 	charged  map[string]int8 // customer -> 1 charged without booking so far, 2 booked
 	cbnbCust int64
+	refund   map[string]bool // customers charged at least once without a booking
+
+	lateMu sync.Mutex
+	lateH  histogram // step timers' lateness, wall ms
+}
+
+// late records how late a step's timer woke.
+func (r *recorder) late(d time.Duration) {
+	r.lateMu.Lock()
+	r.lateH.add(float64(d) / float64(time.Millisecond))
+	r.lateMu.Unlock()
 }
 
 func newRecorder(cfg Config, now time.Time) *recorder {
@@ -180,6 +204,11 @@ func (r *recorder) reset(now time.Time) {
 	r.buckets, r.first = nil, 0
 	r.charged = map[string]int8{}
 	r.cbnbCust = 0
+	r.refund = map[string]bool{}
+	r.s.CustomersRefundDue = 0
+	r.lateMu.Lock()
+	r.lateH = histogram{}
+	r.lateMu.Unlock()
 }
 
 // bucketAt returns the series bucket for now, creating it. Caller holds mu.
@@ -225,6 +254,7 @@ type outcome struct {
 	stage     string // where a timeout struck
 	charged   bool
 	booked    bool
+	injected  bool // failed after payment by Config.FailAfterPayment
 	seats     int
 	customer  string
 	wallSpent time.Duration
@@ -268,6 +298,13 @@ func (r *recorder) done(now time.Time, o outcome) {
 	if o.charged && !o.booked {
 		r.s.ChargedNotBooked++
 		b.ChargedNotBooked++
+		if o.injected {
+			r.s.FailedAfterPayment++
+		}
+		if o.customer != "" && !r.refund[o.customer] {
+			r.refund[o.customer] = true
+			r.s.CustomersRefundDue++
+		}
 	}
 	if o.customer != "" && o.charged {
 		prev := r.charged[o.customer]
@@ -293,6 +330,9 @@ func (r *recorder) snapshot(seatsLeft int64) Stats {
 		s.TimedOutAt[k] = v
 	}
 	s.CustomersChargedNotBooked = r.cbnbCust
+	r.lateMu.Lock()
+	s.TimerLateP99Ms = r.lateH.quantile(0.99)
+	r.lateMu.Unlock()
 	s.Latency = r.lat.percentiles()
 	s.BookingLatency = r.bookLat.percentiles()
 	s.SeatsLeft = seatsLeft
@@ -332,6 +372,8 @@ func writePrometheus(w io.Writer, s Stats) {
 	metric("boxoffice_charged_total", "counter", "Payments taken.", float64(s.Charged))
 	metric("boxoffice_charged_not_booked_total", "counter", "Payments taken without a booking.", float64(s.ChargedNotBooked))
 	metric("boxoffice_customers_charged_not_booked", "gauge", "Customers charged who hold no booking.", float64(s.CustomersChargedNotBooked))
+	metric("boxoffice_customers_refund_due", "gauge", "Customers with a payment taken without a booking.", float64(s.CustomersRefundDue))
+	metric("boxoffice_failed_after_payment_total", "counter", "Bookings failed after payment by the configured probability.", float64(s.FailedAfterPayment))
 	metric("boxoffice_rejected_total", "counter", "Requests answered 503 (queue full).", float64(s.Rejected))
 	metric("boxoffice_sold_out_total", "counter", "Booking attempts on a sold-out screening.", float64(s.SoldOut))
 	fmt.Fprintf(w, "# HELP boxoffice_timed_out_total Requests answered 504, by stage.\n# TYPE boxoffice_timed_out_total counter\n")

@@ -30,6 +30,11 @@ type engine struct {
 	lagMu sync.Mutex
 	lags  []float64 // dispatch lag, wall milliseconds, sampled
 	nLag  uint64
+	// late is how late (wall ms, sampled) the dispatcher sent steps that became due while it
+	// was free to send them: scheduled against actual send times, the simulator's own CPU
+	// starvation, apart from waiting for a worker (the crowd's concurrency limit).
+	late  []float64
+	nLate uint64
 }
 
 func newEngine(workers int) *engine {
@@ -70,6 +75,7 @@ func (e *engine) run(ctx context.Context, workers int) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	defer func() { close(e.work); wg.Wait() }()
+	var freeFrom time.Time // the end of the dispatcher's last wait for a worker
 	for {
 		e.mu.Lock()
 		var wait time.Duration = time.Hour
@@ -84,10 +90,18 @@ func (e *engine) run(ctx context.Context, workers int) {
 		}
 		e.mu.Unlock()
 		if due != nil {
+			if due.at.After(freeFrom) {
+				e.recordLate(time.Since(due.at))
+			}
 			select {
 			case e.work <- *due:
-			case <-ctx.Done():
-				return
+			default: // every worker busy: the crowd's concurrency limit, not lateness
+				select {
+				case e.work <- *due:
+				case <-ctx.Done():
+					return
+				}
+				freeFrom = time.Now()
 			}
 			continue
 		}
@@ -105,6 +119,15 @@ func (e *engine) run(ctx context.Context, workers int) {
 			return
 		}
 	}
+}
+
+func (e *engine) recordLate(d time.Duration) {
+	e.lagMu.Lock()
+	e.nLate++
+	if len(e.late) < 200000 || e.nLate%16 == 0 {
+		e.late = append(e.late, float64(d)/float64(time.Millisecond))
+	}
+	e.lagMu.Unlock()
 }
 
 func (e *engine) recordLag(d time.Duration) {

@@ -1,8 +1,12 @@
 package sim
 
 import (
+	"bufio"
+	"os"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -10,6 +14,8 @@ import (
 // overheadMeter samples the process while a run goes on.
 type overheadMeter struct {
 	cpu0     cpuTimes
+	psi0     float64 // /proc/pressure/cpu "some" total, µs; -1 unknown
+	wall0    time.Time
 	stop_    chan struct{}
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -19,7 +25,7 @@ type overheadMeter struct {
 }
 
 func startOverhead() *overheadMeter {
-	m := &overheadMeter{cpu0: processCPU(), stop_: make(chan struct{})}
+	m := &overheadMeter{cpu0: processCPU(), psi0: cpuPressure(), wall0: time.Now(), stop_: make(chan struct{})}
 	m.sample()
 	m.wg.Add(2)
 	go func() {
@@ -83,9 +89,16 @@ func (m *overheadMeter) stop(e *engine) Overhead {
 	e.lagMu.Lock()
 	lags := append([]float64(nil), e.lags...)
 	o.Steps = int64(e.nLag)
+	late := append([]float64(nil), e.late...)
 	e.lagMu.Unlock()
 	sort.Float64s(lags)
 	o.LagP50Ms, o.LagP99Ms = Quantile(lags, 0.5), Quantile(lags, 0.99)
+	sort.Float64s(late)
+	o.SendLateP99Ms = Quantile(late, 0.99)
+	o.CPUPressure = -1
+	if p := cpuPressure(); p >= 0 && m.psi0 >= 0 {
+		o.CPUPressure = (p - m.psi0) / float64(time.Since(m.wall0).Microseconds())
+	}
 	m.mu.Lock()
 	sort.Float64s(m.late)
 	o.StarvedP99Ms = Quantile(m.late, 0.99)
@@ -94,3 +107,29 @@ func (m *overheadMeter) stop(e *engine) Overhead {
 }
 
 type cpuTimes struct{ user, sys float64 }
+
+// cpuPressure is the machine's (or the container's) CPU pressure so far: the microseconds
+// during which some runnable task waited for a CPU (Linux PSI, /proc/pressure/cpu "some
+// total"); -1 where there is none.
+func cpuPressure() float64 {
+	f, err := os.Open("/proc/pressure/cpu")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "some ") {
+			continue
+		}
+		for _, kv := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(kv, "total="); ok {
+				if n, err := strconv.ParseFloat(v, 64); err == nil {
+					return n
+				}
+			}
+		}
+	}
+	return -1
+}

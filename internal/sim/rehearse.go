@@ -88,7 +88,8 @@ func Rehearse(ctx context.Context, base Scenario, cfg RehearseConfig) (*Rehearsa
 		}
 		t := Trial{Rate: int(rate), Errors: res.ErrorsTotal, Result: res}
 		if res.Backend != nil {
-			t.P95Ms, t.ChargedNotBooked = res.Backend.Latency.P95, res.Backend.ChargedNotBooked
+			// by load: a box office configured to fail after payment (FailAfterPayment) fails at any rate
+			t.P95Ms, t.ChargedNotBooked = res.Backend.Latency.P95, res.Backend.ChargedNotBooked-res.Backend.FailedAfterPayment
 		}
 		t.Pass = res.Backend != nil && t.P95Ms <= reh.TargetP95Ms && t.ChargedNotBooked == 0 && t.Errors == 0 &&
 			res.Outcomes[Unfinished.String()] == 0

@@ -38,6 +38,34 @@ func comparisonRows(runs []*Result) []row {
 		}
 		return fmt.Sprintf("%s (%s)", num(int(r.Backend.ChargedNotBooked)), num(int(r.Backend.CustomersChargedNotBooked)))
 	})
+	add("  of which by load (timed out after payment)", func(r *Result) string {
+		if r.Backend == nil {
+			return "n/a"
+		}
+		return num(int(r.Backend.ChargedNotBooked - r.Backend.FailedAfterPayment))
+	})
+	add("  of which failed after payment (configured)", func(r *Result) string {
+		if r.Backend == nil {
+			return "n/a"
+		}
+		return num(int(r.Backend.FailedAfterPayment))
+	})
+	add("people owed a refund: box office / foyer's list", func(r *Result) string {
+		if r.Backend == nil {
+			return "n/a"
+		}
+		s := num(int(r.Backend.CustomersRefundDue)) + " / "
+		switch {
+		case r.Flagged < 0:
+			return s + "n/a"
+		case r.Flagged == r.Backend.CustomersRefundDue:
+			return s + num(int(r.Flagged)) + " (match)"
+		case r.Backend.ReleasesLost > 0:
+			return s + num(int(r.Flagged)) + fmt.Sprintf(" (MISMATCH; %s reports to foyer lost)", num(int(r.Backend.ReleasesLost)))
+		default:
+			return s + num(int(r.Flagged)) + " (MISMATCH)"
+		}
+	})
 	add("bookings completed", func(r *Result) string { return num(r.Outcomes[Booked.String()]) })
 	add("backend latency p50 / p95 / p99", func(r *Result) string {
 		if r.Backend == nil {
@@ -144,8 +172,18 @@ func comparisonRows(runs []*Result) []row {
 	add("simulator lag p50 / p99 (wall)", func(r *Result) string {
 		return fmt.Sprintf("%.1f / %.0f ms", r.Overhead.LagP50Ms, r.Overhead.LagP99Ms)
 	})
-	add("CPU starvation (heartbeat late, p99)", func(r *Result) string {
+	add("late sends / box office timers, p99 (wall)", func(r *Result) string {
+		s := fmt.Sprintf("%.0f ms / ", r.Overhead.SendLateP99Ms)
+		if r.Backend == nil {
+			return s + "n/a"
+		}
+		return s + fmt.Sprintf("%.0f ms", r.Backend.TimerLateP99Ms)
+	})
+	add("CPU starvation (heartbeat late, p99; CPU pressure)", func(r *Result) string {
 		s := fmt.Sprintf("%.0f ms", r.Overhead.StarvedP99Ms)
+		if p := r.Overhead.CPUPressure; p >= 0 {
+			s += fmt.Sprintf("; %.0f%%", 100*p)
+		}
 		if r.Distorted != "" {
 			s += "  DISTORTED"
 		}

@@ -64,6 +64,9 @@ type Result struct {
 	RedisRoundTrips   int64    `json:"redis_round_trips"`
 	RoundTripsPerPoll float64  `json:"redis_round_trips_per_poll"`
 	Notes             []string `json:"notes,omitempty"`
+	// Flagged is how many people foyer's refund list holds after the run (Target.Flagged;
+	// -1 when not asked): to match the box office's own Backend.CustomersRefundDue.
+	Flagged int64 `json:"flagged"`
 	// Distorted says why the run's timings cannot be trusted ("" when they can): the machine
 	// ran short of CPU, so at Speed x every wall-clock hiccup became Speed times longer.
 	Distorted string `json:"distorted,omitempty"`
@@ -71,6 +74,11 @@ type Result struct {
 
 // StarvedLimitMs is the heartbeat lateness beyond which a run is flagged as distorted.
 const StarvedLimitMs = 150
+
+// LateLimit is the lateness, in sale time, of the simulator's sends (p99) or of the box
+// office's step timers (p99) beyond which a run is flagged as distorted: 3 s of sale time is a
+// tenth of the festival box office's 30 s timeout, and bunches a second's arrivals together.
+const LateLimit = 3 * time.Second
 
 // Fairness is how closely getting in followed arriving.
 type Fairness struct {
@@ -136,6 +144,14 @@ type Overhead struct {
 	// StarvedP99Ms is how late (wall ms, 99th percentile) a 20 ms heartbeat woke up: the
 	// machine's CPU starvation. Past StarvedLimitMs the run's timings are distorted.
 	StarvedP99Ms float64 `json:"starved_p99_ms"`
+	// SendLateP99Ms is how late (wall ms, 99th percentile) the simulator sent visitors' steps
+	// against their schedule, when a worker was free to send them (the crowd's concurrency
+	// limit apart): its own CPU starvation. Times the speed, past LateLimit of sale time, the
+	// crowd did not arrive as drawn and the run is distorted.
+	SendLateP99Ms float64 `json:"send_late_p99_ms"`
+	// CPUPressure is the share of the run's wall time during which some task on the machine
+	// waited for a CPU (Linux PSI "some"); -1 when unknown. Context for the figures above.
+	CPUPressure float64 `json:"cpu_pressure"`
 	// InProcess names what else ran in the process and so counts in the CPU time.
 	InProcess string `json:"in_process,omitempty"`
 }
@@ -291,6 +307,17 @@ func (r *runner) result(wallEnd time.Time, backend *boxoffice.Stats, over Overhe
 	var why []string
 	if over.StarvedP99Ms > StarvedLimitMs {
 		why = append(why, fmt.Sprintf("the simulator's process was starved of CPU (a 20 ms heartbeat woke %.0f ms late at p99)", over.StarvedP99Ms))
+	}
+	if sale := over.SendLateP99Ms * r.sc.Speed; sale > float64(LateLimit.Milliseconds()) {
+		why = append(why, fmt.Sprintf("the simulator sent visitors' requests %.0f ms late at p99 (%.1f s of sale time; limit %v)",
+			over.SendLateP99Ms, sale/1000, LateLimit))
+	}
+	if b := res.Backend; b != nil {
+		limit := math.Min(float64(LateLimit.Milliseconds()), b.Capacity.TimeoutMs/10)
+		if sale := b.TimerLateP99Ms * b.Capacity.Speed; sale > limit {
+			why = append(why, fmt.Sprintf("the box office's step timers woke %.0f ms late at p99 (%.1f s of sale time against its %.0f s timeout)",
+				b.TimerLateP99Ms, sale/1000, b.Capacity.TimeoutMs/1000))
+		}
 	}
 	if b := res.Backend; b != nil && b.Latency.Max > 1.3*b.Capacity.TimeoutMs {
 		why = append(why, fmt.Sprintf("the box office answered %.0f s after arrival though its timeout is %.0f s (its timers ran late)",

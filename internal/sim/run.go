@@ -61,6 +61,9 @@ type Target struct {
 	// served (e.g. INFO's total_reads_processed of a private Redis); read before and after the
 	// crowd, it gives the round trips per status poll.
 	RedisRoundTrips func(ctx context.Context) (int64, error)
+	// Flagged, when set, counts the people on foyer's refund list (charged, not booked) once
+	// the run is over and the box office has reported every outcome.
+	Flagged func(ctx context.Context) (int64, error)
 	// Prepare, when set, runs before the crowd starts with the wall time of the opening, e.g.
 	// to set the room's opens_at.
 	Prepare func(ctx context.Context, opening time.Time) error
@@ -229,6 +232,15 @@ func Run(ctx context.Context, sc Scenario, tgt Target, opt Options) (*Result, er
 	}
 	backend, berr := r.backendStats(ctx)
 	res := r.result(wallEnd, backend, over)
+	res.Flagged = -1
+	if tgt.Flagged != nil {
+		n, err := tgt.Flagged(ctx)
+		if err != nil {
+			res.Notes = append(res.Notes, "foyer's refund list unavailable: "+err.Error())
+		} else {
+			res.Flagged = n
+		}
+	}
 	res.Notes = append(res.Notes, r.Notes...)
 	for _, s := range r.rises {
 		res.Notes = append(res.Notes, "place rose: "+s)
@@ -468,7 +480,8 @@ func (r *runner) backendStats(ctx context.Context) (*boxoffice.Stats, error) {
 		return nil, errors.New("no backend URL")
 	}
 	url := strings.TrimRight(r.tgt.BackendURL, "/") + "/boxoffice/stats"
-	deadline := time.Now().Add(r.clientTimeout + 2*time.Second)
+	// requests in progress end by the client timeout; release calls to foyer (retried) within 30 s
+	deadline := time.Now().Add(max(r.clientTimeout+2*time.Second, 30*time.Second))
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := r.client.Do(req)
@@ -481,7 +494,7 @@ func (r *runner) backendStats(ctx context.Context) (*boxoffice.Stats, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sim: backend stats: %w", err)
 		}
-		if (s.InFlight == 0 && s.Queued == 0) || time.Now().After(deadline) {
+		if (s.InFlight == 0 && s.Queued == 0 && s.ReleasesPending == 0) || time.Now().After(deadline) {
 			return &s, nil
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -58,6 +58,9 @@ type Config struct {
 	Logger zerolog.Logger
 }
 
+// DefaultAbsentAfter is the room's absent_after (wall time) unless Config says otherwise.
+const DefaultAbsentAfter = 15 * time.Second
+
 // Stack is a running foyer with its box office.
 type Stack struct {
 	// FoyerURL is the gateway; BackendURL the box office (straight, for its stats).
@@ -90,7 +93,7 @@ func Start(ctx context.Context, cfg Config) (*Stack, error) {
 		cfg.Session = 10 * time.Minute
 	}
 	if cfg.AbsentAfter == 0 {
-		cfg.AbsentAfter = 15 * time.Second
+		cfg.AbsentAfter = DefaultAbsentAfter
 	}
 	if cfg.Grace == 0 {
 		cfg.Grace = 60 * time.Second
@@ -367,4 +370,36 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// FlaggedPeople counts the people on a room's refund list (GET .../flagged, the admin API):
+// distinct visitors, since one person may have been admitted, and failed, more than once.
+func FlaggedPeople(ctx context.Context, base, prefix, room, adminToken string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+prefix+"/admin/v1/rooms/"+room+"/flagged?limit=10000", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("refund list: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return 0, fmt.Errorf("refund list: status %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
+	}
+	var body struct {
+		Flagged []struct {
+			Visitor string `json:"visitor"`
+		} `json:"flagged"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&body); err != nil {
+		return 0, fmt.Errorf("refund list: %w", err)
+	}
+	people := map[string]bool{}
+	for _, f := range body.Flagged {
+		people[f.Visitor] = true
+	}
+	return int64(len(people)), nil
 }
