@@ -21,6 +21,7 @@ const (
 // use.
 type Issuer struct {
 	key     *Key
+	ring    *KeyRing // when set, the ring's current signing key signs (key is unused)
 	name    string
 	issJSON []byte // `{"iss":"<name>","aud":`
 }
@@ -46,8 +47,30 @@ func NewIssuer(ks *KeySet, issuer string) (*Issuer, error) {
 	return &Issuer{key: ks.signing, name: issuer, issJSON: pre}, nil
 }
 
+// NewRingIssuer returns an Issuer that signs with the current signing key of r, following
+// its reloads.
+func NewRingIssuer(r *KeyRing, issuer string) (*Issuer, error) {
+	if r == nil {
+		return nil, ErrNoSigningKey
+	}
+	i, err := NewIssuer(r.Current(), issuer)
+	if err != nil {
+		return nil, err
+	}
+	i.ring = r
+	return i, nil
+}
+
+// signingKey is the key that signs now.
+func (i *Issuer) signingKey() *Key {
+	if i.ring != nil {
+		return i.ring.cur.Load().signing
+	}
+	return i.key
+}
+
 // KeyID returns the kid of the key the Issuer signs with.
-func (i *Issuer) KeyID() string { return i.key.id }
+func (i *Issuer) KeyID() string { return i.signingKey().id }
 
 // Name returns the iss the Issuer writes.
 func (i *Issuer) Name() string { return i.name }
@@ -100,7 +123,7 @@ func (i *Issuer) Issue(c Claims) (string, error) {
 	}
 	p = append(p, '}')
 
-	k := i.key
+	k := i.signingKey()
 	enc := base64.RawURLEncoding
 	n := len(k.header) + enc.EncodedLen(len(p))
 	out := make([]byte, n, n+1+enc.EncodedLen(k.sigLen))

@@ -130,7 +130,8 @@ type VerifierOptions struct {
 // nbf, iat, aud and iss. It is safe for concurrent use.
 type Verifier struct {
 	keys     KeySource
-	local    *KeySet // keys, when it is a *KeySet: looked up without allocating
+	local    *KeySet  // keys, when it is a *KeySet: looked up without allocating
+	ring     *KeyRing // keys, when it is a *KeyRing: its current set, likewise
 	issuer   string
 	leeway   int64 // seconds
 	algs     [3]bool
@@ -145,6 +146,7 @@ func NewVerifier(keys KeySource, opts VerifierOptions) (*Verifier, error) {
 	}
 	v := &Verifier{keys: keys, issuer: opts.Issuer, maxBytes: opts.MaxTokenBytes, anyRoom: opts.AnyRoom}
 	v.local, _ = keys.(*KeySet)
+	v.ring, _ = keys.(*KeyRing)
 	if v.issuer == "" {
 		v.issuer = DefaultIssuer
 	}
@@ -235,6 +237,8 @@ func (v *Verifier) Verify(token, room string, now time.Time) (Claims, error) {
 	var key *Key
 	if v.local != nil {
 		key = v.local.lookup(kid)
+	} else if v.ring != nil {
+		key = v.ring.cur.Load().lookup(kid)
 	} else if k, err := v.keys.Key(string(kid)); err == nil {
 		key = k
 	}

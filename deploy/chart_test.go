@@ -620,6 +620,9 @@ func TestChartSentinelExistingSecretsHPAAndTLS(t *testing.T) {
 	if s, _ := secretRef(c, "FOYER_REDIS_URL"); s != "" {
 		t.Errorf("FOYER_REDIS_URL must not be set in sentinel mode (foyer would drop redis.addrs for it), got Secret %q", s)
 	}
+	if s, k := secretRef(c, "FOYER_REDIS_PASSWORD"); s != "foyer-ops" || k != "redis-password" {
+		t.Errorf("FOYER_REDIS_PASSWORD: want the existing Secret foyer-ops key redis-password, got %q %q", s, k)
+	}
 	if got := keysVolume(d); got != "foyer-keys-2026" {
 		t.Errorf("keys volume: want the existing Secret foyer-keys-2026, got %q", got)
 	}
@@ -648,8 +651,15 @@ func TestChartSentinelExistingSecretsHPAAndTLS(t *testing.T) {
 	}
 	cfg := foyerConfig(t, cm, envOf(t, r, c))
 	wantAddrs := []string{"sentinel-0.sentinel:26379", "sentinel-1.sentinel:26379", "sentinel-2.sentinel:26379"}
-	if !slices.Equal(cfg.Redis.Addrs, wantAddrs) || cfg.Redis.MasterName != "foyer-master" || cfg.Redis.Password != "ci-sentinel-password" {
-		t.Errorf("sentinel: addrs %v master %q password set %v", cfg.Redis.Addrs, cfg.Redis.MasterName, cfg.Redis.Password != "")
+	if !slices.Equal(cfg.Redis.Addrs, wantAddrs) || cfg.Redis.MasterName != "foyer-master" || cfg.Redis.Password != "" {
+		t.Errorf("sentinel: addrs %v master %q password in the ConfigMap %v", cfg.Redis.Addrs, cfg.Redis.MasterName, cfg.Redis.Password != "")
+	}
+	// Ticket secrets for rotation: files of the keys Secret, never their content.
+	if len(cfg.Tickets.Secrets) != 2 || cfg.Tickets.Secrets[0].SecretFile != "/etc/foyer/keys/ticket-2" || cfg.Tickets.Secrets[0].Secret != "" {
+		t.Errorf("tickets.secrets: %+v", cfg.Tickets.Secrets)
+	}
+	if len(cfg.Admin.Tokens) != 1 || cfg.Admin.Tokens[0].TokenFile != "/etc/foyer/keys/admin-lead" || cfg.Admin.Tokens[0].Token != "" {
+		t.Errorf("admin.tokens: %+v", cfg.Admin.Tokens)
 	}
 	if cfg.Redis.Prefix != "concert" || cfg.Redis.Timeout != 300*time.Millisecond {
 		t.Errorf("redis prefix %q timeout %s", cfg.Redis.Prefix, cfg.Redis.Timeout)
@@ -680,14 +690,22 @@ func TestChartClusterGeneratedKeys(t *testing.T) {
 	if len(ticket) < 32 {
 		t.Errorf("generated ticket secret: %d characters", len(ticket))
 	}
-	// The env Secret exists but holds nothing: no admin token was given.
-	if env, ok := r.secret("foyer-env"); !ok || len(env.Data) != 0 {
+	// The env Secret holds the Redis password only (no admin token was given), and it reaches
+	// foyer as FOYER_REDIS_PASSWORD, never through the ConfigMap.
+	if env, ok := r.secret("foyer-env"); !ok || len(env.Data) != 1 || secretData(t, env)["redis-password"] != "ci-cluster-password" {
 		t.Errorf("env Secret: %+v", env.Data)
 	}
-	cfg := foyerConfig(t, r.one(t, "ConfigMap"), envOf(t, r, c))
+	if s, k := secretRef(c, "FOYER_REDIS_PASSWORD"); s != "foyer-env" || k != "redis-password" {
+		t.Errorf("FOYER_REDIS_PASSWORD: want secret foyer-env key redis-password, got %q %q", s, k)
+	}
+	cm := r.one(t, "ConfigMap")
+	if strings.Contains(cm.Data["foyer.yaml"], "ci-cluster-password") {
+		t.Errorf("the ConfigMap carries the Redis password:\n%s", cm.Data["foyer.yaml"])
+	}
+	cfg := foyerConfig(t, cm, envOf(t, r, c))
 	wantAddrs := []string{"redis-cluster-0.redis-cluster:6379", "redis-cluster-1.redis-cluster:6379", "redis-cluster-2.redis-cluster:6379"}
-	if !slices.Equal(cfg.Redis.Addrs, wantAddrs) || cfg.Redis.MasterName != "" || cfg.Redis.Password != "" {
-		t.Errorf("cluster: addrs %v master %q", cfg.Redis.Addrs, cfg.Redis.MasterName)
+	if !slices.Equal(cfg.Redis.Addrs, wantAddrs) || cfg.Redis.MasterName != "" || cfg.Redis.Password != "ci-cluster-password" {
+		t.Errorf("cluster: addrs %v master %q password from the Secret %v", cfg.Redis.Addrs, cfg.Redis.MasterName, cfg.Redis.Password != "")
 	}
 	if len(cfg.Rooms) != 2 || cfg.Rooms[1].Mode != "token" || cfg.Rooms[1].ReturnURLs[0] != "https://tickets.example.org/" {
 		t.Errorf("rooms: %+v", cfg.Rooms)
@@ -710,7 +728,10 @@ func TestChartRefuses(t *testing.T) {
 		{"keys without a ticket secret", "single-values.yaml", []string{"keys.files.\\.ticket-secret=null"}, "needs .ticket-secret"},
 		{"short ticket secret", "single-values.yaml", []string{"keys.files.\\.ticket-secret=short"}, "at least 32 characters"},
 		{"admin tokens in the config", "single-values.yaml", []string{"config.admin.tokens[0].name=x"}, "config.admin: admin tokens are secrets"},
-		{"ticket secrets in the config", "single-values.yaml", []string{"config.tickets.secrets[0].id=1"}, "config.tickets"},
+		{"ticket secrets in the config", "single-values.yaml", []string{"config.tickets.secrets[0].id=1", "config.tickets.secrets[0].secret=s"}, "config.tickets.secrets[0]: ticket secrets are secrets"},
+		{"admin token in the config", "single-values.yaml", []string{"config.admin.tokens[0].name=x", "config.admin.tokens[0].token=t"}, "config.admin: admin tokens are secrets"},
+		{"ticket secret without a file", "single-values.yaml", []string{"config.tickets.secrets[0].id=1"}, "config.tickets.secrets[0]: ticket secrets are secrets"},
+		{"redis password beside an existing Secret", "sentinel-values.yaml", []string{"redis.password=p"}, "redis.password: with secrets.existingSecret"},
 		{"listen in the config", "single-values.yaml", []string{"config.listen=:9000"}, "config.listen"},
 		{"key_dir in the config", "single-values.yaml", []string{"config.tokens.key_dir=/x"}, "config.tokens.key_dir"},
 		{"unknown redis mode", "single-values.yaml", []string{"redis.mode=ring"}, "redis.mode: must be single, sentinel or cluster"},

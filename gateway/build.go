@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
@@ -19,8 +20,12 @@ import (
 // (Engine.Run) and the server's (Server.Run) from main.
 type Parts struct {
 	Engine *queue.Engine
-	Keys   *admission.KeySet
-	Server *Server
+	Keys   *admission.KeySet // the keys at start; KeyRing holds the ones in use
+	// KeyRing is tokens.key_dir, reloaded without a restart (see KeyReloader).
+	KeyRing *admission.KeyRing
+	Server  *Server
+	// ShutdownTracing sends the spans still buffered (tracing on); call it after Serve returns.
+	ShutdownTracing func(context.Context) error
 }
 
 // Build assembles a gateway from a validated configuration the way `foyer serve` does: the
@@ -39,11 +44,12 @@ func Build(cfg Config, rdb redis.UniversalClient, tickets []queue.TicketKey, log
 	if err != nil {
 		return nil, err
 	}
-	keys, err := admission.LoadOrGenerate(cfg.Tokens.KeyDir, admission.Algorithm(cfg.Tokens.Algorithm),
-		log.With().Str("component", "admission").Logger())
+	ring, err := admission.NewKeyRing(cfg.Tokens.KeyDir, admission.Algorithm(cfg.Tokens.Algorithm),
+		admission.KeyRingOptions{NewKeyDelay: cfg.Tokens.NewKeyDelay, Logger: log.With().Str("component", "admission").Logger()})
 	if err != nil {
 		return nil, err
 	}
+	keys := ring.Current()
 	site, err := web.New(web.Config{OverrideDir: cfg.Web.OverrideDir})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: pages: %w", err)
@@ -54,11 +60,19 @@ func Build(cfg Config, rdb redis.UniversalClient, tickets []queue.TicketKey, log
 		m.Write([]byte("foyer proof-of-work challenge key"))
 		challengeKey = m.Sum(nil)
 	}
-	srv, err := New(cfg, Deps{Engine: engine, Keys: keys, Site: site, Logger: log, ChallengeKey: challengeKey})
+	tp, shutdownTracing, err := NewTracerProvider(context.Background(), cfg.Tracing)
 	if err != nil {
 		return nil, err
 	}
-	return &Parts{Engine: engine, Keys: keys, Server: srv}, nil
+	deps := Deps{Engine: engine, KeyRing: ring, Site: site, Logger: log, ChallengeKey: challengeKey}
+	if cfg.Tracing.Endpoint != "" {
+		deps.TracerProvider = tp
+	}
+	srv, err := New(cfg, deps)
+	if err != nil {
+		return nil, err
+	}
+	return &Parts{Engine: engine, Keys: keys, KeyRing: ring, Server: srv, ShutdownTracing: shutdownTracing}, nil
 }
 
 // ParseAdminToken reads the one form FOYER_ADMIN_TOKEN takes everywhere: "name:token", or a

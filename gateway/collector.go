@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/foyerhq/foyer/queue"
 )
 
 // roomCollector exports each room's figures from the gateway's newest history sample, so a
@@ -18,10 +23,31 @@ var (
 	descReturned = prometheus.NewDesc("foyer_returned_total", "Skipped visitors who came back within the grace period.", []string{"room"}, nil)
 	descAdmRate  = prometheus.NewDesc("foyer_admitted_per_minute", "Measured admissions per minute.", []string{"room"}, nil)
 	descStore    = prometheus.NewDesc("foyer_store_up", "1 when the gateway's last read of the room from Redis worked.", []string{"room"}, nil)
+	descState    = prometheus.NewDesc("foyer_room_state", "1 for the state visitors see now (scheduled, prequeue, open, paused, closed, sold_out), 0 for the others.", []string{"room", "state"}, nil)
 )
 
+// roomStates are the values of foyer_room_state's state label: each room exports all of them,
+// so a state that ends drops to 0 rather than vanishing.
+var roomStates = []queue.State{queue.StateScheduled, queue.StatePrequeue, queue.StateOpen, queue.StatePaused, queue.StateClosed, queue.StateSoldOut}
+
+// registerRuntime adds the Go runtime (goroutines, heap, GC) and process (CPU, memory, open
+// files against their limit) collectors, unless the registry has them already.
+func registerRuntime(reg prometheus.Registerer) {
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				panic(err)
+			}
+		}
+	}
+}
+
 func (rc *roomCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descWaiting, descActive, descMax, descRate, descAdmitted, descSkipped, descReturned, descAdmRate, descStore} {
+	for _, d := range []*prometheus.Desc{descWaiting, descActive, descMax, descRate, descAdmitted, descSkipped, descReturned, descAdmRate, descStore, descState} {
 		ch <- d
 	}
 }
@@ -48,5 +74,14 @@ func (rc *roomCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAdmitted, prometheus.CounterValue, float64(smp.admitted), name)
 		ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(smp.Skipped), name)
 		ch <- prometheus.MustNewConstMetric(descReturned, prometheus.CounterValue, float64(smp.Returned), name)
+		if v, ok := rc.s.engine.View(name); ok { // the engine's cache: no Redis
+			for _, st := range roomStates {
+				on := 0.0
+				if v.State == st {
+					on = 1
+				}
+				ch <- prometheus.MustNewConstMetric(descState, prometheus.GaugeValue, on, name, string(st))
+			}
+		}
 	}
 }

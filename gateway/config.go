@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/foyerhq/foyer/queue"
 	"github.com/foyerhq/foyer/web"
@@ -62,6 +59,8 @@ type Config struct {
 	RoomTemplates []RoomConfig `yaml:"room_templates"`
 	// TLS makes foyer terminate HTTPS itself (tls.go).
 	TLS TLSConfig `yaml:"tls"`
+	// Tracing sends OpenTelemetry spans of the visitor and admin paths (tracing.go); off by default.
+	Tracing TracingConfig `yaml:"tracing"`
 }
 
 // RedisConfig says where the store is.
@@ -77,8 +76,11 @@ type RedisConfig struct {
 	// Mode is auto (default: Sentinel with master_name, a cluster with several addrs, and for
 	// one addr whatever the seed says), single, cluster or sentinel.
 	Mode string `yaml:"mode"`
-	// Password for Addrs mode.
+	// Password of Redis (and of a URL that carries none). Env FOYER_REDIS_PASSWORD wins.
 	Password string `yaml:"password"`
+	// PasswordFile holds the password instead (a mounted Secret); surrounding white space is
+	// trimmed.
+	PasswordFile string `yaml:"password_file"`
 	// Prefix starts every key, default "foyer".
 	Prefix string `yaml:"prefix"`
 	// Timeout is the deadline of every Redis call, default 500ms.
@@ -97,6 +99,8 @@ type AdminConfig struct {
 type AdminToken struct {
 	Name  string `yaml:"name"`
 	Token string `yaml:"token"`
+	// TokenFile holds the token instead (a mounted Secret).
+	TokenFile string `yaml:"token_file"`
 }
 
 // BackendKey is one booking backend's release credential.
@@ -105,6 +109,8 @@ type BackendKey struct {
 	Name string `yaml:"name"`
 	// Key is the secret, at least 32 characters.
 	Key string `yaml:"key"`
+	// KeyFile holds the key instead (a mounted Secret).
+	KeyFile string `yaml:"key_file"`
 	// Rooms limits the key to these rooms; empty means every room.
 	Rooms []string `yaml:"rooms"`
 }
@@ -117,6 +123,13 @@ type TokenConfig struct {
 	KeyDir string `yaml:"key_dir"`
 	// Issuer is the iss claim, default "foyer" (what the admission package's verifier expects).
 	Issuer string `yaml:"issuer"`
+	// ReloadEvery is how often key_dir (and the ticket secrets in the configuration file and
+	// their files) are read again for a rotation, default 2s; 0 reloads on SIGHUP only.
+	ReloadEvery time.Duration `yaml:"reload_every"`
+	// NewKeyDelay is how long a new signing key or first ticket secret is published and
+	// accepted before it signs, default 30s: every replica must have read it by then (a
+	// Kubernetes Secret can take a minute or more to reach every pod: raise it there).
+	NewKeyDelay time.Duration `yaml:"new_key_delay"`
 }
 
 // TicketConfig configures the waiting tickets.
@@ -130,6 +143,8 @@ type TicketConfig struct {
 type TicketSecret struct {
 	ID     int    `yaml:"id"`
 	Secret string `yaml:"secret"`
+	// SecretFile holds the secret instead (a mounted Secret); read again on every key reload.
+	SecretFile string `yaml:"secret_file"`
 }
 
 // LimitConfig bounds clients.
@@ -301,7 +316,7 @@ func DefaultConfig() Config {
 		Listen: "127.0.0.1:8080",
 		Prefix: "/foyer",
 		Redis:  RedisConfig{URL: "redis://127.0.0.1:6379/0", Prefix: "foyer", Timeout: 500 * time.Millisecond},
-		Tokens: TokenConfig{Algorithm: "EdDSA", KeyDir: ".foyer/keys"},
+		Tokens: TokenConfig{Algorithm: "EdDSA", KeyDir: ".foyer/keys", ReloadEvery: 2 * time.Second, NewKeyDelay: 30 * time.Second},
 		Limits: LimitConfig{JoinsPerMinute: 30, MaxBodyBytes: 16 << 10, ProxyMaxBodyBytes: 10 << 20,
 			MaxConns: 10000, MaxConnsPerIP: 512, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, BodyTimeout: 60 * time.Second,
@@ -310,40 +325,62 @@ func DefaultConfig() Config {
 	}
 }
 
-// ParseConfig decodes YAML strictly on top of DefaultConfig and fills room defaults. It does
-// not validate: call Validate.
+// ParseConfig decodes YAML strictly on top of DefaultConfig. It does not validate: call
+// Validate. Every decode problem (an unknown field, a value of the wrong type) is reported at
+// once in a *ConfigError, each with its line and field ("line 7: rooms[0].colour: unknown
+// field"); the returned Config then holds whatever did decode.
 func ParseConfig(r io.Reader) (Config, error) {
-	cfg := DefaultConfig()
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	cfg, _, problems, err := parseConfig(r)
 	if err != nil {
-		return cfg, fmt.Errorf("read config: %w", err)
+		return cfg, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return cfg, fmt.Errorf("decode config: %w", err)
+	if len(problems) > 0 {
+		return cfg, &ConfigError{Problems: sortProblems(problems)}
 	}
 	return cfg, nil
 }
 
+func parseConfig(r io.Reader) (Config, *configSource, []problem, error) {
+	cfg := DefaultConfig()
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return cfg, nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	src, problems := decodeConfig(data, &cfg)
+	return cfg, src, problems, nil
+}
+
 // LoadConfig reads the file at path (may be empty for defaults only), applies the environment
-// through getenv (FOYER_LISTEN, FOYER_REDIS_URL, FOYER_ADMIN_TOKEN) and validates.
+// through getenv (FOYER_LISTEN, FOYER_REDIS_URL, FOYER_ADMIN_TOKEN) and validates. Decode and
+// validation problems are reported together in one *ConfigError, each with its line in the
+// file where it has one.
 func LoadConfig(path string, getenv func(string) string) (Config, error) {
 	cfg := DefaultConfig()
+	src := &configSource{lines: map[string]int{}, failed: map[string]bool{}}
+	var decode []problem
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
 			return cfg, fmt.Errorf("open config: %w", err)
 		}
 		defer f.Close()
-		if cfg, err = ParseConfig(f); err != nil {
+		if cfg, src, decode, err = parseConfig(f); err != nil {
 			return cfg, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	for _, p := range cfg.readSecretFiles() {
+		if lp, ok := src.locate(p); ok {
+			decode = append(decode, lp)
 		}
 	}
 	cfg.ApplyEnv(getenv)
 	cfg.FillDefaults()
-	if err := cfg.Validate(); err != nil {
+	problems, err := withLines(src, decode, cfg.Validate())
+	if err != nil {
 		return cfg, err
+	}
+	if len(problems) > 0 {
+		return cfg, &ConfigError{File: path, Problems: problems}
 	}
 	return cfg, nil
 }
@@ -360,6 +397,9 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 		c.Redis.URL = v
 		c.Redis.Addrs = nil
 		c.Redis.Embedded = false
+	}
+	if v := getenv("FOYER_REDIS_PASSWORD"); v != "" {
+		c.Redis.Password = v
 	}
 	if v := getenv("FOYER_ADMIN_TOKEN"); v != "" {
 		c.Admin.Tokens = append(c.Admin.Tokens, ParseAdminToken(v)) // "name:token" or a bare token
@@ -414,13 +454,20 @@ func (c *Config) FillDefaults() {
 	c.fillTemplates()
 }
 
-// ConfigError lists every problem found in a configuration, each naming its field.
+// ConfigError lists every problem found in a configuration, each naming its field and, when
+// it comes from a file, starting with its line there ("line 7: rooms[0].colour: unknown field").
 type ConfigError struct {
+	// File is the configuration file, when there is one.
+	File     string
 	Problems []string
 }
 
 func (e *ConfigError) Error() string {
-	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+	head := "invalid configuration"
+	if e.File != "" {
+		head = e.File + ": " + head
+	}
+	return head + ":\n  " + strings.Join(e.Problems, "\n  ")
 }
 
 var roomName = regexp.MustCompile(`^[a-z0-9-]{1,64}$`)
@@ -477,7 +524,7 @@ func (c *Config) Validate() error {
 			bad(f+".name", "%q is used twice", t.Name)
 		}
 		names[t.Name] = true
-		if len(t.Token) < 16 {
+		if len(t.Token) < 16 && !(t.Token == "" && t.TokenFile != "") { // a file not read yet: readSecretFiles checks it
 			bad(f+".token", "must be at least 16 characters")
 		}
 	}
@@ -488,7 +535,7 @@ func (c *Config) Validate() error {
 			bad(f+".name", "must be set and unique")
 		}
 		bnames[k.Name] = true
-		if len(k.Key) < 32 {
+		if len(k.Key) < 32 && !(k.Key == "" && k.KeyFile != "") {
 			bad(f+".key", "must be at least 32 characters")
 		}
 	}
@@ -500,6 +547,12 @@ func (c *Config) Validate() error {
 	if c.Tokens.KeyDir == "" {
 		bad("tokens.key_dir", "must be set")
 	}
+	if r := c.Tokens.ReloadEvery; r != 0 && (r < 100*time.Millisecond || r > time.Hour) {
+		bad("tokens.reload_every", "must be 0 (on SIGHUP only) or between 100ms and 1h, got %s", r)
+	}
+	if d := c.Tokens.NewKeyDelay; d < 0 || d > 24*time.Hour {
+		bad("tokens.new_key_delay", "must be between 0 and 24h, got %s", d)
+	}
 	ids := map[int]bool{}
 	for i, s := range c.Tickets.Secrets {
 		f := fmt.Sprintf("tickets.secrets[%d]", i)
@@ -509,7 +562,7 @@ func (c *Config) Validate() error {
 			bad(f+".id", "%d is used twice", s.ID)
 		}
 		ids[s.ID] = true
-		if len(s.Secret) < 32 {
+		if len(s.Secret) < 32 && !(s.Secret == "" && s.SecretFile != "") {
 			bad(f+".secret", "must be at least 32 characters")
 		}
 	}
@@ -607,6 +660,7 @@ func (c *Config) Validate() error {
 		p = append(p, r.Outcomes.problems(f+".outcomes", r.Mode)...)
 	}
 	p = append(p, c.Ledger.problems()...)
+	p = append(p, c.Tracing.problems()...)
 	p = append(p, c.templateProblems()...)
 	if len(p) == 0 {
 		return nil

@@ -53,6 +53,8 @@ type harnessOpt struct {
 	mod    func(*Config)
 	// noRun leaves the engine's background loop stopped: nothing steps unless a call does.
 	noRun bool
+	// deps changes the gateway's dependencies before it is built.
+	deps func(*Deps)
 }
 
 func defaultRoom(backend string) RoomConfig {
@@ -117,7 +119,11 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.gw, err = New(cfg, Deps{Engine: h.engine, Keys: h.keys, Site: site, Logger: log})
+	deps := Deps{Engine: h.engine, Keys: h.keys, Site: site, Logger: log}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	h.gw, err = New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

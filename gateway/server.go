@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/foyerhq/foyer/admission"
 	"github.com/foyerhq/foyer/queue"
@@ -29,6 +30,9 @@ type Deps struct {
 	Engine *queue.Engine
 	// Keys signs admission tokens and publishes the JWKS.
 	Keys *admission.KeySet
+	// KeyRing, when set, is used instead of Keys: the key directory reloaded without a
+	// restart (admission.KeyRing).
+	KeyRing *admission.KeyRing
 	// Site renders the queue page, error pages and the dashboard.
 	Site *web.Site
 	// Logger is the root logger; the gateway tags it component=gateway.
@@ -37,6 +41,9 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// TracerProvider receives a span for each visitor and admin request (tracing.go); nil:
+	// none.
+	TracerProvider trace.TracerProvider
 	// ChallengeKey signs proof-of-work challenges; every replica needs the same one (Build
 	// derives it from the ticket secret). Nil: a random key, good for one replica only.
 	ChallengeKey []byte
@@ -48,7 +55,7 @@ type Server struct {
 	cfg      Config
 	log      zerolog.Logger
 	engine   *queue.Engine
-	keys     *admission.KeySet
+	keys     *admission.KeyRing
 	issuer   *admission.Issuer
 	verifier *admission.Verifier
 	site     *web.Site
@@ -57,7 +64,8 @@ type Server struct {
 	now      func() time.Time
 	secure   bool
 	admins   []adminCredential
-	backends []backendCredential // release credentials of the booking backends
+	backends []backendCredential  // release credentials of the booking backends
+	tracer   trace.TracerProvider // nil: no tracing
 	trusted  []*net.IPNet
 	joins    *clientLimiter
 	conns    *connLimiter
@@ -103,14 +111,17 @@ type route struct {
 
 // New builds the gateway from a validated configuration.
 func New(cfg Config, d Deps) (*Server, error) {
-	if d.Engine == nil || d.Keys == nil || d.Site == nil {
+	if d.KeyRing == nil && d.Keys != nil {
+		d.KeyRing = admission.StaticKeyRing(d.Keys)
+	}
+	if d.Engine == nil || d.KeyRing == nil || d.Site == nil {
 		return nil, errors.New("gateway: engine, keys and site are required")
 	}
 	s := &Server{
 		cfg:    cfg,
 		log:    d.Logger.With().Str("component", "gateway").Logger(),
 		engine: d.Engine,
-		keys:   d.Keys,
+		keys:   d.KeyRing,
 		site:   d.Site,
 		reg:    d.Registry,
 		now:    d.Now,
@@ -126,13 +137,14 @@ func New(cfg Config, d Deps) (*Server, error) {
 		s.reg = prometheus.NewRegistry()
 	}
 	var err error
-	if s.issuer, err = admission.NewIssuer(d.Keys, cfg.Tokens.Issuer); err != nil {
+	if s.issuer, err = admission.NewRingIssuer(d.KeyRing, cfg.Tokens.Issuer); err != nil {
 		return nil, fmt.Errorf("gateway: issuer: %w", err)
 	}
-	if s.verifier, err = admission.NewVerifier(d.Keys, admission.VerifierOptions{Issuer: cfg.Tokens.Issuer}); err != nil {
+	if s.verifier, err = admission.NewVerifier(d.KeyRing, admission.VerifierOptions{Issuer: cfg.Tokens.Issuer}); err != nil {
 		return nil, fmt.Errorf("gateway: verifier: %w", err)
 	}
 	s.backends = newBackendCredentials(cfg.BackendKeys)
+	s.tracer = d.TracerProvider
 	for _, t := range cfg.Admin.Tokens {
 		s.admins = append(s.admins, newAdminCredential(t))
 	}
@@ -158,6 +170,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.obs = newObsState(s.reg)
 	s.conns = newConnLimiter(cfg.Limits.MaxConns, cfg.Limits.MaxConnsPerIP, s.trusted, s.reg)
 	s.reg.MustRegister(&roomCollector{s: s})
+	registerRuntime(s.reg)
 	s.e = s.routesEcho()
 	return s, nil
 }
@@ -285,6 +298,9 @@ func (s *Server) routesEcho() *echo.Echo {
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = s.clientIP
 	e.Use(s.requestLog)
+	if s.tracer != nil {
+		e.Use(s.tracing(s.tracer))
+	}
 	e.Use(s.bodyLimit)
 
 	p := s.cfg.Prefix

@@ -63,6 +63,9 @@ func OpenStore(ctx context.Context, c RedisConfig, log zerolog.Logger) (redis.Un
 			if opt, err = redis.ParseClusterURL(c.URL); err != nil {
 				return nil, nil, fmt.Errorf("redis.url: %w", err)
 			}
+			if opt.Password == "" {
+				opt.Password = c.Password // a URL without one: redis.password(_file) or FOYER_REDIS_PASSWORD
+			}
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, backstop, backstop
 		opt.ContextTimeoutEnabled, opt.PoolSize = true, 64
@@ -73,6 +76,8 @@ func OpenStore(ctx context.Context, c RedisConfig, log zerolog.Logger) (redis.Un
 			opt.Addr = c.Addrs[0]
 		} else if opt, err = redis.ParseURL(c.URL); err != nil {
 			return nil, nil, fmt.Errorf("redis.url: %w", err)
+		} else if opt.Password == "" {
+			opt.Password = c.Password // a URL without one: redis.password(_file) or FOYER_REDIS_PASSWORD
 		}
 		opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 2*time.Second, backstop, backstop
 		opt.ContextTimeoutEnabled, opt.PoolSize = true, 64

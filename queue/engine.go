@@ -105,10 +105,10 @@ func (c Config) withDefaults() (Config, error) {
 // Safe for concurrent use. Status needs no Redis round trip in the common case: it reads an
 // in-process cache that Run keeps fresh.
 type Engine struct {
-	rdb    redis.UniversalClient
-	cfg    Config
-	log    zerolog.Logger
-	signer *ticketSigner
+	rdb     redis.UniversalClient
+	cfg     Config
+	log     zerolog.Logger
+	tickets *ticketRing // the ticket signer in use (SetTicketKeys replaces it)
 
 	mu    sync.RWMutex
 	rooms map[string]*room
@@ -143,7 +143,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	signer, err := newTicketSigner(cfg.TicketKeys)
+	tickets, err := newTicketRing(cfg.TicketKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 		rdb:        rdb,
 		cfg:        cfg,
 		log:        cfg.Logger.With().Str("component", "queue").Logger(),
-		signer:     signer,
+		tickets:    tickets,
 		rooms:      map[string]*room{},
 		wake:       make(chan string, 64),
 		extendMemo: map[string]extendMemo{},

@@ -72,9 +72,10 @@ func (e *Engine) Join(ctx context.Context, room, visitor string) (Ticket, string
 		Number:   res.number,
 		IssuedAt: res.at.Truncate(time.Second),
 		Prequeue: res.prequeue,
-		KeyID:    e.signer.sign,
 	}
-	enc, err := e.signer.encode(t)
+	signer := e.tickets.signer()
+	t.KeyID = signer.sign
+	enc, err := signer.encode(t)
 	if err != nil {
 		return Ticket{}, "", err
 	}

@@ -57,7 +57,7 @@ const maxAheadOfIssued = 1 << 24
 // DecodeTicket checks and decodes an encoded ticket for room: size, encoding, signature (which
 // binds the room), key id. Errors wrap ErrBadTicket or ErrInvalidRoomName.
 func (e *Engine) DecodeTicket(room, s string) (Ticket, error) {
-	return e.signer.decode(room, s)
+	return e.tickets.signer().decode(room, s)
 }
 
 // Status computes the visitor's place from the in-process cache and records the visitor as

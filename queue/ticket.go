@@ -89,9 +89,13 @@ func isHex32(s string) bool {
 
 // ticketSigner signs and verifies tickets. Safe for concurrent use.
 type ticketSigner struct {
-	sign  byte
-	pools [256]*sync.Pool // per key id; nil = unknown key
+	sign    byte
+	pools   [256]*sync.Pool // per key id; nil = unknown key
+	secrets [256][]byte     // per key id, to tell a changed secret from the same one
 }
+
+// secretOf is the secret of key id, "" when there is none.
+func (s *ticketSigner) secretOf(id byte) string { return string(s.secrets[id]) }
 
 func newTicketSigner(keys []TicketKey) (*ticketSigner, error) {
 	if len(keys) == 0 {
@@ -106,6 +110,7 @@ func newTicketSigner(keys []TicketKey) (*ticketSigner, error) {
 			return nil, fmt.Errorf("queue: config: ticket key id %d appears twice", k.ID)
 		}
 		secret := append([]byte(nil), k.Secret...)
+		s.secrets[k.ID] = secret
 		s.pools[k.ID] = &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}
 	}
 	return s, nil

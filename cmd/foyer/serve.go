@@ -118,7 +118,7 @@ func runServe(args []string, _, stderr io.Writer) int {
 		return 1
 	}
 	defer closeStore()
-	if err := serve(ctx, cfg, rdb, log, nil); err != nil {
+	if err := serveWith(ctx, cfg, rdb, log, nil, sf.load); err != nil {
 		log.Error().Err(err).Msg("gateway stopped")
 		return 1
 	}
@@ -147,11 +147,7 @@ func newLogger(c gateway.LogConfig, w io.Writer) zerolog.Logger {
 // ticketKeys returns the configured ticket secrets, or a secret generated once and kept in the
 // key directory (every replica must share it: configure tickets.secrets in production).
 func ticketKeys(cfg gateway.Config, log zerolog.Logger) ([]queue.TicketKey, error) {
-	var keys []queue.TicketKey
-	for _, s := range cfg.Tickets.Secrets {
-		keys = append(keys, queue.TicketKey{ID: byte(s.ID), Secret: []byte(s.Secret)})
-	}
-	if len(keys) > 0 {
+	if keys := gateway.TicketKeys(cfg); len(keys) > 0 {
 		return keys, nil
 	}
 	// A dot file: the admission key loader skips those, so the ticket secret is never taken for
@@ -187,6 +183,14 @@ func ticketKeys(cfg gateway.Config, log zerolog.Logger) ([]queue.TicketKey, erro
 // serve wires the parts and runs until ctx ends; ready, if set, receives the bound address.
 // It returns once the gateway has stopped and flushed, so the caller may close rdb.
 func serve(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, log zerolog.Logger, ready chan<- string) error {
+	return serveWith(ctx, cfg, rdb, log, ready, nil)
+}
+
+// serveWith is serve with the configuration's source, read again on SIGHUP and every
+// tokens.reload_every for the ticket secrets (nil: they do not change); the key directory is
+// reloaded either way.
+func serveWith(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, log zerolog.Logger, ready chan<- string,
+	reload func() (gateway.Config, error)) error {
 	tk, err := ticketKeys(cfg, log)
 	if err != nil {
 		return err
@@ -195,6 +199,21 @@ func serve(ctx context.Context, cfg gateway.Config, rdb redis.UniversalClient, l
 	if err != nil {
 		return err
 	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := parts.ShutdownTracing(sctx); err != nil {
+			log.Warn().Err(err).Msg("tracing: spans not sent at shutdown")
+		}
+	}()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	rctx, stopReload := context.WithCancel(ctx)
+	defer stopReload()
+	reloader := &gateway.KeyReloader{Parts: parts, Config: reload, NewKeyDelay: cfg.Tokens.NewKeyDelay,
+		Log: log.With().Str("component", "reload").Logger()}
+	go reloader.Run(rctx, cfg.Tokens.ReloadEvery, hup)
 	opts := gateway.ServeOptions{}
 	if ready != nil {
 		opts.Ready = func(addr string) { ready <- addr }

@@ -54,17 +54,26 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 foyer.config renders foyer.yaml: the operator's `config` plus the keys the chart owns (listen,
-redis, tokens.key_dir, tls). Secrets never go here: admin tokens and a Redis URL with a
-password come from the env Secret, the signing keys and the ticket secret from the keys Secret.
+redis, tokens.key_dir, tls). Secrets never go here: admin tokens, a Redis URL with a
+password and a Redis password come from the env Secret, the signing keys and the ticket secrets
+from the keys Secret (config.tickets may name files there with secret_file, for rotation).
 */}}
 {{- define "foyer.config" -}}
 {{- $cfg := deepCopy .Values.config -}}
 {{- range $k := list "listen" "redis" "tls" "admin" "tickets" -}}
 {{- if hasKey $cfg $k -}}
 {{- if eq $k "admin" -}}
-{{- fail "config.admin: admin tokens are secrets: set secrets.adminToken or secrets.existingSecret (key admin-token)" -}}
+{{- range $i, $t := (get (get $cfg "admin") "tokens") -}}
+{{- if or (hasKey $t "token") (not (hasKey $t "token_file")) -}}
+{{- fail "config.admin: admin tokens are secrets: set secrets.adminToken or secrets.existingSecret (key admin-token), or give name and token_file (a file of the keys Secret), never token" -}}
+{{- end -}}
+{{- end -}}
 {{- else if eq $k "tickets" -}}
-{{- fail "config.tickets: the ticket secret is a secret: put it in keys.files[.ticket-secret] or keys.existingSecret" -}}
+{{- range $i, $s := (get (get $cfg "tickets") "secrets") -}}
+{{- if or (hasKey $s "secret") (not (hasKey $s "secret_file")) -}}
+{{- fail (printf "config.tickets.secrets[%d]: ticket secrets are secrets: give id and secret_file (a file of the keys Secret, for example /etc/foyer/keys/ticket-%v), never secret" $i (get $s "id")) -}}
+{{- end -}}
+{{- end -}}
 {{- else -}}
 {{- fail (printf "config.%s: the chart sets %s itself: use the chart's %s values" $k $k (ternary "containerPort" $k (eq $k "listen"))) -}}
 {{- end -}}
@@ -96,10 +105,12 @@ password come from the env Secret, the signing keys and the ticket secret from t
 {{- else -}}
 {{- fail (printf "redis.mode: must be single, sentinel or cluster, got %q" $r.mode) -}}
 {{- end -}}
-{{- if and $r.password (ne $r.mode "single") -}}
-{{- $_ = set $redis "password" $r.password -}}
-{{- else if $r.password -}}
+{{- /* The password never goes into the ConfigMap: it reaches foyer as FOYER_REDIS_PASSWORD
+       from the env Secret (key redis-password). */ -}}
+{{- if and $r.password (eq $r.mode "single") -}}
 {{- fail "redis.password: in single mode put the password in the URL, kept in secrets.redisURL" -}}
+{{- else if and $r.password $.Values.secrets.existingSecret -}}
+{{- fail "redis.password: with secrets.existingSecret, put the password in that Secret under the key redis-password" -}}
 {{- end -}}
 {{- $_ = set $cfg "redis" $redis -}}
 {{- if .Values.tls.enabled -}}
