@@ -80,3 +80,18 @@ func claimsChannel(prefix string) string { return prefix + ":claims" }
 func (k roomKeys) ledger() string      { return k.base + "ledger" }
 func (k roomKeys) ledgerIndex() string { return k.base + "ledger:t" }
 func (k roomKeys) ledgerRisk() string  { return k.base + "ledger:risk" }
+
+// joinCounts is the hash of each client address's joins of the room in one minute
+// (minute = unix ms / 60000): field address -> count. Written by join.lua only; TTL two
+// minutes, refreshed by every join that counts. The room tag keeps it in the join's slot.
+func (k roomKeys) joinCounts(minute int64) string {
+	return k.base + "joins:" + strconv.FormatInt(minute, 10)
+}
+
+// spentProofs is the set (a hash: field proof id -> 1) of proof-of-work solutions spent on
+// joins of the room whose challenge expires within one minute (minute = unix ms / 60000,
+// rounded up): written by join.lua only, expiring at the end of the minute after, so a
+// solution is refused fleet-wide for as long as it could be presented.
+func (k roomKeys) spentProofs(minute int64) string {
+	return k.base + "pow:" + strconv.FormatInt(minute, 10)
+}

@@ -54,6 +54,13 @@ type Settings struct {
 	Remaining int64
 	// CapFollowsStock makes the cap min(MaxActive, Remaining) while Remaining is known.
 	CapFollowsStock bool
+	// PoWMode is the proof-of-work on join: "auto" (default: nobody solves anything until an
+	// address passes its join allowance, fleet-wide, or the room its join pressure), "on"
+	// (every join pays) or "off" (past the allowance an address is refused with 429).
+	PoWMode string
+	// PoWDifficulty is the base difficulty in leading zero bits (default 18: about a second of
+	// a mid-range phone's JavaScript), raised under pressure.
+	PoWDifficulty int
 	// Version increases with every change.
 	Version int64
 }
@@ -73,6 +80,8 @@ type SettingsPatch struct {
 	OnStoreError    *string
 	Remaining       *int64
 	CapFollowsStock *bool
+	PoWMode         *string
+	PoWDifficulty   *int
 }
 
 // Setting bounds.
@@ -81,6 +90,16 @@ const (
 	MaxMaxActive     = 10_000_000
 	// MaxRemaining bounds a reported stock.
 	MaxRemaining = 1_000_000_000
+	// MinPoWDifficulty and MaxPoWDifficulty bound PoWDifficulty (leading zero bits).
+	MinPoWDifficulty = 8
+	MaxPoWDifficulty = 32
+)
+
+// Proof-of-work modes (Settings.PoWMode).
+const (
+	PoWOff  = "off"
+	PoWAuto = "auto"
+	PoWOn   = "on"
 )
 
 // DefaultSettings are the one set of defaults of a room's rules: zero fields of a room's
@@ -103,6 +122,8 @@ func DefaultSettings() Settings {
 		State:         StateOpen,
 		OnStoreError:  "closed",
 		Remaining:     RemainingUnknown,
+		PoWMode:       PoWAuto,
+		PoWDifficulty: 18,
 	}
 }
 
@@ -134,6 +155,12 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.OnStoreError == "" {
 		s.OnStoreError = d.OnStoreError
+	}
+	if s.PoWMode == "" {
+		s.PoWMode = d.PoWMode
+	}
+	if s.PoWDifficulty == 0 {
+		s.PoWDifficulty = d.PoWDifficulty
 	}
 	return s
 }
@@ -180,6 +207,12 @@ func (s Settings) Validate() error {
 	if s.Remaining < RemainingUnknown || s.Remaining > MaxRemaining {
 		v.add("remaining", fmt.Sprintf("must be between 0 and %d (or null: unknown)", MaxRemaining))
 	}
+	if s.PoWMode != PoWOff && s.PoWMode != PoWAuto && s.PoWMode != PoWOn {
+		v.add("proof_of_work", "must be off, auto or on")
+	}
+	if s.PoWDifficulty < MinPoWDifficulty || s.PoWDifficulty > MaxPoWDifficulty {
+		v.add("pow_difficulty", fmt.Sprintf("must be between %d and %d", MinPoWDifficulty, MaxPoWDifficulty))
+	}
 	return v.orNil()
 }
 
@@ -214,6 +247,8 @@ func (s Settings) Diff(have Settings) []SettingDiff {
 	}
 	add("queue_all", s.QueueAll, have.QueueAll)
 	add("on_store_error", s.OnStoreError, have.OnStoreError)
+	add("proof_of_work", s.PoWMode, have.PoWMode)
+	add("pow_difficulty", s.PoWDifficulty, have.PoWDifficulty)
 	return out
 }
 
@@ -257,6 +292,12 @@ func (s Settings) apply(p SettingsPatch) Settings {
 	if p.CapFollowsStock != nil {
 		s.CapFollowsStock = *p.CapFollowsStock
 	}
+	if p.PoWMode != nil {
+		s.PoWMode = *p.PoWMode
+	}
+	if p.PoWDifficulty != nil {
+		s.PoWDifficulty = *p.PoWDifficulty
+	}
 	return s
 }
 
@@ -296,6 +337,8 @@ func (s Settings) fields() []any {
 		"queue_all", b01(s.QueueAll),
 		"on_store_error", s.OnStoreError,
 		"cap_stock", b01(s.CapFollowsStock),
+		"pow_mode", s.PoWMode,
+		"pow_bits", strconv.Itoa(s.PoWDifficulty),
 	}
 }
 
@@ -324,6 +367,17 @@ func settingsFromMeta(m map[string]string) (Settings, error) {
 		Remaining:       stockOf(m),
 		CapFollowsStock: m["cap_stock"] == "1",
 		Version:         num("version"),
+	}
+	// A room stored before proof-of-work became a setting has neither field: the defaults.
+	s.PoWMode = m["pow_mode"]
+	if _, ok := m["pow_bits"]; ok {
+		s.PoWDifficulty = int(num("pow_bits"))
+	}
+	if s.PoWMode == "" {
+		s.PoWMode = PoWAuto
+	}
+	if s.PoWDifficulty == 0 {
+		s.PoWDifficulty = DefaultSettings().PoWDifficulty
 	}
 	return s, firstErr
 }
