@@ -53,6 +53,8 @@ type harnessOpt struct {
 	mod    func(*Config)
 	// noRun leaves the engine's background loop stopped: nothing steps unless a call does.
 	noRun bool
+	// challengeKey signs proof-of-work challenges (replicas of one fleet share it); nil: random.
+	challengeKey []byte
 }
 
 func defaultRoom(backend string) RoomConfig {
@@ -117,7 +119,7 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.gw, err = New(cfg, Deps{Engine: h.engine, Keys: h.keys, Site: site, Logger: log})
+	h.gw, err = New(cfg, Deps{Engine: h.engine, Keys: h.keys, Site: site, Logger: log, ChallengeKey: o.challengeKey})
 	if err != nil {
 		t.Fatal(err)
 	}

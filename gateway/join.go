@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -62,16 +63,22 @@ func confirmation(c echo.Context, dest destination) string {
 // join takes a ticket for the visitor (rate limited per client) and sets the ticket cookie.
 func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, string, error) {
 	// Per-address limit and proof-of-work (pow.go): 429 in mode off, else 428 pow_required
-	// with a challenge whose difficulty grows with the address's or the room's pressure.
-	if err := s.checkJoinPoW(c, rm, visitor); err != nil {
+	// with a challenge whose difficulty grows with the address's or the room's pressure. The
+	// address is counted fleet-wide, and a proof spent fleet-wide, inside the join call.
+	opt, err := s.checkJoinPoW(c, rm, visitor)
+	if err != nil {
 		return queue.Ticket{}, "", err
 	}
 	// A join may wait for the coalesced call ahead of it and then for its own (each up to twice
 	// the Redis timeout): a slow store makes a slower join, not an error.
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 4*s.cfg.Redis.Timeout)
 	defer cancel()
-	t, raw, err := s.engine.Join(ctx, rm.cfg.Name, visitor)
-	if err != nil {
+	t, raw, info, err := s.engine.JoinWith(ctx, rm.cfg.Name, visitor, opt)
+	if err = s.afterJoin(rm, visitor, opt, info, err); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return t, "", err
+		}
 		return t, "", s.storeErrIn(rm, "join", err)
 	}
 	s.m.join(rm.cfg.Name)
