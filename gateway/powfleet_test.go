@@ -1,15 +1,21 @@
 package gateway
 
 import (
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/foyerhq/foyer/admission"
+	"github.com/foyerhq/foyer/queue"
 	"github.com/foyerhq/foyer/queue/redistest"
 )
 
@@ -174,3 +180,91 @@ func TestPoWSettingIsLive(t *testing.T) {
 		t.Fatalf("join after off: %d", code)
 	}
 }
+
+// FuzzVisitorSecret: the gateway takes a visitor secret (header or cookie) only when it is a
+// valid secret, exactly as sent; its id is 32 hex digits that differ from the secret; a bind=
+// commitment is accepted only in the exact form Commitment makes, and then decodes to 32 bytes.
+func FuzzVisitorSecret(f *testing.F) {
+	for _, s := range []string{"", newVisitorID(), newVisitorID() + newVisitorID(), "a b", "x;y=z", admission.Commitment(newVisitorID())} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set(admission.VisitorSecretHeader, s)
+		got := visitorSecret(r)
+		if got != "" && (got != s || !admission.ValidVisitorSecret(s)) {
+			t.Fatalf("header %q taken as secret %q", s, got)
+		}
+		c, _ := http.NewRequest(http.MethodGet, "/", nil)
+		c.AddCookie(&http.Cookie{Name: admission.VisitorCookieName, Value: s})
+		if got := visitorSecret(c); got != "" && (got != s || !admission.ValidVisitorSecret(s)) {
+			t.Fatalf("cookie %q taken as secret %q", s, got)
+		}
+		if got != "" {
+			id := visitorID(got)
+			if len(id) != 32 || id == got || strings.Trim(id, "0123456789abcdef") != "" {
+				t.Fatalf("visitorID(%q) = %q", got, id)
+			}
+		}
+		if admission.ValidCommitment(s) {
+			b, err := base64.RawURLEncoding.Strict().DecodeString(s)
+			if err != nil || len(b) != 32 {
+				t.Fatalf("commitment %q accepted: %d bytes, %v", s, len(b), err)
+			}
+		}
+	})
+}
+
+// BenchmarkJoinPoW is join throughput with proof-of-work on, against off: each op is one
+// place taken, i.e. with "on" the join that carries a solved challenge (verify, the per-address
+// count and the fleet-wide spend inside the coalesced join call, the ticket), from 64
+// concurrent clients behind one address with the default limits (30 joins a minute: with "off"
+// the limit is lifted, else it would refuse). The solving is done before the timer: it is the
+// client's cost (BenchmarkPoWSolve18).
+func BenchmarkJoinPoW(b *testing.B) {
+	for _, mode := range []string{"off", "on"} {
+		b.Run(mode, func(b *testing.B) {
+			bg := newBenchGateway(b, 1)
+			bitsN := 8
+			if mode == "on" {
+				bg.gw.cfg.Limits.JoinsPerMinute = 30
+			}
+			audit := func(before, after queue.Settings) []byte { return []byte("bench") }
+			if _, _, err := bg.gw.engine.UpdateSettings(context.Background(), testRoom,
+				queue.SettingsPatch{PoWMode: &mode, PoWDifficulty: &bitsN}, 0, audit); err != nil {
+				b.Fatal(err)
+			}
+			reqs := make([]*http.Request, b.N)
+			now := time.Now()
+			for i := range reqs {
+				secret := newVisitorID()
+				req := httptest.NewRequest(http.MethodPost, "/foyer/v1/rooms/"+testRoom+"/join", nil)
+				req.Header.Set("Accept", "application/json")
+				req.Header.Set(admission.VisitorSecretHeader, secret)
+				if mode == "on" {
+					ch := bg.gw.pow.issue(testRoom, visitorID(secret), bitsN, now)
+					req.Header.Set(powHeader, solvePoW(ch.Challenge, bitsN))
+				}
+				reqs[i] = req
+			}
+			h := bg.gw.Handler()
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				w := &sink{h: http.Header{}}
+				for pb.Next() {
+					w.reset()
+					h.ServeHTTP(w, reqs[next.Add(1)-1])
+					if w.code != http.StatusOK {
+						b.Errorf("status %d", w.code)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
+		})
+	}
+}
+
