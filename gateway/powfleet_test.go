@@ -33,12 +33,20 @@ func fleet(t *testing.T, rm func(RoomConfig) RoomConfig, perMinute int) (a, b *h
 	key := []byte("fleet-pow-key-0123456789abcdef0123")
 	o := harnessOpt{rdb: db.Client, prefix: db.Prefix, challengeKey: key,
 		rooms: func(be string) []RoomConfig { return []RoomConfig{rm(defaultRoom(be))} },
-		mod:   func(c *Config) { c.Limits.JoinsPerMinute = perMinute }}
+		mod: func(c *Config) {
+			c.Limits.JoinsPerMinute = perMinute
+			if fleetMod != nil {
+				fleetMod(c)
+			}
+		}}
 	a = newHarness(t, o)
 	o.rdb = second
 	b = newHarness(t, o)
 	return a, b
 }
+
+// fleetMod, when set, changes the configuration of the replicas fleet starts.
+var fleetMod func(*Config)
 
 // joinOn makes one JSON join of a new visitor through h; it returns the status and the body.
 func joinOn(h *harness, hdr map[string]string) (int, errorBody) {
