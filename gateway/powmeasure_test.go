@@ -108,6 +108,7 @@ func TestMeasureSharedAddressFleet(t *testing.T) {
 		took        time.Duration
 	}
 	out := make([]res, people)
+	var busy atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range people {
@@ -119,7 +120,13 @@ func TestMeasureSharedAddressFleet(t *testing.T) {
 				h = b
 			}
 			t0 := time.Now()
-			first, final, bitsN := powJoinB(h.visitor(), nil)
+			v := h.visitor()
+			first, final, bitsN := powJoinB(v, nil)
+			for try := 0; final == 503 && try < 10; try++ { // busy: the page tries again a second later
+				busy.Add(1)
+				time.Sleep(time.Second)
+				first, final, bitsN = powJoinB(v, nil)
+			}
 			extra := -1 // free
 			if first == 428 {
 				extra = bitsN - base
@@ -130,12 +137,13 @@ func TestMeasureSharedAddressFleet(t *testing.T) {
 	wg.Wait()
 	all := time.Since(start)
 	refused, free := 0, 0
-	dist := map[int]int{}
+	dist, codes := map[int]int{}, map[int]int{}
 	var phone []float64 // expected phone seconds at the default 18 bits
 	for _, r := range out {
 		switch {
 		case r.code != 200:
 			refused++
+			codes[r.code]++
 		case r.extra < 0:
 			free++
 			phone = append(phone, 0)
@@ -158,7 +166,15 @@ func TestMeasureSharedAddressFleet(t *testing.T) {
 	t.Logf("500 behind one address, 2 replicas: %d refused, %d free, paid %s; whole crowd placed in %s here (native solving at %d bits)",
 		refused, free, strings.Join(parts, ", "), all.Round(time.Millisecond), base)
 	t.Logf("expected phone solve time at the default 18 bits: p50 %.2f s, p90 %.2f s, max %.2f s", pct(0.5), pct(0.9), phone[len(phone)-1])
+	var took []time.Duration
+	for _, r := range out {
+		took = append(took, r.took)
+	}
+	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
+	t.Logf("%d answers were 503 busy (the store slow on this loaded host), each retried a second later", busy.Load())
+	t.Logf("time to a place here: p50 %s, p90 %s, max %s", took[people/2].Round(time.Millisecond),
+		took[people*9/10].Round(time.Millisecond), took[people-1].Round(time.Millisecond))
 	if refused != 0 {
-		t.Fatalf("%d refused", refused)
+		t.Fatalf("%d refused: status %v", refused, codes)
 	}
 }
