@@ -11,7 +11,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -95,7 +94,9 @@ type adminSettings struct {
 	// ProofOfWork is off, auto or on; PoWDifficulty its base difficulty in bits.
 	ProofOfWork   string `json:"proof_of_work"`
 	PoWDifficulty int    `json:"pow_difficulty"`
-	Version       int64  `json:"version"`
+	// ReentryShare is the share of the rate second chances may use (0: off; reentry.go).
+	ReentryShare float64 `json:"reentry_share"`
+	Version      int64   `json:"version"`
 }
 
 type adminLive struct {
@@ -110,6 +111,8 @@ type adminLive struct {
 	AdmittedPerMinute float64          `json:"admitted_per_minute"`
 	JoinsPerMinute    float64          `json:"joins_per_minute"`
 	StoreOK           bool             `json:"store_ok"`
+	// Reentry counts second chances (reentry.go).
+	Reentry reentryLive `json:"reentry"`
 }
 
 func toAdminSettings(st queue.Settings, loc *time.Location) adminSettings {
@@ -117,7 +120,7 @@ func toAdminSettings(st queue.Settings, loc *time.Location) adminSettings {
 		SessionSeconds: int64(st.Session / time.Second), MaxSessionSeconds: int64(st.MaxSession / time.Second),
 		AbsentAfterSeconds: int64(st.AbsentAfter / time.Second), GraceSeconds: int64(st.Grace / time.Second),
 		State: string(st.State), QueueAll: st.QueueAll, OnStoreError: st.OnStoreError, Version: st.Version,
-		SoldOut: st.Remaining == 0, CapFollowsStock: st.CapFollowsStock,
+		SoldOut: st.Remaining == 0, CapFollowsStock: st.CapFollowsStock, ReentryShare: st.ReentryShare,
 		ProofOfWork: st.PoWMode, PoWDifficulty: st.PoWDifficulty}
 	if st.Remaining >= 0 {
 		n := st.Remaining
@@ -155,6 +158,7 @@ func (s *Server) adminRoomView(ctx context.Context, name string, rm *room) (admi
 		for k, v := range stats.Released {
 			a.Live.Released[string(k)] = v
 		}
+		a.Live.Reentry = toReentryLive(stats.Reentry)
 	}
 	if last, ok := rm.history.last(); ok {
 		a.Live.AdmittedPerMinute, a.Live.JoinsPerMinute = last.AdmittedPerMinute, last.JoinsPerMinute
@@ -174,16 +178,13 @@ func (s *Server) adminRoomView(ctx context.Context, name string, rm *room) (admi
 }
 
 func (s *Server) handleAdminRooms(c echo.Context) error {
-	names := make([]string, 0, len(s.rooms))
-	for n := range s.rooms {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	set := s.roomSet()
+	names := slices.Sorted(maps.Keys(set.rooms))
 	out := struct {
 		Rooms []adminRoom `json:"rooms"`
 	}{Rooms: []adminRoom{}}
 	for _, n := range names {
-		a, err := s.adminRoomView(c.Request().Context(), n, s.rooms[n])
+		a, err := s.adminRoomView(c.Request().Context(), n, set.rooms[n])
 		if err != nil {
 			return err
 		}
@@ -193,7 +194,7 @@ func (s *Server) handleAdminRooms(c echo.Context) error {
 }
 
 func (s *Server) handleAdminRoom(c echo.Context) error {
-	rm, err := s.roomParam(c)
+	rm, err := s.liveRoomParam(c)
 	if err != nil {
 		return err
 	}
@@ -208,7 +209,7 @@ func (s *Server) handleAdminRoom(c echo.Context) error {
 // queue.Settings, by the names queue.Settings.Validate uses.
 var patchFields = []string{"rate_per_minute", "max_active", "session_seconds", "max_session_seconds",
 	"absent_after_seconds", "grace_seconds", "opens_at", "prequeue_opens_at", "state", "queue_all", "on_store_error",
-	"remaining", "sold_out", "cap_follows_stock", "proof_of_work", "pow_difficulty"}
+	"remaining", "sold_out", "cap_follows_stock", "reentry_share", "proof_of_work", "pow_difficulty"}
 
 // parsePatch decodes a PATCH body into a patch, checking each field's JSON type and naming each
 // bad or unknown field; the values' bounds are queue.Settings.Validate's, checked on the whole
@@ -306,13 +307,14 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 	p.PoWMode = str("proof_of_work", "must be off, auto or on")
 	p.PoWDifficulty = count("pow_difficulty")
 	stockPatch(body, &p, bad)
+	reentryPatch(body, &p, bad)
 	return p, bad, nil
 }
 
 // handleAdminPatch: PATCH /foyer/admin/v1/rooms/{room}. All or nothing: any bad field changes
 // nothing. If-Match carries the settings version for optimistic concurrency.
 func (s *Server) handleAdminPatch(c echo.Context) error {
-	rm, err := s.roomParam(c)
+	rm, err := s.liveRoomParam(c)
 	if err != nil {
 		return err
 	}
@@ -414,7 +416,8 @@ func (s *Server) handleAdminAudit(c echo.Context) error {
 		}
 		limit = n
 	}
-	names := slices.Sorted(maps.Keys(s.rooms))
+	set := s.roomSet()
+	names := append(slices.Sorted(maps.Keys(set.rooms)), slices.Sorted(maps.Keys(set.closing))...)
 	raw, err := s.engine.Audit(c.Request().Context(), names, limit)
 	if err != nil {
 		return s.storeErr("audit", err)

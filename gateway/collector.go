@@ -27,7 +27,7 @@ func (rc *roomCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (rc *roomCollector) Collect(ch chan<- prometheus.Metric) {
-	for name, rm := range rc.s.rooms {
+	for name, rm := range rc.s.roomSet().rooms {
 		smp, ok := rm.history.last()
 		if !ok {
 			continue

@@ -56,6 +56,10 @@ type Config struct {
 	BackendKeys []BackendKey `yaml:"backend_keys"`
 	// Rooms are the waiting rooms.
 	Rooms []RoomConfig `yaml:"rooms"`
+	// RoomTemplates are the templates of rooms created at runtime through the admin API
+	// (rooms.go): each is a room whose name is the template's, and whose paths, backend, return
+	// URLs, outcome paths and display names may contain {room}, replaced by the room's name.
+	RoomTemplates []RoomConfig `yaml:"room_templates"`
 	// TLS makes foyer terminate HTTPS itself (tls.go).
 	TLS TLSConfig `yaml:"tls"`
 }
@@ -265,6 +269,9 @@ type RoomConfig struct {
 	// Outcomes marks the backend's payment and confirm paths foyer watches (proxy mode), for
 	// the outcome ledger and the refund list (outcomes.go).
 	Outcomes OutcomesConfig `yaml:"outcomes"`
+	// ReentryShare is the share of the rate (0..1) second chances may use after a failed
+	// booking [0.1]; 0 turns them off (queue.Settings.ReentryShare).
+	ReentryShare *float64 `yaml:"reentry_share"`
 }
 
 // ThemeConfig styles a room's queue page.
@@ -404,6 +411,7 @@ func (c *Config) FillDefaults() {
 			}
 		}
 	}
+	c.fillTemplates()
 }
 
 // ConfigError lists every problem found in a configuration, each naming its field.
@@ -522,8 +530,8 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "must be auto, json or console")
 	}
-	if len(c.Rooms) == 0 {
-		bad("rooms", "at least one room is needed")
+	if len(c.Rooms) == 0 && len(c.RoomTemplates) == 0 {
+		bad("rooms", "at least one room (or one of room_templates) is needed")
 	}
 	seen := map[string]bool{}
 	paths := map[string]string{}
@@ -599,6 +607,7 @@ func (c *Config) Validate() error {
 		p = append(p, r.Outcomes.problems(f+".outcomes", r.Mode)...)
 	}
 	p = append(p, c.Ledger.problems()...)
+	p = append(p, c.templateProblems()...)
 	if len(p) == 0 {
 		return nil
 	}
@@ -626,6 +635,7 @@ func (rc RoomConfig) Settings(now time.Time) queue.Settings {
 		Remaining:     queue.RemainingUnknown, // the YAML reports no stock (0 would mean sold out)
 		PoWMode:       rc.ProofOfWork.Mode,
 		PoWDifficulty: rc.ProofOfWork.Difficulty,
+		ReentryShare:  reentryShareOf(rc.ReentryShare),
 	}
 }
 

@@ -121,7 +121,8 @@ func (s *Server) storeErr(op string, err error) error {
 	case errors.Is(err, queue.ErrRoomPaused):
 		return httpError(http.StatusServiceUnavailable, "room_paused", "admissions are paused; your place is kept")
 	case errors.Is(err, queue.ErrTicketSpent), errors.Is(err, queue.ErrBadTicket), errors.Is(err, queue.ErrBeyondIssued):
-		return httpError(http.StatusGone, "bad_ticket", "this ticket can no longer be used; join the line again")
+		return &Error{Status: http.StatusGone, Code: "bad_ticket", Message: "this ticket can no longer be used; join the line again",
+			Cause: err} // the cause tells a spent ticket (a session that ended) from a bad one
 	case errors.Is(err, queue.ErrUnknownRoom):
 		return httpError(http.StatusNotFound, "unknown_room", "there is no room with that name")
 	case errors.Is(err, queue.ErrStoreUnavailable), errors.Is(err, context.DeadlineExceeded):

@@ -107,7 +107,7 @@ func (s *Server) handleJoin(c echo.Context) error {
 // roomOf is roomParam with a map lookup first: a configured room needs no name check, and
 // roomParam explains anything else.
 func (s *Server) roomOf(c echo.Context) (*room, error) {
-	if rm, ok := s.rooms[c.Param("room")]; ok {
+	if rm, ok := s.roomSet().rooms[c.Param("room")]; ok {
 		return rm, nil
 	}
 	return s.roomParam(c)

@@ -147,6 +147,13 @@ type outcomeRecord struct {
 	Resolution string         `json:"resolution,omitempty"`
 	ResolvedBy string         `json:"resolved_by,omitempty"`
 	ResolvedAt string         `json:"resolved_at,omitempty"`
+	// A second chance (reentry.go): who granted it (backend | evidence), when, until when it
+	// could be used, when it was; in a re-entry's own record, the failed admission's lease.
+	ReentryGrantedBy string `json:"reentry_granted_by,omitempty"`
+	ReentryGrantedAt string `json:"reentry_granted_at,omitempty"`
+	ReentryUntil     string `json:"reentry_until,omitempty"`
+	ReentryUsedAt    string `json:"reentry_used_at,omitempty"`
+	ReentryOf        string `json:"reentry_of,omitempty"`
 }
 
 func toOutcomeRecord(r queue.LedgerRecord, loc *time.Location) outcomeRecord {
@@ -159,7 +166,9 @@ func toOutcomeRecord(r queue.LedgerRecord, loc *time.Location) outcomeRecord {
 	o := outcomeRecord{Room: r.Room, Visitor: r.Visitor, Lease: r.Lease, Position: r.Position,
 		AdmittedAt: at(r.AdmittedAt), SessionEnd: at(r.SessionEnd), Outcome: string(r.Outcome),
 		Payment: r.Payment, Confirm: r.Confirm, PaidAt: at(r.PaidAt), OrderRef: r.OrderRef, Flag: r.Flag,
-		Resolution: r.Resolution, ResolvedBy: r.ResolvedBy, ResolvedAt: at(r.ResolvedAt)}
+		Resolution: r.Resolution, ResolvedBy: r.ResolvedBy, ResolvedAt: at(r.ResolvedAt),
+		ReentryGrantedBy: r.ReentryGrantedBy, ReentryGrantedAt: at(r.ReentryGrantedAt), ReentryUntil: at(r.ReentryUntil),
+		ReentryUsedAt: at(r.ReentryUsedAt), ReentryOf: r.ReentryOf}
 	if o.Payment == nil {
 		o.Payment = queue.Observed{}
 	}

@@ -126,7 +126,7 @@ func TestOverloadAnswersBusy(t *testing.T) {
 // same poll, never shown "reconnecting".
 func TestClaimRetriedOnce(t *testing.T) {
 	db := redistest.New(t)
-	hook := &scriptHook{numkeys: 8}
+	hook := &scriptHook{numkeys: 11, nargs: 20} // claim.lua: 11 keys, 6 arguments (step.lua has 11 keys too)
 	db.Client.AddHook(hook)
 	h := newHarness(t, harnessOpt{rdb: db.Client, prefix: db.Prefix, rooms: func(backend string) []RoomConfig {
 		rc := defaultRoom(backend)

@@ -30,6 +30,10 @@ func (s *Server) renderQueuePage(c echo.Context, rm *room, b statusBody, dest de
 		Stalled:      b.Stalled,
 		Returning:    b.Returning,
 		Notice:       b.Notice,
+		Reentry:      b.Reentry,
+		// issue 14
+		PrequeueNumber: b.PrequeueNumber,
+		AskFeedback:    b.AskFeedback,
 	}
 	if b.Place != nil {
 		st.Place = *b.Place

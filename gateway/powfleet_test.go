@@ -145,7 +145,7 @@ func TestPoWReplayAcrossReplicasRefused(t *testing.T) {
 func TestPoWSettingIsLive(t *testing.T) {
 	t.Parallel()
 	a, b := fleet(t, func(r RoomConfig) RoomConfig { return r }, 0)
-	if st := b.gw.settings(b.gw.rooms[testRoom]); st.PoWMode != "auto" || st.PoWDifficulty != 18 {
+	if st := b.gw.settings(b.gw.roomSet().rooms[testRoom]); st.PoWMode != "auto" || st.PoWDifficulty != 18 {
 		t.Fatalf("defaults: %s %d, want auto 18", st.PoWMode, st.PoWDifficulty)
 	}
 	if code, _ := joinOn(b, nil); code != 200 {
@@ -155,7 +155,7 @@ func TestPoWSettingIsLive(t *testing.T) {
 	if r := a.call(patchCall(`{"proof_of_work": "on", "pow_difficulty": 9}`)); r.status != http.StatusOK {
 		t.Fatalf("patch: %d %s", r.status, r.body)
 	}
-	rm := b.gw.rooms[testRoom]
+	rm := b.gw.roomSet().rooms[testRoom]
 	d := inForce(t, "proof_of_work on", sent, func() bool {
 		st := b.gw.settings(rm)
 		return st.PoWMode == "on" && st.PoWDifficulty == 9

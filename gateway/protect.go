@@ -144,6 +144,7 @@ func (s *Server) handleRoomPage(c echo.Context) error {
 // to the back of the line. The ticket goes back in the body too, for apps without cookies.
 func (s *Server) enter(c echo.Context, rm *room, visitor string, dest destination) (statusBody, *admittedAs, error) {
 	t, raw, ok := s.ticketFrom(c.Request(), rm, visitor)
+	ended := false
 	if ok {
 		b, adm, err := s.statusFor(c, rm, t, dest)
 		var he *Error
@@ -154,6 +155,7 @@ func (s *Server) enter(c echo.Context, rm *room, visitor string, dest destinatio
 		if !errors.As(err, &he) || he.Code != "bad_ticket" {
 			return b, adm, err
 		}
+		ended = errors.Is(err, queue.ErrTicketSpent) // their session ended: the page asks how it went
 	}
 	t, raw, err := s.join(c, rm, visitor)
 	if err != nil {
@@ -164,6 +166,7 @@ func (s *Server) enter(c echo.Context, rm *room, visitor string, dest destinatio
 		return b, adm, err
 	}
 	b.Ticket = raw
+	b.AskFeedback = ended
 	if b.Place != nil {
 		b.JoinedPlace = *b.Place
 	}

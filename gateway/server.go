@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -64,12 +64,17 @@ type Server struct {
 	shed     *prometheus.CounterVec
 	pow      *powState
 
-	rooms  map[string]*room
-	routes []route // protected path prefixes, longest first
-	e      *echo.Echo
+	// set is the rooms and routes, replaced whole (copy on write) when runtime rooms are
+	// created or deleted (rooms.go); readers load it once per request.
+	set   atomic.Pointer[roomSet]
+	setMu sync.Mutex // serialises the writers of set
+	e     *echo.Echo
 
 	inflight sync.WaitGroup // proxied requests, drained on shutdown
 	ready    readyCache     // the last /readyz answer (health.go)
+
+	// feedbackLimit bounds visitor feedback per address (feedback.go).
+	feedbackLimit *clientLimiter
 }
 
 // room is the gateway's runtime state for one configured room.
@@ -82,6 +87,12 @@ type room struct {
 	window   backendWindow
 	history  *history
 	adaptive *adaptiveState
+	// runtime is set for a room from the registry (rooms.go), not from the YAML; deletedAt
+	// for a deleted runtime room in its closing period.
+	runtime   bool
+	spec      *runtimeSpec
+	deletedAt time.Time
+	warned    atomic.Bool // a registry entry of the same name was ignored (logged once)
 }
 
 type route struct {
@@ -105,11 +116,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 		secure: secureCookies(cfg.PublicURL),
 		joins:  newClientLimiter(cfg.Limits.JoinsPerMinute, 10),
 		pow:    newPoWState(d.ChallengeKey),
-		rooms:  map[string]*room{},
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.feedbackLimit = newClientLimiter(feedbackPerMinute, feedbackBurst)
 	if s.reg == nil {
 		s.reg = prometheus.NewRegistry()
 	}
@@ -131,17 +142,16 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}
 		s.trusted = append(s.trusted, n)
 	}
+	set := &roomSet{rooms: map[string]*room{}, closing: map[string]*room{}}
 	for _, rc := range cfg.Rooms {
 		rm, err := s.newRoom(rc)
 		if err != nil {
 			return nil, err
 		}
-		s.rooms[rc.Name] = rm
-		for _, p := range rc.Paths {
-			s.routes = append(s.routes, route{prefix: p, room: rm})
-		}
+		set.rooms[rc.Name] = rm
 	}
-	sort.Slice(s.routes, func(i, j int) bool { return len(s.routes[i].prefix) > len(s.routes[j].prefix) })
+	set.route()
+	s.set.Store(set)
 	s.m = newMetrics(s.reg)
 	s.shed = newShedCounter(s.reg)
 	s.conns = newConnLimiter(cfg.Limits.MaxConns, cfg.Limits.MaxConnsPerIP, s.trusted, s.reg)
@@ -194,7 +204,7 @@ func (s *Server) EnsureRooms(ctx context.Context) error {
 					"(change it with PATCH /foyer/admin/v1/rooms/{room} or `foyer room set`)")
 		}
 	}
-	return nil
+	return s.syncRooms(ctx, "") // rooms.go: the runtime rooms in the registry
 }
 
 // settings are the room's rules in force, from the engine's cache: every per-request decision
@@ -234,13 +244,16 @@ func (s *Server) Listener(ln net.Listener) net.Listener { return s.conns.wrap(ln
 func (s *Server) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	done := make(chan struct{})
+	go func() { defer close(done); s.runRooms(ctx) }() // rooms.go: the registry's changes
+	defer func() { <-done }()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 			now := s.now()
-			for name, rm := range s.rooms {
+			for name, rm := range s.roomSet().rooms {
 				s.sample(ctx, name, rm, now)
 				if rm.adaptive != nil {
 					s.adapt(ctx, name, rm, now)
@@ -276,12 +289,17 @@ func (s *Server) routesEcho() *echo.Echo {
 	v1.GET("/status", s.handleStatus)
 	v1.POST("/release", s.handleRelease)
 	v1.GET("/fairness", s.handleFairness)
+	v1.POST("/feedback", s.handleFeedback)    // feedback.go
+	v1.GET("/feedback", s.handleFeedbackPage) // the prompt as a page
 	e.GET(p+"/rooms/:room", s.handleRoomPage) // token mode entry, and a direct link to any room's page
 	e.GET("/.well-known/jwks.json", s.handleJWKS)
 	e.GET(p+"/static/*", echo.WrapHandler(http.StripPrefix(p+"/static", s.site.Static())))
 
 	admin := e.Group(p+"/admin/v1", s.requireAdmin)
 	admin.GET("/rooms", s.handleAdminRooms)
+	admin.POST("/rooms", s.handleAdminCreate)         // rooms.go: a runtime room from a template
+	admin.DELETE("/rooms/:room", s.handleAdminDelete) // rooms.go
+	admin.GET("/room-templates", s.handleAdminTemplates)
 	admin.GET("/rooms/:room", s.handleAdminRoom)
 	admin.PATCH("/rooms/:room", s.handleAdminPatch)
 	admin.GET("/rooms/:room/history", s.handleAdminHistory)
@@ -289,6 +307,7 @@ func (s *Server) routesEcho() *echo.Echo {
 	admin.GET("/rooms/:room/outcomes", s.handleAdminOutcomes) // outcomes.go: the ledger, the refund list
 	admin.GET("/rooms/:room/flagged", s.handleAdminFlagged)
 	admin.POST("/rooms/:room/flagged/:lease/resolve", s.handleAdminResolve)
+	admin.GET("/rooms/:room/feedback", s.handleAdminFeedback) // feedback.go
 	e.GET(p+"/admin", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, p+"/admin/") })
 	e.GET(p+"/admin/", s.handleDashboard)
 
@@ -328,7 +347,7 @@ func (s *Server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 
 // match finds the room protecting path, longest prefix first.
 func (s *Server) match(path string) *room {
-	for _, r := range s.routes {
+	for _, r := range s.roomSet().routes {
 		if strings.HasPrefix(path, r.prefix) || path+"/" == r.prefix {
 			return r.room
 		}
@@ -342,7 +361,11 @@ func (s *Server) roomParam(c echo.Context) (*room, error) {
 	if !queue.ValidRoomName(name) {
 		return nil, httpError(http.StatusBadRequest, "bad_room", "room names are 1 to 64 characters of a-z, 0-9 and -")
 	}
-	rm, ok := s.rooms[name]
+	set := s.roomSet()
+	rm, ok := set.rooms[name]
+	if !ok {
+		rm, ok = set.closing[name] // deleted, in its closing period: its visitors are told it is closed
+	}
 	if !ok {
 		return nil, httpError(http.StatusNotFound, "unknown_room", "there is no room with that name")
 	}

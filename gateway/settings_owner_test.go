@@ -142,7 +142,7 @@ func TestLiveSettingsReachOtherReplica(t *testing.T) {
 	if r := a.call(patchCall(body)); r.status != http.StatusOK {
 		t.Fatalf("patch: %d %s", r.status, r.body)
 	}
-	rm := b.gw.rooms[testRoom]
+	rm := b.gw.roomSet().rooms[testRoom]
 	d := inForce(t, "every live setting", sent, func() bool {
 		st := b.gw.settings(rm)
 		return st.Session == 20*time.Minute && st.MaxSession == time.Hour && st.AbsentAfter == 45*time.Second &&

@@ -45,6 +45,10 @@ func (s *Server) statusFor(c echo.Context, rm *room, t queue.Ticket, dest destin
 		PollAfterMS:  d.PollAfter.Milliseconds(),
 		Stalled:      string(d.Stalled),
 		Returning:    d.Returning,
+		Reentry:      d.Reentry,
+	}
+	if t.Prequeue {
+		b.PrequeueNumber = t.Number // the visitor checks their shuffled place with it (fairness.go)
 	}
 	if d.PlaceRose {
 		b.Notice = "place_rose"

@@ -30,9 +30,15 @@ type statusBody struct {
 	Stalled      string   `json:"stalled,omitempty"`
 	Returning    bool     `json:"returning,omitempty"`
 	Notice       string   `json:"notice,omitempty"`
+	Reentry      bool     `json:"reentry,omitempty"` // a second chance after a failed booking (reentry.go)
 	Position     int64    `json:"position,omitempty"`
 	JoinedPlace  int64    `json:"joined_place,omitempty"`
 	UpdatedAt    string   `json:"updated_at"`
+
+	// PrequeueNumber is the visitor's pre-queue ticket number (1..P), so they can check their
+	// place with the published seed (fairness.go); AskFeedback: their session ended (feedback.go).
+	PrequeueNumber int64 `json:"prequeue_number,omitempty"`
+	AskFeedback    bool  `json:"ask_feedback,omitempty"`
 }
 
 type etaBody struct {
@@ -135,6 +141,9 @@ func appendStatusJSON(buf []byte, b *statusBody) []byte {
 		buf = append(buf, `,"notice":`...)
 		buf = appendJSONString(buf, b.Notice)
 	}
+	if b.Reentry {
+		buf = append(buf, `,"reentry":true`...)
+	}
 	if b.Position != 0 {
 		buf = append(buf, `,"position":`...)
 		buf = strconv.AppendInt(buf, b.Position, 10)
@@ -145,6 +154,13 @@ func appendStatusJSON(buf []byte, b *statusBody) []byte {
 	}
 	buf = append(buf, `,"updated_at":`...)
 	buf = appendJSONString(buf, b.UpdatedAt)
+	if b.PrequeueNumber != 0 {
+		buf = append(buf, `,"prequeue_number":`...)
+		buf = strconv.AppendInt(buf, b.PrequeueNumber, 10)
+	}
+	if b.AskFeedback {
+		buf = append(buf, `,"ask_feedback":true`...)
+	}
 	return append(buf, "}\n"...)
 }
 

@@ -40,7 +40,7 @@ func TestStatusJSONMatchesEncodingJSON(t *testing.T) {
 			ETA: &etaBody{Low: math.MaxInt64, High: math.MinInt64}, PollAfterMS: -7, Admitted: true,
 			Redirect: "https://tickets.example.org/x?a=1&b=<2>&foyer_token=e.y.J", OpensAt: ptr(""),
 			Token: "eyJ.eyJ.sig", Ticket: "AQEB_-x", Reconnecting: true, Position: 9, JoinedPlace: 10,
-			UpdatedAt: "now"}},
+			UpdatedAt: "now", PrequeueNumber: 11, AskFeedback: true}},
 		{"escapes", statusBody{Room: "\"\\\b\f\n\r\t\x00\x1f\x7f", Redirect: "é€😀\u2028\u2029<>&'",
 			Token: "\xff\xfe bad utf-8 \xe2\x82", Ticket: "a\u00a0b"}},
 	}

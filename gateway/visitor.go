@@ -3,7 +3,6 @@ package gateway
 import (
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -63,39 +62,6 @@ func (d destination) redirect(rm *room, token string) string {
 		return rm.cfg.Paths[0]
 	}
 	return ""
-}
-
-// handleFairness: GET /foyer/v1/rooms/{room}/fairness.
-func (s *Server) handleFairness(c echo.Context) error {
-	rm, err := s.roomParam(c)
-	if err != nil {
-		return err
-	}
-	f, err := s.engine.Fairness(rm.cfg.Name)
-	if err != nil {
-		return s.storeErr("fairness", err)
-	}
-	body := fairnessBody{Room: f.Room, Commitment: f.Commitment, Algorithm: f.Algorithm, Opened: f.Opened,
-		Seed: f.Seed, PrequeueSize: f.PrequeueSize,
-		HowToVerify: "sha256(seed) must equal commitment; the place of pre-queue ticket n (1..prequeue_size) is the " +
-			"algorithm's permutation of n keyed by the seed (queue.VerifyPrequeuePlace in foyer's source)"}
-	if !f.OpensAt.IsZero() {
-		body.OpensAt = f.OpensAt.In(rm.loc).Format(time.RFC3339)
-	}
-	c.Response().Header().Set("Cache-Control", "no-cache")
-	return c.JSON(http.StatusOK, body)
-}
-
-// fairnessBody is the public record of the pre-queue shuffle.
-type fairnessBody struct {
-	Room         string `json:"room"`
-	Commitment   string `json:"commitment"`
-	Algorithm    string `json:"algorithm"`
-	OpensAt      string `json:"opens_at,omitempty"`
-	Opened       bool   `json:"opened"`
-	Seed         string `json:"seed,omitempty"`
-	PrequeueSize int64  `json:"prequeue_size"`
-	HowToVerify  string `json:"how_to_verify"`
 }
 
 // handleJWKS serves the public keys that verify admission tokens.

@@ -81,13 +81,35 @@
 //	P:{R}:audit            list    update (LPUSH + LTRIM, in the       RoomTTL like the room's keys; bounded
 //	                               same call as the change it records) to AuditMax entries
 //	                               "<Redis time µs> <entry>", newest first
+//	P:{R}:eta1             string  record notes (record.go): first     the ledger's TTL, refreshed by each
+//	                               ETA shown, 12 bytes per position    write
+//	P:{R}:returned         bitmap  record notes: positions let in      the ledger's TTL, refreshed by each
+//	                               through the returning lane          write
+//	P:{R}:fb:n, fb:list,   hash,   feedback (feedback.go): counts per  the ledger's TTL; the list capped at
+//	fb:who                 list,   rating, newest comments, digests    FeedbackKept, the set at
+//	                       set     of the visitors who answered        FeedbackMaxVisitors
 //	P:gateways             zset    heartbeat (every FlushEvery)        1 minute, refreshed by every beat
 //	                               member engine id, score last beat   (global, no room tag, plain commands)
 //	                               ms: the live gateways, for each one's
 //	                               share of a fail-open room's pace
 //	P:settings             channel update (PUBLISH room name)         none: a Pub/Sub channel, not a key
+//	P:{~rooms}:defs        hash    define (runtime room created),      none: a definition lasts until its
+//	                               undefine (deleted)                  room is deleted (registry.go)
+//	                               room name -> the gateway's definition (opaque JSON)
+//	P:{~rooms}:deleted     hash    undefine (add, prune entries older  none; entries pruned after
+//	                               than ClosingPeriod), define (remove) ClosingPeriod (1 hour)
+//	                               room name -> "<deleted ms>|<definition>"
+//	P:{~rooms}:version     string  define, undefine (INCR)             none; read once a second by every engine
+//	P:rooms                channel define, undefine (PUBLISH name)    none: a Pub/Sub channel, not a key
 //
-// Memory per waiting visitor is the two live liveness bitmaps: 2 bits per position.
+// The registry's hash tag "{~rooms}" cannot be a room's ('~' is not allowed in a room name).
+// A deleted room's own keys are given the end of its closing period as their deadline
+// (retire.lua, by every engine once it stopped stepping the room); its audit list and outcome
+// ledger keep their own lifetimes.
+//
+// Memory per waiting visitor is the two live liveness bitmaps, 2 bits per position, and the
+// fairness record's note of the first ETA shown, 12 bytes per position shown one (plus Redis's
+// preallocation of the growing string, at most 1 MiB per room; docs/fairness.md).
 //
 // # Concurrency
 //

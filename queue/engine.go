@@ -38,6 +38,9 @@ type Config struct {
 	LedgerTTL time.Duration
 	// LedgerMax bounds the outcome ledger's records per room [200,000]; the oldest go first.
 	LedgerMax int
+	// IdleStepEvery is how often a quiet room (nobody waiting, admitted or coming back, no
+	// join or poll here since its last step, not about to open) is stepped [5s] (idle.go).
+	IdleStepEvery time.Duration
 	// Logger gets component=queue.
 	Logger zerolog.Logger
 }
@@ -69,6 +72,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.LedgerMax <= 0 {
 		c.LedgerMax = DefaultLedgerMax
+	}
+	if c.IdleStepEvery <= 0 {
+		c.IdleStepEvery = defaultIdleStepEvery
 	}
 	var bad []string
 	if c.CallTimeout < 0 {
@@ -118,6 +124,13 @@ type Engine struct {
 	// were alive at the last heartbeat, for each one's share of a fail-open room's pace.
 	id       string
 	replicas atomic.Int64
+
+	// records caches each room's public fairness record (record.go).
+	records sync.Map
+	// reg is the runtime rooms' registry (registry.go); okAt the last time Redis answered a
+	// step or a heartbeat, in unix ns (idle.go).
+	reg  roomRegistry
+	okAt atomic.Int64
 }
 
 // New returns an Engine over rdb (a single, Sentinel or Cluster client). It does no I/O; call
@@ -145,6 +158,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Engine, error) {
 		wake:       make(chan string, 64),
 		extendMemo: map[string]extendMemo{},
 		id:         hex.EncodeToString(id[:]),
+		reg:        roomRegistry{changes: make(chan string, 1024)},
 	}
 	e.replicas.Store(1)
 	return e, nil
@@ -214,6 +228,9 @@ func (e *Engine) roomFor(ctx context.Context, name string) (*room, error) {
 	if r := e.cached(name); r != nil && r.snap.Load() != nil {
 		return r, nil
 	}
+	if e.Retired(name) {
+		return nil, fmt.Errorf("queue: room %s: deleted: %w", name, ErrRoomClosed)
+	}
 	r := e.cached(name)
 	if r == nil {
 		r = newRoom(e.cfg.Prefix, name)
@@ -229,6 +246,9 @@ func (e *Engine) register(r *room) *room {
 	defer e.mu.Unlock()
 	if old, ok := e.rooms[r.name]; ok {
 		return old
+	}
+	if e.Retired(r.name) {
+		return r // deleted meanwhile: served from r this once, never stepped again
 	}
 	e.rooms[r.name] = r
 	return r
@@ -255,8 +275,11 @@ func (e *Engine) Run(ctx context.Context) error {
 			cancel()
 			return nil
 		case <-step.C:
+			now := time.Now()
 			for _, r := range e.allRooms() {
-				e.stepAsync(ctx, r, &wg)
+				if !e.idle(r, now) {
+					e.stepAsync(ctx, r, &wg)
+				}
 			}
 		case name := <-e.wake:
 			if r := e.cached(name); r != nil {
@@ -265,6 +288,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-flush.C:
 			e.flushAll(ctx, &wg)
 			e.heartbeat(ctx)
+			e.checkRegistry(ctx)
 			e.pruneExtendMemo(time.Now())
 		}
 	}
@@ -274,30 +298,40 @@ func (e *Engine) stepAsync(ctx context.Context, r *room, wg *sync.WaitGroup) {
 	if !r.stepping.CompareAndSwap(false, true) {
 		return
 	}
+	r.stepped.Store(time.Now().UnixNano())
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer r.stepping.Store(false)
 		if _, err := e.refresh(ctx, r); err != nil && ctx.Err() == nil {
 			r.logErr(e.log, "step", err)
+		} else if err == nil {
+			e.okAt.Store(time.Now().UnixNano())
+			r.quiet.Store(false)
 		}
 	}()
 }
 
 func (e *Engine) flushAll(ctx context.Context, wg *sync.WaitGroup) {
 	for _, r := range e.allRooms() {
+		if !r.live.any() {
+			continue // nothing seen since the last flush: no goroutine, no call
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := e.flush(ctx, r); err != nil && ctx.Err() == nil {
 				r.logErr(e.log, "liveness flush", err)
 			}
+			if err := e.flushNotes(ctx, r); err != nil && ctx.Err() == nil {
+				r.logErr(e.log, "fairness notes flush", err)
+			}
 		}()
 	}
 }
 
 func (e *Engine) subscribe(ctx context.Context) {
-	ps := e.rdb.Subscribe(ctx, settingsChannel(e.cfg.Prefix), claimsChannel(e.cfg.Prefix))
+	ps := e.rdb.Subscribe(ctx, settingsChannel(e.cfg.Prefix), claimsChannel(e.cfg.Prefix), roomsChannel(e.cfg.Prefix))
 	defer ps.Close()
 	ch := ps.Channel()
 	for {
@@ -310,6 +344,10 @@ func (e *Engine) subscribe(ctx context.Context) {
 			}
 			if m.Channel == claimsChannel(e.cfg.Prefix) {
 				e.heardClaims(m.Payload)
+				continue
+			}
+			if m.Channel == roomsChannel(e.cfg.Prefix) {
+				e.reg.notify(m.Payload)
 				continue
 			}
 			if ValidRoomName(m.Payload) {
@@ -340,5 +378,6 @@ func (e *Engine) heartbeat(ctx context.Context) {
 	})
 	if err == nil && card.Val() > 0 {
 		e.replicas.Store(card.Val())
+		e.okAt.Store(time.Now().UnixNano())
 	}
 }

@@ -95,3 +95,20 @@ func (k roomKeys) joinCounts(minute int64) string {
 func (k roomKeys) spentProofs(minute int64) string {
 	return k.base + "pow:" + strconv.FormatInt(minute, 10)
 }
+
+// Second-chance keys (reentry.go): the grants and uses per position (hash), and the re-entry
+// lane (sorted set position -> lane number), both with the room's TTL.
+func (k roomKeys) reentry() string     { return k.base + "reentry" }
+func (k roomKeys) reentryLane() string { return k.base + "reentry:lane" }
+
+// Fairness record keys (record.go): the first ETA range shown at each position (a string of
+// 12-byte slots indexed by position) and the positions let in through the returning lane (a
+// bitmap). Both have the ledger's TTL, refreshed by every flush that writes them.
+func (k roomKeys) firstETA() string { return k.base + "eta1" }
+func (k roomKeys) returned() string { return k.base + "returned" }
+
+// Visitor feedback keys (feedback.go): ratings by value (hash), the newest comments (list,
+// capped) and the visitors who gave feedback (set, so each gives it once). The ledger's TTL.
+func (k roomKeys) feedbackCounts() string { return k.base + "fb:n" }
+func (k roomKeys) feedbackList() string   { return k.base + "fb:list" }
+func (k roomKeys) feedbackWho() string    { return k.base + "fb:who" }

@@ -30,6 +30,9 @@ type Lease struct {
 	// Unbacked marks a fail-open admission made while Redis was unreachable (Poll): no lease
 	// exists in Redis, nothing to extend or release; IsUnbacked tells it from its JTI.
 	Unbacked bool
+	// ReentryOf is the lease of the failed admission this one is the second chance of ("" if
+	// it is not a re-entry; reentry.go).
+	ReentryOf string
 }
 
 // Outcome is why a lease was released.
@@ -98,7 +101,7 @@ func (e *Engine) Claim(ctx context.Context, t Ticket) (Lease, error) {
 		return Lease{}, fmt.Errorf("queue: claim %s: place %d: %w", t.Room, pos-s.head, ErrNotYourTurn)
 	}
 	l, lane, err := e.claim(ctx, r, t, pos)
-	if err == nil && lane > 0 {
+	if err == nil && lane != 0 {
 		return Lease{}, fmt.Errorf("queue: claim %s: returning, lane %d: %w", t.Room, lane, ErrNotYourTurn)
 	}
 	return l, err
@@ -106,13 +109,16 @@ func (e *Engine) Claim(ctx context.Context, t Ticket) (Lease, error) {
 
 // claim runs the claim script for a position (retrying once after restoring a lost room). A
 // returner's lane number is returned with ErrNotYourTurn's place taken by lane > 0 and a nil
-// error: the caller remembers it.
+// error: the caller remembers it; a re-entry's lane number (reentry.go) as lane < 0 (minus it).
 func (e *Engine) claim(ctx context.Context, r *room, t Ticket, pos int64) (Lease, int64, error) {
 	r.raiseKnown(t.Number)
 	for attempt := 0; ; attempt++ {
 		l, lane, err := e.claimOnce(ctx, r, t, pos)
 		if err == nil && lane == 0 {
-			e.ledgerAdmit(ctx, r, l) // issue 14: the outcome ledger's record (idempotent)
+			e.ledgerAdmit(ctx, r, l, t.IssuedAt) // issue 14: the outcome ledger's record (idempotent)
+		}
+		if err == nil && lane > 0 {
+			r.noteReturned(pos) // issue 14: the fairness record counts it let in out of line order
 		}
 		if !errors.Is(err, errNoRoom) || attempt > 0 {
 			return l, lane, err
@@ -128,7 +134,8 @@ func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (L
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
 	v, err := claimScript.Run(cctx, e.rdb,
-		[]string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans},
+		[]string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans,
+			k.reentry(), k.reentryLane(), k.ledger()},
 		pos, t.Visitor, newJTI(pos, r.redisNow()), 1, e.cfg.RoomTTL.Milliseconds(), t.Number).Result()
 	if err != nil {
 		return Lease{}, 0, storeErr("queue: claim "+r.name, err)
@@ -148,12 +155,13 @@ func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (L
 	}
 	switch tag {
 	case "LEASE":
-		if len(a) != 5 {
+		if len(a) != 6 {
 			return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: length"})
 		}
 		l, err := leaseFrom(r.name, a[1], a[2], a[3])
 		if err == nil {
 			r.served.claimed(l)
+			l.ReentryOf, err = asString(a[4])
 		}
 		return l, 0, err
 	case "WAIT":
@@ -167,6 +175,15 @@ func (e *Engine) claimOnce(ctx context.Context, r *room, t Ticket, pos int64) (L
 			return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: lane"})
 		}
 		return Lease{}, lane, nil
+	case "REENTRY":
+		if len(a) != 3 {
+			return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: length"})
+		}
+		lane, err := asInt(a[1])
+		if err != nil || lane < 1 {
+			return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, replyErr{"claim: lane"})
+		}
+		return Lease{}, -lane, nil
 	case "SPENT":
 		return Lease{}, 0, fmt.Errorf("queue: claim %s: %w", r.name, ErrTicketSpent)
 	case "CLOSED":
@@ -342,7 +359,7 @@ func (e *Engine) releaseOnce(ctx context.Context, room, jti string, outcome Outc
 	k := newRoomKeys(e.cfg.Prefix, room)
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats, k.meta, k.released},
+	v, err := releaseScript.Run(cctx, e.rdb, []string{k.lease, k.leases, k.stats, k.meta, k.released, k.reentry()},
 		jti, string(outcome), e.cfg.RoomTTL.Milliseconds()).Result()
 	if err != nil {
 		return nil, "", storeErr("queue: release "+room, err)

@@ -102,6 +102,14 @@ type LedgerRecord struct {
 	Resolution string
 	ResolvedBy string
 	ResolvedAt time.Time
+	// ReentryGrantedBy says who granted this admission's visitor a second chance
+	// (ReentryByBackend or ReentryByEvidence; "" if none), ReentryGrantedAt when, ReentryUntil
+	// until when a backend's grant may be used, ReentryUsedAt when the visitor came back for
+	// it. ReentryOf, in a re-entry's own record, is the failed admission's lease.
+	ReentryGrantedBy               string
+	ReentryGrantedAt, ReentryUntil time.Time
+	ReentryUsedAt                  time.Time
+	ReentryOf                      string
 }
 
 // ledgerJSON is the record's stored form (short keys: it is kept per admission).
@@ -120,6 +128,14 @@ type ledgerJSON struct {
 	Res string   `json:"res,omitempty"`
 	Rby string   `json:"rby,omitempty"`
 	Rat int64    `json:"rat,omitempty"`
+	// second chance (reentry.go): granted by, granted at, grant valid until, used at; and, in
+	// a re-entry's own record, the lease of the failed admission it replaces
+	Rg  string `json:"rg,omitempty"`
+	Rga int64  `json:"rga,omitempty"`
+	Rgu int64  `json:"rgu,omitempty"`
+	Ru  int64  `json:"ru,omitempty"`
+	Re  string `json:"re,omitempty"`
+	J   int64  `json:"j,omitempty"` // joined: the ticket's issue time, unix s (fairness record)
 }
 
 // UnmarshalJSON accepts Lua's cjson form of an empty table ({} or []).
@@ -138,11 +154,12 @@ func (o *Observed) UnmarshalJSON(b []byte) error {
 
 // ledgerAdmit records a new lease in the ledger (idempotent). A failure is logged, not
 // returned: the visitor's admission must not fail for want of its record.
-func (e *Engine) ledgerAdmit(ctx context.Context, r *room, l Lease) {
+func (e *Engine) ledgerAdmit(ctx context.Context, r *room, l Lease, joined time.Time) {
 	if l.Unbacked {
 		return
 	}
-	rec, _ := json.Marshal(ledgerJSON{V: l.Visitor, P: l.Position, A: l.IssuedAt.UnixMilli(), X: l.ExpiresAt.UnixMilli()})
+	rec, _ := json.Marshal(ledgerJSON{V: l.Visitor, P: l.Position, A: l.IssuedAt.UnixMilli(), X: l.ExpiresAt.UnixMilli(),
+		Re: l.ReentryOf, J: max(joined.Unix(), 0)})
 	k := r.keys
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
@@ -158,7 +175,8 @@ func (e *Engine) ledgerEnd(ctx context.Context, room, jti string, o Outcome) {
 	k := newRoomKeys(e.cfg.Prefix, room)
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	if err := ledgerEndScript.Run(cctx, e.rdb, []string{k.ledger(), k.ledgerRisk()}, jti, string(o)).Err(); err != nil {
+	if err := ledgerEndScript.Run(cctx, e.rdb, []string{k.ledger(), k.ledgerRisk(), k.reentry(), k.meta, k.stats},
+		jti, string(o), e.cfg.RoomTTL.Milliseconds()).Err(); err != nil {
 		e.log.Warn().Err(err).Str("room", room).Msg("ledger end")
 	}
 }
@@ -190,7 +208,8 @@ func (e *Engine) Observe(ctx context.Context, room, jti, kind, class, orderRef s
 	k := newRoomKeys(e.cfg.Prefix, room)
 	cctx, cancel := e.callCtx(ctx)
 	defer cancel()
-	if err := ledgerObserveScript.Run(cctx, e.rdb, []string{k.ledger(), k.ledgerRisk()}, jti, kind, class, orderRef).Err(); err != nil {
+	if err := ledgerObserveScript.Run(cctx, e.rdb, []string{k.ledger(), k.ledgerRisk(), k.reentry()},
+		jti, kind, class, orderRef, e.cfg.RoomTTL.Milliseconds()).Err(); err != nil {
 		return storeErr("queue: observe "+room, err)
 	}
 	return nil
@@ -283,7 +302,9 @@ func decodeLedger(room, id, d string, exp, now int64) (LedgerRecord, error) {
 	}
 	r := LedgerRecord{Room: room, Visitor: j.V, Lease: id, Position: j.P, AdmittedAt: timeOfMs(j.A),
 		Outcome: Outcome(j.O), Payment: j.Pay, Confirm: j.Con, PaidAt: timeOfMs(j.Pat), OrderRef: j.Ref,
-		Resolution: j.Res, ResolvedBy: j.Rby, ResolvedAt: timeOfMs(j.Rat)}
+		Resolution: j.Res, ResolvedBy: j.Rby, ResolvedAt: timeOfMs(j.Rat),
+		ReentryGrantedBy: j.Rg, ReentryGrantedAt: timeOfMs(j.Rga), ReentryUntil: timeOfMs(j.Rgu),
+		ReentryUsedAt: timeOfMs(j.Ru), ReentryOf: j.Re}
 	alive := exp > now && r.Outcome == ""
 	switch {
 	case j.E > 0:

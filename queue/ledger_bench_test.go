@@ -22,7 +22,7 @@ func BenchmarkLedgerPerAdmission(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		jti := fmt.Sprintf("%s.bench%09d", "1", i)
 		e.ledgerAdmit(ctx, r, Lease{JTI: jti, Visitor: "v-0123456789abcdef0123", Room: "bl", Position: int64(i + 1),
-			IssuedAt: now, ExpiresAt: now.Add(10 * time.Minute), MaxUntil: now.Add(30 * time.Minute)})
+			IssuedAt: now, ExpiresAt: now.Add(10 * time.Minute), MaxUntil: now.Add(30 * time.Minute)}, now)
 		e.ledgerEnd(ctx, "bl", jti, OutcomeBooked)
 	}
 	b.StopTimer()

@@ -10,5 +10,5 @@ func (e *Engine) Answering(room string) bool {
 		return false
 	}
 	s := r.snap.Load()
-	return s != nil && !e.stale(s)
+	return s != nil && !e.stale(r, s)
 }

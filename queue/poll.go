@@ -79,6 +79,9 @@ func (e *Engine) Poll(ctx context.Context, t Ticket, o PollOptions) (Decision, e
 		if errors.Is(err, ErrStoreUnavailable) {
 			return Decision{Status: Status{StoreDown: true, PollAfter: jitter(3 * time.Second)}}, nil
 		}
+		if errors.Is(err, ErrRoomClosed) { // a deleted room in its closing period (registry.go)
+			return Decision{Status: Status{State: StateClosed, PollAfter: jitter(30 * time.Second)}}, nil
+		}
 		return Decision{}, err
 	}
 	s := r.snap.Load()
@@ -97,10 +100,17 @@ func (e *Engine) Poll(ctx context.Context, t Ticket, o PollOptions) (Decision, e
 			if d.Status, err = e.status(r, r.snap.Load(), t); err != nil {
 				return Decision{}, err
 			}
+		case err == nil && lane < 0: // a second chance: in the re-entry lane (reentry.go)
+			r.relanes.set(pos, -lane)
+			if d.Status, err = e.status(r, r.snap.Load(), t); err != nil {
+				return Decision{}, err
+			}
 		case err == nil:
 			r.lanes.forget(pos)
+			r.relanes.forget(pos)
 			d.Lease = &l
 			d.Admitted, d.Place, d.Ahead, d.ETALow, d.ETAHigh, d.PollAfter, d.Stalled = true, 0, 0, 0, 0, 0, StallNone
+			d.Reentry = l.ReentryOf != ""
 			return d, nil
 		case errors.Is(err, ErrTicketSpent):
 			r.lanes.forget(pos)
@@ -129,6 +139,10 @@ func (e *Engine) Poll(ctx context.Context, t Ticket, o PollOptions) (Decision, e
 		d.Admitted = false // the head reached the ticket, but the claim did not land this time
 		d.PollAfter = jitter(time.Second)
 	}
+	if o.BestPlace == 0 && d.Place > 0 && !d.Returning && d.ETAHigh > 0 {
+		// the first place (and ETA range) this visitor is shown: noted for the fairness record
+		r.noteShown(pos, r.redisNow(), d.ETALow, d.ETAHigh)
+	}
 	if o.BestPlace > 0 && d.Place > o.BestPlace {
 		if d.Place-o.BestPlace <= placeSlack(s) {
 			d.Place, d.Ahead = o.BestPlace, o.BestPlace-1
@@ -153,7 +167,7 @@ func (e *Engine) shouldClaim(r *room, s *snapshot, st *Status) bool {
 	if st.Admitted {
 		return true // the head reached the ticket: an offer, a lease, or back from an absence
 	}
-	if st.Returning || st.State != StateOpen || s.settings.QueueAll {
+	if st.Returning || st.Reentry || st.State != StateOpen || s.settings.QueueAll {
 		return false
 	}
 	// passthrough: next in line, nobody returning, capacity free (claim.lua checks credit)
@@ -173,7 +187,7 @@ func (e *Engine) status(r *room, s *snapshot, t Ticket) (Status, error) {
 	st := Status{
 		State:     s.state(now),
 		OpensAt:   s.settings.OpensAt,
-		StoreDown: e.stale(s),
+		StoreDown: e.stale(r, s),
 	}
 	pos := s.position(t.Number)
 	if pos == 0 {
@@ -188,7 +202,11 @@ func (e *Engine) status(r *room, s *snapshot, t Ticket) (Status, error) {
 	e.see(r, pos)
 	st.Position = pos
 	if pos <= s.head {
-		if lane, ok := r.lanes.get(pos); ok && lane > s.rserved {
+		if lane, ok := r.relanes.get(pos); ok && lane > s.eserved {
+			// a second chance (reentry.go): only re-entries with a lower lane number go first
+			st.Reentry = true
+			st.Place = lane - s.eserved
+		} else if lane, ok := r.lanes.get(pos); ok && lane > s.rserved {
 			// back from an absence: only returners with a lower lane number go first
 			st.Returning = true
 			st.Place = lane - s.rserved
@@ -206,6 +224,9 @@ func (e *Engine) status(r *room, s *snapshot, t Ticket) (Status, error) {
 		st.Stalled = r.stall(s, st.State)
 		if st.State == StateOpen && st.Stalled == StallNone {
 			st.ETALow, st.ETAHigh = r.eta(s, pos, st.Returning, st.Place)
+			if st.Reentry {
+				st.ETALow, st.ETAHigh = reentryETA(s, st.Place)
+			}
 		}
 		stockLow(s, &st) // issue 14: sold-out honesty
 	}
@@ -278,6 +299,11 @@ func (r *room) eta(s *snapshot, pos int64, returning bool, place int64) (time.Du
 			// measured session lengths: the cap lets no more than that through for long
 			fast = min(fast, max(capRate, measured))
 		}
+	}
+	if s.reentering > 0 {
+		// second chances waiting take up to their share of the pace (reentry.go); they are
+		// not counted in the place, which must never rise when one arrives
+		slow *= 1 - s.settings.ReentryShare
 	}
 	slow = max(slow, conf/10)
 	fast = max(fast, slow)

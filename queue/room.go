@@ -29,6 +29,10 @@ type room struct {
 	// offset is Redis's clock minus the local clock, in ns, from the last step.
 	offset   atomic.Int64
 	stepping atomic.Bool
+	// stepped is when the loop last started a step (unix ns); quiet is set while the loop skips
+	// the room for being idle (idle.go).
+	stepped atomic.Int64
+	quiet   atomic.Bool
 	// refreshMu serialises steps of this engine for the room, so replies arrive in order.
 	refreshMu sync.Mutex
 
@@ -41,9 +45,14 @@ type room struct {
 
 	// lanes, spent and outage serve Poll without Redis: returners' lane numbers, tickets
 	// known to be spent, and the pacing of fail-open admissions.
-	lanes  laneMap
-	spent  positionSet
-	outage outage
+	lanes laneMap
+	spent positionSet
+	// relanes remembers re-entry-lane numbers, like lanes (reentry.go).
+	relanes laneMap
+	outage  outage
+
+	// notes are the fairness record's notes until the next flush (record.go).
+	notes recordNotes
 
 	rateMu  sync.Mutex
 	samples []rateSample
@@ -97,6 +106,8 @@ type snapshot struct {
 	restoredHead int64
 	// rseq is the last returning-lane number given, rserved the last one served.
 	rseq, rserved int64
+	// eserved is the last re-entry-lane number served; reentering the lane's length (reentry.go).
+	eserved, reentering int64
 	// restoredAt is the time of the room's last restore after a data loss (zero: none), and
 	// restoredFrom the Redis time of the cache it was restored from.
 	restoredAt, restoredFrom time.Time
@@ -159,7 +170,7 @@ func (e *Engine) runStep(ctx context.Context, r *room) (*snapshot, error) {
 	sent := time.Now()
 	v, err := stepScript.Run(cctx, e.rdb,
 		[]string{k.meta, k.stats, k.offers, k.leases, k.lease, k.skipped, k.returning, k.orphans,
-			k.seen(epoch), k.seen(epoch - 1)},
+			k.seen(epoch), k.seen(epoch - 1), k.reentryLane()},
 		e.cfg.MaxSkipsPerStep, e.cfg.RoomTTL.Milliseconds(), 1000).Result()
 	if err != nil {
 		return nil, storeErr("queue: step "+r.name, err)
@@ -187,7 +198,7 @@ func decodeStep(v any) (*snapshot, error) {
 	if tag == "NOROOM" {
 		return nil, errNoRoom
 	}
-	if tag != "OK" || len(a) != 8 {
+	if tag != "OK" || len(a) != 9 {
 		return nil, replyErr{"step: " + tag}
 	}
 	now, err := asInt(a[1])
@@ -207,6 +218,9 @@ func decodeStep(v any) (*snapshot, error) {
 		if *p, err = asInt(a[3+i]); err != nil {
 			return nil, err
 		}
+	}
+	if s.reentering, err = asInt(a[8]); err != nil {
+		return nil, err
 	}
 	st, err := asMap(a[7])
 	if err != nil {
@@ -248,6 +262,7 @@ func snapshotFromMeta(m map[string]string) (*snapshot, error) {
 		restoredHead: num("restored_head"),
 		rseq:         optNum(m, "rseq"),
 		rserved:      optNum(m, "rserved"),
+		eserved:      optNum(m, "eserved"),
 	}
 	if m["restored_ms"] != "" {
 		s.restoredAt, s.restoredFrom = timeOfMs(num("restored_ms")), timeOfMs(num("restored_from_ms"))
@@ -397,6 +412,7 @@ func (e *Engine) restore(ctx context.Context, r *room, old *snapshot, recreated 
 	e.restores.Add(1)
 	r.live.reset()
 	r.lanes.reset()
+	r.relanes.reset()
 	r.spent.reset()
 	e.log.Warn().Str("room", r.name).Bool("meta_existed", n[0] == 1).Bool("fresh_loss", n[3] == 1).
 		Int64("head_before", n[1]).Int64("head_after", n[2]).Int64("counter", counter).

@@ -246,7 +246,7 @@ func (e *Engine) View(room string) (RoomView, bool) {
 		Returning:          s.returning,
 		Skipped:            s.skipped,
 		AdmitRatePerMinute: rate,
-		StoreOK:            !e.stale(s),
+		StoreOK:            !e.stale(r, s),
 		UpdatedAt:          s.fetched,
 	}, true
 }
@@ -258,6 +258,8 @@ type Stats struct {
 	Released map[Outcome]int64
 	// AdmitRatePerMinute is measured over the last minute (0 until 5 s of data).
 	AdmitRatePerMinute float64
+	// Reentry counts second chances (reentry.go).
+	Reentry ReentryStats
 }
 
 // OutcomeExpired counts leases that ended by timing out (Stats.Released only).
@@ -282,6 +284,7 @@ func (e *Engine) Stats(ctx context.Context, room string) (Stats, error) {
 		Offers:             s.offers,
 		Released:           map[Outcome]int64{},
 		AdmitRatePerMinute: rate,
+		Reentry:            reentryStats(s),
 	}
 	for _, o := range []Outcome{OutcomeBooked, OutcomeAbandoned, OutcomeFailed, OutcomeExpired} {
 		st.Released[o] = s.stats["released:"+string(o)]

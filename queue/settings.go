@@ -61,6 +61,12 @@ type Settings struct {
 	// PoWDifficulty is the base difficulty in leading zero bits (default 18: about a second of
 	// a mid-range phone's JavaScript), raised under pressure.
 	PoWDifficulty int
+	// ReentryShare is the share of the rate (0..1) that re-entries may use: a visitor whose
+	// booking failed (the backend reported failed, or foyer's ledger flagged it charged but not
+	// booked) goes back in from the re-entry lane, ahead of the line, once per admission
+	// (reentry.go). 0 turns re-entry off. Its zero value is meaningful, so WithDefaults keeps
+	// it: DefaultSettings and a room's configuration set DefaultReentryShare.
+	ReentryShare float64
 	// Version increases with every change.
 	Version int64
 }
@@ -82,6 +88,7 @@ type SettingsPatch struct {
 	CapFollowsStock *bool
 	PoWMode         *string
 	PoWDifficulty   *int
+	ReentryShare    *float64
 }
 
 // Setting bounds.
@@ -124,11 +131,13 @@ func DefaultSettings() Settings {
 		Remaining:     RemainingUnknown,
 		PoWMode:       PoWAuto,
 		PoWDifficulty: 18,
+		ReentryShare:  DefaultReentryShare,
 	}
 }
 
 // WithDefaults returns s with every zero field set from DefaultSettings (MaxSession defaults
-// to the larger of the default and Session). The stored state open stands for scheduled and
+// to the larger of the default and Session), except Remaining and ReentryShare, whose zero
+// values mean sold out and re-entry off. The stored state open stands for scheduled and
 // prequeue too: those are derived from the schedule.
 func (s Settings) WithDefaults() Settings {
 	d := DefaultSettings()
@@ -213,6 +222,9 @@ func (s Settings) Validate() error {
 	if s.PoWDifficulty < MinPoWDifficulty || s.PoWDifficulty > MaxPoWDifficulty {
 		v.add("pow_difficulty", fmt.Sprintf("must be between %d and %d", MinPoWDifficulty, MaxPoWDifficulty))
 	}
+	if !(s.ReentryShare >= 0 && s.ReentryShare <= 1) { // also refuses NaN
+		v.add("reentry_share", "must be between 0 (off) and 1")
+	}
 	return v.orNil()
 }
 
@@ -249,6 +261,7 @@ func (s Settings) Diff(have Settings) []SettingDiff {
 	add("on_store_error", s.OnStoreError, have.OnStoreError)
 	add("proof_of_work", s.PoWMode, have.PoWMode)
 	add("pow_difficulty", s.PoWDifficulty, have.PoWDifficulty)
+	add("reentry_share", s.ReentryShare, have.ReentryShare)
 	return out
 }
 
@@ -298,6 +311,9 @@ func (s Settings) apply(p SettingsPatch) Settings {
 	if p.PoWDifficulty != nil {
 		s.PoWDifficulty = *p.PoWDifficulty
 	}
+	if p.ReentryShare != nil {
+		s.ReentryShare = *p.ReentryShare
+	}
 	return s
 }
 
@@ -339,6 +355,7 @@ func (s Settings) fields() []any {
 		"cap_stock", b01(s.CapFollowsStock),
 		"pow_mode", s.PoWMode,
 		"pow_bits", strconv.Itoa(s.PoWDifficulty),
+		"reentry_share", strconv.FormatFloat(s.ReentryShare, 'f', -1, 64),
 	}
 }
 
@@ -366,6 +383,7 @@ func settingsFromMeta(m map[string]string) (Settings, error) {
 		OnStoreError:    m["on_store_error"],
 		Remaining:       stockOf(m),
 		CapFollowsStock: m["cap_stock"] == "1",
+		ReentryShare:    reentryShareOf(m),
 		Version:         num("version"),
 	}
 	// A room stored before proof-of-work became a setting has neither field: the defaults.

@@ -14,8 +14,10 @@ type Status struct {
 	// Place counts everyone who will go in before this visitor, plus one (1 means next):
 	// the positions before theirs, the returners waiting and every skipped visitor who may
 	// still come back within grace (they are served ahead of the line), so it never has to
-	// rise. For a returner, the returners ahead in the returning lane plus one. 0 when
-	// admitted or before opening.
+	// rise. For a returner, the returners ahead in the returning lane plus one; for a
+	// re-entry (Reentry), the re-entries ahead in its lane plus one: re-entries are not counted
+	// in the main line's places (one arriving must not raise them). 0 when admitted or before
+	// opening.
 	Place int64
 	// Ahead is Place - 1.
 	Ahead int64
@@ -26,6 +28,10 @@ type Status struct {
 	// Returning means the visitor was skipped while away, came back within grace, and waits in
 	// the returning lane (served before the line).
 	Returning bool
+	// Reentry means the visitor's booking failed and they have a second chance (reentry.go):
+	// waiting in the re-entry lane (Place is theirs in it), or, with Admitted, going back in
+	// through it.
+	Reentry bool
 	// Stalled says why the line is not moving (no ETA then).
 	Stalled Stall
 	// PlaceRose means the place is above the best the visitor was shown by more than replicas
@@ -67,7 +73,14 @@ func (e *Engine) Status(ctx context.Context, t Ticket) (Status, error) {
 	return e.status(r, r.snap.Load(), t)
 }
 
-// stale reports whether the cache missed several refreshes.
-func (e *Engine) stale(s *snapshot) bool {
-	return time.Since(s.fetched) > max(time.Second, 5*e.cfg.RefreshEvery)+e.cfg.CallTimeout
+// stale reports whether the cache missed several refreshes. A quiet room is stepped only every
+// IdleStepEvery on purpose (idle.go): its cache is stale only if that is late too, or Redis
+// stopped answering the engine.
+func (e *Engine) stale(r *room, s *snapshot) bool {
+	bound := max(time.Second, 5*e.cfg.RefreshEvery) + e.cfg.CallTimeout
+	age := time.Since(s.fetched)
+	if age <= bound {
+		return false
+	}
+	return !r.quiet.Load() || age > e.cfg.IdleStepEvery+bound || time.Since(time.Unix(0, e.okAt.Load())) > bound
 }

@@ -277,6 +277,7 @@ type fakeGateway struct {
 	notice           string // "", "place_rose"
 	remaining        int64  // > 0: the stock left, sent while fewer than the place (issue 14)
 	noJoinedOnStatus bool   // joined_place only on the join response, as the gateway did
+	reentry          bool   // a second chance after a failed booking (issue 14)
 	// joinFail and statusFail answer the next requests with these codes (consumed in order;
 	// -1 drops the connection); retryAfter is their Retry-After header.
 	joinFail, statusFail []int
@@ -294,6 +295,11 @@ func newFakeGateway(t *testing.T, s *Site) (*fakeGateway, *httptest.Server) {
 	mux.HandleFunc("GET /foyer/v1/rooms/r/fairness", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"commitment":"00"}`))
 	})
+	// issue 14: the feedback prompt the page fetches after the sale (feedback.js)
+	mux.HandleFunc("GET /foyer/v1/rooms/r/feedback", func(w http.ResponseWriter, r *http.Request) {
+		_ = s.ServeFeedbackPage(w, FeedbackPageData{Lang: RequestLang(r), Room: "r"})
+	})
+	mux.HandleFunc("POST /foyer/v1/rooms/r/feedback", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("GET /booked", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`<!doctype html><html lang="en"><title>Booking</title><link rel="icon" href="data:,"><h1>Booking page</h1></html>`))
 	})
@@ -337,6 +343,9 @@ func (f *fakeGateway) statusLocked(n int64) map[string]any {
 	}
 	if f.notice != "" {
 		st["notice"] = f.notice
+	}
+	if f.reentry {
+		st["reentry"] = true
 	}
 	if !f.opensAt.IsZero() {
 		st["opens_at"] = f.opensAt.Format(time.RFC3339)
@@ -401,7 +410,8 @@ func statusFromJSON(m map[string]any) Status {
 	eta, _ := m["eta_seconds"].(map[string]int64)
 	str := func(k string) string { v, _ := m[k].(string); return v }
 	ret, _ := m["returning"].(bool)
-	s := Status{Position: i("position"), Stalled: str("stalled"), Returning: ret, Notice: str("notice"),
+	re, _ := m["reentry"].(bool)
+	s := Status{Position: i("position"), Stalled: str("stalled"), Returning: ret, Notice: str("notice"), Reentry: re,
 		State: m["state"].(string), Place: i("place"), Ahead: i("ahead"), JoinedPlace: i("joined_place"),
 		ETALow: time.Duration(eta["low"]) * time.Second, ETAHigh: time.Duration(eta["high"]) * time.Second,
 		PollAfter: time.Duration(i("poll_after_ms")) * time.Millisecond, Admitted: m["admitted"].(bool),

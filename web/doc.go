@@ -58,7 +58,8 @@
 //     progress bar and the never-rising place survive reloads, unless the
 //     status says notice "place_rose";
 //   - says stalled ("sessions": no ETA number; "paused"), returning and
-//     sold_out in words;
+//     sold_out in words, and a second chance after a failed booking
+//     ("reentry": in its line, or going back in, after 5 s rather than 0.6 s);
 //   - shows one panel per state: joining (also at the opening, until the
 //     gateway says open), pre (scheduled/prequeue: opening
 //     time in the room's zone, a countdown against the server's clock, the
@@ -76,7 +77,7 @@
 //
 //	{"room","state","place","ahead","joined_place","eta_seconds":{"low","high"} or null,
 //	 "poll_after_ms","admitted","redirect","opens_at","updated_at","reconnecting",
-//	 "position","stalled","returning","notice","ticket" (join only)}
+//	 "position","stalled","returning","notice","reentry","ticket" (join only)}
 //
 // The join request is prepared by prepareJoin in queue.js: the hook for a join
 // challenge. Room names and queue-page messages per language come from

@@ -44,6 +44,15 @@ type Status struct {
 	// Notice is "place_rose" when the gateway had to raise the visitor's place (a data
 	// loss); the page says so instead of showing a silent jump.
 	Notice string
+	// Reentry: the visitor's booking failed and they have a second chance: waiting in the
+	// re-entry line (ahead of everyone still waiting), or, with Admitted, going back in.
+	Reentry bool
+	// PrequeueNumber is the visitor's pre-queue ticket number (0: not in the pre-queue), shown
+	// with a link to check their shuffled place on the fairness page.
+	PrequeueNumber int64
+	// AskFeedback: the visitor's session ended; the page asks how the wait was (it also asks
+	// when the sale is closed or sold out).
+	AskFeedback bool
 }
 
 // Theme is a room's look. Colours are "#rgb" or "#rrggbb"; anything else is
@@ -209,6 +218,10 @@ type queueView struct {
 	Redirect, FairnessURL, HomeURL          string
 	RefreshSeconds                          int
 	Boot                                    queueBoot
+	// ReentryWait, ReentryTurn: a second chance, waiting in its line or going back in.
+	ReentryWait, ReentryTurn bool
+	// issue 14: the pre-queue number and the link that checks it
+	PQN, VerifyURL string
 }
 
 // queueBoot is handed to queue.js as JSON.
@@ -242,6 +255,10 @@ type statusJSON struct {
 	Stalled      string  `json:"stalled,omitempty"`
 	Returning    bool    `json:"returning,omitempty"`
 	Notice       string  `json:"notice,omitempty"`
+	Reentry      bool    `json:"reentry,omitempty"`
+	// issue 14
+	PrequeueNumber int64 `json:"prequeue_number,omitempty"`
+	AskFeedback    bool  `json:"ask_feedback,omitempty"`
 }
 
 type etaJSON struct {
@@ -298,6 +315,8 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 	v.Final = v.Panel == panelClosed || v.Panel == panelSoldOut
 	v.Stalled = st.Stalled == "sessions" && v.Panel == panelWait
 	v.Returning = st.Returning && (v.Panel == panelWait || v.Panel == panelPaused)
+	v.ReentryWait = st.Reentry && (v.Panel == panelWait || v.Panel == panelPaused)
+	v.ReentryTurn = st.Reentry && v.Panel == panelTurn
 	v.Place, v.Ahead = formatInt(st.Place), formatInt(st.Ahead)
 	v.ETA = formatETA(c, st.ETALow, st.ETAHigh)
 	if st.Stalled == "sessions" {
@@ -328,6 +347,8 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 	refresh = min(max(refresh, 5*time.Second), 60*time.Second)
 	v.RefreshSeconds = int(refresh / time.Second)
 	switch {
+	case v.ReentryTurn && v.Redirect != "":
+		v.Refresh = "5;url=" + v.Redirect // time to read why they are going back in
 	case v.Panel == panelTurn && v.Redirect != "":
 		v.Refresh = "0;url=" + v.Redirect
 	case !v.Final:
@@ -344,9 +365,18 @@ func (s *Site) queueView(d QueuePageData) *queueView {
 			ETA:         etaJSON{Low: int64(st.ETALow / time.Second), High: int64(st.ETAHigh / time.Second)},
 			PollAfterMS: int64(poll / time.Millisecond), Admitted: st.Admitted, Redirect: v.Redirect,
 			Reconnecting: st.Reconnecting, Position: st.Position, Stalled: st.Stalled,
-			Returning: st.Returning, Notice: st.Notice,
+			Returning: st.Returning, Notice: st.Notice, Reentry: st.Reentry,
 		},
 	}
+	v.Boot.Status.PrequeueNumber, v.Boot.Status.AskFeedback = st.PrequeueNumber, st.AskFeedback // issue 14
+	if st.PrequeueNumber > 0 {
+		v.PQN = formatInt(st.PrequeueNumber)
+	}
+	v.VerifyURL = v.FairnessURL + "#n=" + fmt.Sprint(st.PrequeueNumber)
+	if st.Position > 0 {
+		v.VerifyURL += "&pos=" + fmt.Sprint(st.Position)
+	}
+
 	if !st.OpensAt.IsZero() {
 		v.Boot.Status.OpensAt = st.OpensAt.Format(time.RFC3339)
 	}
@@ -429,6 +459,8 @@ func (s *Site) ErrorPage(w io.Writer, d ErrorPageData) error {
 type dashView struct {
 	base
 	Boot dashBoot
+	// FeedbackJS is the visitor feedback panel's script (dash-feedback.js, issue 14).
+	FeedbackJS string
 }
 
 type dashBoot struct {
@@ -441,6 +473,7 @@ func (s *Site) dashView(d DashboardData) *dashView {
 	prefix := cleanPrefix(d.Prefix)
 	v := &dashView{base: s.base(d.Lang, "foyer", prefix, Theme{}, d.Nonce, "dash.js")}
 	v.CSS = s.assets.url(prefix, "dash.css")
+	v.FeedbackJS = s.assets.url(prefix, "dash-feedback.js")
 	v.Title = v.cat.text("d_title")
 	api := d.APIBase
 	if api == "" {

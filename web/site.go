@@ -19,6 +19,8 @@ const (
 	tmplQueue     = "queue.html"
 	tmplError     = "error.html"
 	tmplDashboard = "dashboard.html"
+	tmplFairness  = "fairness.html" // the public fairness record (fairness.go)
+	tmplFeedback  = "feedback.html" // the visitor feedback prompt (fairness.go)
 )
 
 // Config configures a Site. The zero value serves the embedded pages.
@@ -66,7 +68,7 @@ func New(cfg Config) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{tmplQueue, tmplError, tmplDashboard} {
+	for _, name := range []string{tmplQueue, tmplError, tmplDashboard, tmplFairness, tmplFeedback} {
 		src, err := readLayered(embedded, over, "templates/"+name)
 		if err != nil {
 			return nil, err

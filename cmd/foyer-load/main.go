@@ -3,6 +3,7 @@
 //	foyer-load polls [--duration 20s] [--connections 64] [--threads 2] [--tickets 100000] [--crowd both|ideal]
 //	foyer-load joins [--duration 10s] [--connections 64] [--memory-tickets 1000000]
 //	foyer-load pace  [--duration 10m] [--replicas 3] [--rate 600]
+//	foyer-load rooms [--rooms 1000] [--replicas 2] [--window 30s] [--runtime] [--redis private]
 //
 // polls: a real gateway (a child process wired like `foyer serve`) on a loopback port over real
 // Redis, one room whose line does not move, 100,000 tickets spread over the line; wrk polls
@@ -40,6 +41,7 @@ var commands = map[string]command{
 	"polls":             {"status polls per second against nginx on a static file, Redis commands per poll", runPolls},
 	"joins":             {"joins per second through the HTTP API; Redis memory per waiting visitor", runJoins},
 	"pace":              {"admitted per minute vs configured with several gateway replicas on one room", runPace},
+	"rooms":             {"CPU per replica and Redis commands per second with many idle rooms", runRooms},
 	"gateway":           {"serve one gateway for a parent foyer-load (internal)", runGateway},
 	"static":            {"serve a fixed body with plain net/http for a parent foyer-load (internal)", runStatic},
 	"slowbody-attacker": {"the attacking child of slowbody (internal)", runSlowBodyAttacker},

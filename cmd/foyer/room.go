@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	register("room", command{summary: "steer rooms through the admin API: list, get, set, pause, resume, close, audit", run: runRoom})
+	register("room", command{summary: "steer rooms through the admin API: list, get, create, set, pause, resume, close, delete, audit", run: runRoom})
 }
 
 const roomUsage = `usage: foyer room [flags] <command> [arguments]
@@ -36,11 +36,17 @@ commands:
                                 max_session=1h), absent_after_seconds (or absent_after=2m),
                                 grace_seconds (or grace=30m), opens_at, prequeue_opens_at
                                 (RFC 3339), state, queue_all (true|false), on_store_error,
+                                reentry_share (0..1; 0 turns second chances off),
                                 proof_of_work (off|auto|on; or pow), pow_difficulty (bits)
   pause NAME                    stop admitting; waiting visitors keep their place
   resume NAME                   admit again (state open)
   close NAME                    end the sale: nobody new joins or is admitted
   audit                         who changed what, newest first
+  create NAME --template T [--display-name D] [key=value...]
+                                a room at runtime from one of the configuration's
+                                room_templates; key=value as for set overrides its settings
+  delete NAME                   close a room created at runtime and remove it: its waiting
+                                visitors are told it is closed; every replica stops serving it
 
 flags (anywhere on the line):
 `
@@ -51,6 +57,8 @@ type roomCLI struct {
 	asJSON      bool
 	ifVersion   int64
 	limit       int
+	template    string // create
+	display     string // create
 	client      *http.Client
 	stdout      io.Writer
 	stderr      io.Writer
@@ -70,6 +78,8 @@ func runRoom(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.asJSON, "json", false, "print the API's JSON instead of a table")
 	fs.Int64Var(&c.ifVersion, "if-version", 0, "change only if the settings are still at this `version` (optimistic concurrency)")
 	fs.IntVar(&c.limit, "limit", 20, "audit: how many entries (1..1000)")
+	fs.StringVar(&c.template, "template", "", "create: the room `template` (room_templates in the configuration)")
+	fs.StringVar(&c.display, "display-name", "", "create: the room's display `name` (default: the template's)")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of each request")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, roomUsage)
@@ -153,6 +163,13 @@ func runRoom(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return c.audit()
+	case "create":
+		return c.create(rargs) // roomcreate.go
+	case "delete", "rm":
+		if !need(1, "delete NAME") {
+			return 2
+		}
+		return c.delete(rargs[0])
 	default:
 		fmt.Fprintf(stderr, "foyer room: unknown command %q\n\n", sub)
 		fs.Usage()
@@ -171,6 +188,7 @@ var setKeys = map[string]string{
 	"opens_at": "opens_at", "prequeue_opens_at": "prequeue_opens_at", "state": "state",
 	"queue_all": "queue_all", "on_store_error": "on_store_error",
 	"proof_of_work": "proof_of_work", "pow": "proof_of_work", "pow_difficulty": "pow_difficulty",
+	"reentry_share": "reentry_share",
 }
 
 // durationKeys are the short keys that take a Go duration (session=15m) for a *_seconds field.
@@ -188,7 +206,7 @@ func parseAssignments(args []string) (map[string]any, error) {
 		}
 		field, known := setKeys[k]
 		if !known {
-			return nil, fmt.Errorf("unknown key %q; use rate, max_active, session_seconds (or session), max_session_seconds, absent_after_seconds, grace_seconds, opens_at, prequeue_opens_at, state, queue_all, on_store_error, proof_of_work, pow_difficulty", k)
+			return nil, fmt.Errorf("unknown key %q; use rate, max_active, session_seconds (or session), max_session_seconds, absent_after_seconds, grace_seconds, opens_at, prequeue_opens_at, state, queue_all, on_store_error, reentry_share, proof_of_work, pow_difficulty", k)
 		}
 		if _, dup := body[field]; dup {
 			return nil, fmt.Errorf("%s given twice", field)
@@ -196,6 +214,12 @@ func parseAssignments(args []string) (map[string]any, error) {
 		switch field {
 		case "opens_at", "prequeue_opens_at", "state", "on_store_error", "proof_of_work":
 			body[field] = v
+		case "reentry_share":
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				body[field] = f
+			} else {
+				body[field] = v // the API names it
+			}
 		case "queue_all":
 			if b, err := strconv.ParseBool(v); err == nil {
 				body[field] = b

@@ -35,6 +35,8 @@ func startGateway(t *testing.T) string {
 	cfg.Admin.Tokens = []gateway.AdminToken{{Name: "script", Token: roomTestToken}}
 	cfg.Rooms = []gateway.RoomConfig{{Name: "festival", DisplayName: "BIFF 2026", Paths: []string{"/book/"}, Backend: backend.URL,
 		RatePerMinute: 600, MaxActive: 100}}
+	cfg.RoomTemplates = []gateway.RoomConfig{{Name: "screening", DisplayName: "Screening {room}", Paths: []string{"/screen/{room}/"},
+		Backend: backend.URL, RatePerMinute: 60, MaxActive: 10}} // roomcreate_test.go
 	cfg.FillDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -268,6 +270,9 @@ func TestParseAssignments(t *testing.T) {
 		{[]string{"=5"}, "", "not key=value"},
 		{[]string{"speed=5"}, "", "unknown key"},
 		{[]string{"cap=5", "max_active=6"}, "", "given twice"},
+		{[]string{"reentry_share=0.25"}, `{"reentry_share":0.25}`, ""},
+		{[]string{"reentry_share=0"}, `{"reentry_share":0}`, ""},
+		{[]string{"reentry_share=lots"}, `{"reentry_share":"lots"}`, ""}, // the API names it
 	}
 	for _, tt := range tests {
 		got, err := parseAssignments(tt.args)

@@ -2,9 +2,12 @@
 -- organiser marked (proxy mode): a response class on a payment or confirm path, and the
 -- backend's order reference if it sent one. A successful payment puts the admission at risk
 -- (charged, not yet confirmed); a successful confirmation takes it off.
--- KEYS[1] ledger  KEYS[2] at-risk set
+-- A successful payment also makes the admission's position a re-entry candidate (issue 14:
+-- "c:<position>" = lease id in the re-entry grants; claim.lua checks the evidence when the
+-- visitor comes back).
+-- KEYS[1] ledger  KEYS[2] at-risk set  KEYS[3] re-entry grants
 -- ARGV[1] lease id  ARGV[2] kind (pay | conf)  ARGV[3] class (2xx 3xx 4xx 5xx timeout error)
--- ARGV[4] order reference ("" if none)
+-- ARGV[4] order reference ("" if none)  ARGV[5] room TTL ms
 -- reply: {"OK"} | {"NONE"}
 local d = redis.call('HGET', KEYS[1], ARGV[1])
 if not d then
@@ -30,6 +33,10 @@ if ARGV[3] == '2xx' then
       local p = redis.call('PTTL', KEYS[1])
       if p > 0 then
         redis.call('PEXPIRE', KEYS[2], p)
+      end
+      if r.p then
+        redis.call('HSET', KEYS[3], 'c:' .. tostring(r.p), ARGV[1])
+        redis.call('PEXPIRE', KEYS[3], ARGV[5])
       end
     end
   else

@@ -6,7 +6,13 @@
 -- "lost:<n>" placeholders away, so the slot still frees at once; only a lease id claimed before
 -- the last restore (its claim time is in the id: "<position>.<claim ms>.<random>", base 36) can
 -- do that, once.
+-- A failed report of a live lease grants its visitor a second chance in the same atomic call
+-- (issue 14, reentry.go; the gateway accepts failed only with a backend key), so a visitor who
+-- comes back at once never finds the lease gone and the grant not yet made: "g:<position>" =
+-- "backend|<lease>|<until ms: now + grace>|<visitor>" in the re-entry grants, while the room's
+-- reentry_share is above 0 and the position never used one ("u:<position>", claim.lua).
 -- KEYS[1] lease hash  KEYS[2] leases  KEYS[3] stats  KEYS[4] meta  KEYS[5] released zset
+-- KEYS[6] re-entry grants
 -- ARGV[1] lease id (jti)  ARGV[2] outcome (booked | abandoned | failed)  ARGV[3] room TTL ms
 -- reply: {"OK", lease data} | {"OK", ""} (a placeholder) | {"UNKNOWN"} | {"NOROOM"}
 local t = redis.call('TIME')
@@ -62,5 +68,16 @@ local claimed = tonumber(string.match(d, '^%d+|%d+|(%d+)|'))
 if claimed then -- measured session lengths (stats session_ms, sessions): the ETA's cap turnover
   redis.call('HINCRBY', KEYS[3], 'session_ms', math.max(0, now - claimed))
   redis.call('HINCRBY', KEYS[3], 'sessions', 1)
+end
+if ARGV[2] == 'failed' then
+  local visitor = string.match(d, '^%d+|%d+|%d+|%d+|(.*)$')
+  local m = redis.call('HMGET', KEYS[4], 'reentry_share', 'grace_ms')
+  if pos and visitor and (tonumber(m[1]) or 0) > 0 and redis.call('HEXISTS', KEYS[6], 'u:' .. pos) == 0
+      and redis.call('HEXISTS', KEYS[6], 'g:' .. pos) == 0 then
+    redis.call('HSET', KEYS[6], 'g:' .. pos,
+      'backend|' .. jti .. '|' .. (now + (tonumber(m[2]) or 0)) .. '|' .. visitor)
+    redis.call('PEXPIRE', KEYS[6], ARGV[3])
+    redis.call('HINCRBY', KEYS[3], 'reentry:granted:backend', 1)
+  end
 end
 return {'OK', d}

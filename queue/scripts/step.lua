@@ -14,9 +14,13 @@
 -- time to mark it.
 -- KEYS[1] meta  KEYS[2] stats  KEYS[3] offers  KEYS[4] leases  KEYS[5] lease  KEYS[6] skipped
 -- KEYS[7] returning  KEYS[8] orphans  KEYS[9] seen, current epoch  KEYS[10] seen, previous epoch
+-- KEYS[11] re-entry lane (issue 14: visitors whose booking failed, served before everyone, at
+-- most reentry_share of the pace: their own credit 'rcredit' accrues at rate * share, and each
+-- re-entry spends one of both credits)
 -- ARGV[1] max skips per call  ARGV[2] room TTL ms  ARGV[3] max expiries per call
 -- reply: {"NOROOM"} |
---        {"OK", now ms, meta (flat HGETALL), offers, leases, returning, skipped, stats (flat HGETALL)}
+--        {"OK", now ms, meta (flat HGETALL), offers, leases, returning, skipped, stats (flat HGETALL),
+--         re-entries waiting}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -27,7 +31,7 @@ local room_ttl = tonumber(ARGV[2])
 local max_exp = tonumber(ARGV[3])
 local m = redis.call('HMGET', KEYS[1], 'state', 'opens_at_ms', 'opened', 'counter', 'head', 'pq',
   'rate', 'max_active', 'absent_ms', 'grace_ms', 'credit', 'last_ms', 'skip_after_ms', 'mark_ms',
-  'mark_n', 'mark_prev_n', 'ttl_ms', 'stock', 'cap_stock')
+  'mark_n', 'mark_prev_n', 'ttl_ms', 'stock', 'cap_stock', 'reentry_share', 'rcredit', 'rlast_ms')
 local state = m[1]
 local opens_at = tonumber(m[2]) or 0
 local opened = tonumber(m[3]) or 0
@@ -51,6 +55,10 @@ local stock = tonumber(m[18]) or -1
 if m[19] == '1' and stock > 0 then
   max_active = math.min(max_active, stock)
 end
+-- issue 14, second chance: a room created before re-entries existed has no share: off
+local share = tonumber(m[20]) or 0
+local rcredit = tonumber(m[21]) or 0
+local rlast = tonumber(m[22]) or now
 
 if opened ~= 1 and state ~= 'closed' and now >= opens_at then
   opened = 1
@@ -107,6 +115,30 @@ local admitted = 0
 if opened == 1 and state == 'open' and stock ~= 0 then
   credit = accrue(credit, last, now, rate)
   local cap = max_active - redis.call('ZCARD', KEYS[3]) - redis.call('ZCARD', KEYS[4])
+  do
+    -- share 0 (turned off): no one new enters the lane; those already in it are served as
+    -- returners are, so nobody is left waiting in it
+    if share > 0 then
+      rcredit = accrue(rcredit, rlast, now, rate * share)
+    end
+    local served = 0
+    while credit >= 1 and (rcredit >= 1 or share <= 0) and cap > 0 do
+      local r = redis.call('ZPOPMIN', KEYS[11])
+      if #r == 0 then
+        break
+      end
+      redis.call('ZADD', KEYS[3], now + absent, r[1])
+      redis.call('HSET', KEYS[1], 'eserved', r[2])
+      credit = credit - 1
+      rcredit = math.max(0, rcredit - 1)
+      cap = cap - 1
+      admitted = admitted + 1
+      served = served + 1
+    end
+    if served > 0 then
+      redis.call('HINCRBY', KEYS[2], 'reentry:offered', served)
+    end
+  end
   while credit >= 1 and cap > 0 do
     local r = redis.call('ZPOPMIN', KEYS[7])
     if #r == 0 then
@@ -153,15 +185,17 @@ if skipped_n > 0 then
   redis.call('HINCRBY', KEYS[2], 'skipped', skipped_n)
 end
 redis.call('HSET', KEYS[1], 'head', head, 'credit', string.format('%.9f', credit), 'last_ms', last,
-  'mark_ms', mark_ms, 'mark_n', mark_n, 'mark_prev_n', mark_prev_n)
+  'mark_ms', mark_ms, 'mark_n', mark_n, 'mark_prev_n', mark_prev_n,
+  'rcredit', string.format('%.9f', rcredit), 'rlast_ms', now)
 
 if added or now - ttl_ms >= 60000 then
   for i = 1, 8 do
     redis.call('PEXPIRE', KEYS[i], room_ttl)
   end
+  redis.call('PEXPIRE', KEYS[11], room_ttl)
   redis.call('HSET', KEYS[1], 'ttl_ms', now)
 end
 
 return {'OK', now, redis.call('HGETALL', KEYS[1]), redis.call('ZCARD', KEYS[3]),
   redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[7]), redis.call('ZCARD', KEYS[6]),
-  redis.call('HGETALL', KEYS[2])}
+  redis.call('HGETALL', KEYS[2]), redis.call('ZCARD', KEYS[11])}

@@ -73,6 +73,7 @@
   let mine = {p: 0, j: 0, b: 0}, rose = null;
   try { ticket = sessionStorage.getItem(tkey); } catch (e) { /* storage off */ }
   const title = d.title, problemText = $('problem').textContent;
+  let goText = '';
 
   const live = m => { const el = $('live'); el.textContent = ''; setTimeout(() => { el.textContent = m; }, 50); };
   const placeMsg = s => t('live_place', {place: num(s.place), eta: etaOf(s)});
@@ -109,6 +110,8 @@
     $('alerts').hidden = !(p === 'wait' || p === 'pre' || p === 'paused');
     note('stalled', s.stalled === 'sessions' && p === 'wait' ? t('stalled_body') : '');
     note('returning', s.returning && (p === 'wait' || p === 'paused') ? t('returning') : '');
+    // a second chance after a failed booking: say why, in its line and on the way back in
+    note('reentry', !s.reentry ? '' : p === 'turn' ? t('reentry_turn') : (p === 'wait' || p === 'paused') ? t('reentry_wait') : '');
     if (rose) note('rose', t('place_rose', rose));
     note('stock', s.remaining != null && p === 'wait' ? t('stock_low', {left: num(s.remaining), ahead: num(s.ahead)}) : '');
     if (s.place > 0) {
@@ -118,6 +121,19 @@
       const j = Math.max(mine.j, s.joined_place || 0, s.place), tot = Math.max(1, j - 1), done = j - 1 < 1 ? 1 : j - s.place;
       const pr = $('prog');
       pr.max = tot; pr.value = done; pr.textContent = Math.floor(done * 100 / tot) + '%';
+    }
+    // issue 14: after the sale or the visitor's session, the feedback prompt (feedback.js, loaded then)
+    if ((p === 'closed' || p === 'soldout' || s.ask_feedback) && !joining && !d.getElementById('fb-js')) {
+      const x = d.createElement('script'), q = d.querySelector('script[src*="/static/queue."]');
+      x.id = 'fb-js'; x.src = (q ? q.src.replace(/queue\.[^/]*$/, '') : '') + 'feedback.js';
+      x.dataset.url = boot.joinURL.replace(/\/join(\?.*)?$/, '/feedback'); x.dataset.ask = s.ask_feedback ? '1' : '';
+      d.body.appendChild(x);
+    }
+    // issue 14: the visitor's pre-queue number, and the link that checks their shuffled place
+    d.querySelectorAll('.pqn').forEach(e => { e.hidden = !(s.prequeue_number > 0); });
+    if (s.prequeue_number > 0) {
+      set('pqn', num(s.prequeue_number));
+      d.querySelectorAll('a[data-verify]').forEach(a => { a.href = a.href.split('#')[0] + '#n=' + s.prequeue_number + (s.position ? '&pos=' + s.position : ''); });
     }
     if (s.updated_at && s.updated_at !== last.updated_at) set('updated', fClock.format(new Date(s.updated_at)), s.updated_at);
     if (s.opens_at && s.opens_at !== opens) { opens = s.opens_at; set('opens', fDate.format(new Date(opens)), opens); }
@@ -137,7 +153,9 @@
     if (p === 'turn') {
       const u = s.redirect ? safe(s.redirect) : location.href;
       sput(pkey, null);
-      if (u) { $('go').href = u; if (!leaving) leaving = setTimeout(() => location.assign(u), 600); }
+      if (s.reentry && !goText) { goText = $('go').textContent; $('go').textContent = t('reentry_button'); }
+      // a re-entry is told why it goes back in before it does (5 s; the button goes at once)
+      if (u) { $('go').href = u; if (!leaving) leaving = setTimeout(() => location.assign(u), s.reentry ? 5000 : 600); }
     }
     // Announce what matters: near the front, a new panel, the connection, a stalled line, the
     // place when it moved enough.
