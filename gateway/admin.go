@@ -92,6 +92,9 @@ type adminSettings struct {
 	Remaining       *int64 `json:"remaining"`
 	SoldOut         bool   `json:"sold_out"`
 	CapFollowsStock bool   `json:"cap_follows_stock"`
+	// ProofOfWork is off, auto or on; PoWDifficulty its base difficulty in bits.
+	ProofOfWork   string `json:"proof_of_work"`
+	PoWDifficulty int    `json:"pow_difficulty"`
 	// ReentryShare is the share of the rate second chances may use (0: off; reentry.go).
 	ReentryShare float64 `json:"reentry_share"`
 	Version      int64   `json:"version"`
@@ -118,7 +121,8 @@ func toAdminSettings(st queue.Settings, loc *time.Location) adminSettings {
 		SessionSeconds: int64(st.Session / time.Second), MaxSessionSeconds: int64(st.MaxSession / time.Second),
 		AbsentAfterSeconds: int64(st.AbsentAfter / time.Second), GraceSeconds: int64(st.Grace / time.Second),
 		State: string(st.State), QueueAll: st.QueueAll, OnStoreError: st.OnStoreError, Version: st.Version,
-		SoldOut: st.Remaining == 0, CapFollowsStock: st.CapFollowsStock, ReentryShare: st.ReentryShare}
+		SoldOut: st.Remaining == 0, CapFollowsStock: st.CapFollowsStock, ReentryShare: st.ReentryShare,
+		ProofOfWork: st.PoWMode, PoWDifficulty: st.PoWDifficulty}
 	if st.Remaining >= 0 {
 		n := st.Remaining
 		a.Remaining = &n
@@ -204,7 +208,7 @@ func (s *Server) handleAdminRoom(c echo.Context) error {
 // queue.Settings, by the names queue.Settings.Validate uses.
 var patchFields = []string{"rate_per_minute", "max_active", "session_seconds", "max_session_seconds",
 	"absent_after_seconds", "grace_seconds", "opens_at", "prequeue_opens_at", "state", "queue_all", "on_store_error",
-	"remaining", "sold_out", "cap_follows_stock", "reentry_share"}
+	"remaining", "sold_out", "cap_follows_stock", "reentry_share", "proof_of_work", "pow_difficulty"}
 
 // parsePatch decodes a PATCH body into a patch, checking each field's JSON type and naming each
 // bad or unknown field; the values' bounds are queue.Settings.Validate's, checked on the whole
@@ -299,6 +303,8 @@ func parsePatch(data []byte) (queue.SettingsPatch, map[string]string, error) {
 		}
 	}
 	p.OnStoreError = str("on_store_error", "must be closed or open")
+	p.PoWMode = str("proof_of_work", "must be off, auto or on")
+	p.PoWDifficulty = count("pow_difficulty")
 	stockPatch(body, &p, bad)
 	reentryPatch(body, &p, bad)
 	return p, bad, nil

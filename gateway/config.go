@@ -687,6 +687,8 @@ func (rc RoomConfig) Settings(now time.Time) queue.Settings {
 		QueueAll:      rc.QueueAll,
 		OnStoreError:  rc.OnStoreError,
 		Remaining:     queue.RemainingUnknown, // the YAML reports no stock (0 would mean sold out)
+		PoWMode:       rc.ProofOfWork.Mode,
+		PoWDifficulty: rc.ProofOfWork.Difficulty,
 		ReentryShare:  reentryShareOf(rc.ReentryShare),
 	}
 }
@@ -703,6 +705,10 @@ func yamlSettingName(field string) string {
 		return "absent_after"
 	case "grace_seconds":
 		return "grace"
+	case "proof_of_work":
+		return "proof_of_work.mode"
+	case "pow_difficulty":
+		return "proof_of_work.difficulty"
 	}
 	return field
 }

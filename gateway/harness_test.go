@@ -55,6 +55,8 @@ type harnessOpt struct {
 	noRun bool
 	// deps changes the gateway's dependencies before it is built.
 	deps func(*Deps)
+	// challengeKey signs proof-of-work challenges (replicas of one fleet share it); nil: random.
+	challengeKey []byte
 }
 
 func defaultRoom(backend string) RoomConfig {
@@ -119,7 +121,7 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := Deps{Engine: h.engine, Keys: h.keys, Site: site, Logger: log}
+	deps := Deps{Engine: h.engine, Keys: h.keys, Site: site, Logger: log, ChallengeKey: o.challengeKey}
 	if o.deps != nil {
 		o.deps(&deps)
 	}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -62,8 +63,10 @@ func confirmation(c echo.Context, dest destination) string {
 // join takes a ticket for the visitor (rate limited per client) and sets the ticket cookie.
 func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, string, error) {
 	// Per-address limit and proof-of-work (pow.go): 429 in mode off, else 428 pow_required
-	// with a challenge whose difficulty grows with the address's or the room's pressure.
-	if err := s.checkJoinPoW(c, rm, visitor); err != nil {
+	// with a challenge whose difficulty grows with the address's or the room's pressure. The
+	// address is counted fleet-wide, and a proof spent fleet-wide, inside the join call.
+	opt, err := s.checkJoinPoW(c, rm, visitor)
+	if err != nil {
 		s.obs.joinRefused(rm.cfg.Name, err)
 		return queue.Ticket{}, "", err
 	}
@@ -71,9 +74,11 @@ func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, s
 	// the Redis timeout): a slow store makes a slower join, not an error.
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 4*s.cfg.Redis.Timeout)
 	defer cancel()
-	t, raw, err := s.engine.Join(ctx, rm.cfg.Name, visitor)
-	if err != nil {
-		err = s.storeErrIn(rm, "join", err)
+	t, raw, info, err := s.engine.JoinWith(ctx, rm.cfg.Name, visitor, opt)
+	if err = s.afterJoin(rm, visitor, opt, info, err); err != nil {
+		if e := (*Error)(nil); !errors.As(err, &e) {
+			err = s.storeErrIn(rm, "join", err)
+		}
 		s.obs.joinRefused(rm.cfg.Name, err)
 		return t, "", err
 	}

@@ -102,7 +102,7 @@ func TestSlowStoreGivesSlowerJoin(t *testing.T) {
 // it out quietly), not "reconnecting", and counted in foyer_shed_total.
 func TestOverloadAnswersBusy(t *testing.T) {
 	db := redistest.New(t)
-	hook := &scriptHook{numkeys: 1, nargs: 6}
+	hook := &scriptHook{numkeys: 3, nargs: 10} // join.lua: meta and two address-count keys, four arguments (no per-join part)
 	db.Client.AddHook(hook)
 	h := newHarness(t, harnessOpt{rdb: db.Client, prefix: db.Prefix})
 	h.visitor().join(testRoom)

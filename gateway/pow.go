@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/foyerhq/foyer/queue"
 )
 
 // Proof-of-work on join.
@@ -24,17 +26,19 @@ import (
 // handed out in a 428 pow_required answer. The client finds a counter such that
 // SHA-256(challenge ":" counter) starts with `difficulty` zero bits (the queue page does it in a
 // Web Worker, web/static/pow.js) and joins again with the header "Foyer-PoW: challenge:counter".
-// Checking costs one HMAC and one SHA-256 (about a microsecond). A solution is good once: a
-// small per-replica cache of spent nonces, kept until the challenges expire (a solution could
-// be replayed once on each other replica, for the same visitor only, within the expiry).
+// Checking costs one HMAC and one SHA-256 (about a microsecond). A solution is good once,
+// fleet-wide: its nonce is spent inside the coalesced join call (queue.JoinOptions.Proof, kept
+// until the challenge expires), after a per-replica cache of spent nonces that refuses a replay
+// on the same replica without a round trip.
 //
-// Modes (rooms[].proof_of_work.mode; a config field, not a stored room setting: changing it
-// takes a restart or a config rollout):
-//   - off: never; past limits.joins_per_minute an address gets 429, as before.
+// Modes (queue.Settings.PoWMode, a stored room setting: rooms[].proof_of_work.mode and
+// .difficulty seed it, PATCH .../rooms/{room} {"proof_of_work": ..., "pow_difficulty": ...}
+// changes it on every replica within a second):
+//   - off: never; past limits.joins_per_minute (fleet-wide) an address gets 429.
 //   - auto (default): nobody solves anything until their address (an IPv4 address, an IPv6
-//     /64) passes joins_per_minute, or the room's joins on this replica pass
-//     room_joins_per_second; then, instead of a refusal, a challenge whose difficulty grows by
-//     one bit (twice the work) each time the excess doubles, up to max_difficulty.
+//     /64) passes joins_per_minute, counted fleet-wide, or the room's joins on this replica
+//     pass room_joins_per_second; then, instead of a refusal, a challenge whose difficulty
+//     grows by one bit (twice the work) each time the excess doubles, up to max_difficulty.
 //   - on: every join pays at least difficulty bits, raised the same way.
 
 // powHeader carries a solution: "<challenge>:<counter>".
@@ -52,12 +56,14 @@ const (
 
 // PoWConfig configures a room's proof-of-work on join.
 type PoWConfig struct {
-	// Mode is off, auto (default) or on.
+	// Mode is off, auto (default) or on: the seed of the room's stored setting
+	// (queue.Settings.PoWMode); for an existing room the stored value wins.
 	Mode string `yaml:"mode"`
 	// Difficulty is the base number of leading zero bits (default 18: about a second of a
-	// mid-range phone's JavaScript).
+	// mid-range phone's JavaScript): the seed of queue.Settings.PoWDifficulty.
 	Difficulty int `yaml:"difficulty"`
-	// MaxDifficulty caps the raised difficulty (default Difficulty+6: 64 times the work).
+	// MaxDifficulty caps the raised difficulty (default 0: the difficulty in force + 6, 64
+	// times the work).
 	MaxDifficulty int `yaml:"max_difficulty"`
 	// RoomJoinsPerSecond is the join pressure (per replica) above which every join of the room
 	// pays, one more bit each time the pressure doubles; 0 (default) turns it off.
@@ -100,29 +106,15 @@ func newPoWState(key []byte) *powState {
 	return &powState{key: key, spent: map[string]int64{}, pressure: map[string]*roomPressure{}}
 }
 
-// powDefaults fills a room's proof-of-work defaults.
-func (p *PoWConfig) fill() {
-	if p.Mode == "" {
-		p.Mode = "auto"
-	}
-	if p.Difficulty == 0 {
-		p.Difficulty = 18
-	}
-	if p.MaxDifficulty == 0 {
-		p.MaxDifficulty = min(p.Difficulty+6, powMaxBits)
-	}
-}
+// fill is kept for the config's defaults pass: mode and difficulty default in
+// queue.Settings.WithDefaults (auto, 18), max_difficulty at use (the difficulty in force + 6).
+func (p *PoWConfig) fill() {}
 
-// problems lists what is wrong with p, for Config.Validate.
+// problems lists what is wrong with p, for Config.Validate (mode and difficulty are checked by
+// queue.Settings.Validate, as the room's seed).
 func (p PoWConfig) problems(field string) []string {
 	var out []string
-	if p.Mode != "off" && p.Mode != "auto" && p.Mode != "on" {
-		out = append(out, field+".mode: must be off, auto or on, got "+strconv.Quote(p.Mode))
-	}
-	if p.Difficulty < powMinBits || p.Difficulty > powMaxBits {
-		out = append(out, field+".difficulty: must be between 8 and 32")
-	}
-	if p.MaxDifficulty < p.Difficulty || p.MaxDifficulty > powMaxBits {
+	if p.MaxDifficulty != 0 && (p.MaxDifficulty < max(p.Difficulty, powMinBits) || p.MaxDifficulty > powMaxBits) {
 		out = append(out, field+".max_difficulty: must be between difficulty and 32")
 	}
 	if p.RoomJoinsPerSecond < 0 {
@@ -172,42 +164,103 @@ func (p *powState) roomExtra(rm *room, now time.Time, count bool) int {
 	return 1 + extraBits(r-limit, limit)
 }
 
-// checkJoinPoW decides whether this join may go ahead: nil, a 429 (mode off, past the
-// address's allowance), or a 428 pow_required carrying a challenge. A valid, unspent solution
-// for this room and visitor lets the join through. Called by join before the engine's Join.
-func (s *Server) checkJoinPoW(c echo.Context, rm *room, visitor string) error {
-	cfg := rm.cfg.ProofOfWork
+// checkJoinPoW decides, before any round trip, whether this join may go to the engine: it
+// returns the options the join carries (the address and its fleet-wide allowance, a verified
+// proof to spend), or a 429 (mode off, past the address's allowance on this replica) or a 428
+// pow_required carrying a challenge. The room's mode and difficulty are its stored settings
+// (a PATCH reaches every replica). Called by join before the engine's JoinWith; joinRefused
+// turns the engine's fleet-wide verdict (over the allowance, proof spent) into the same answers.
+//
+// Ordering: the fleet-wide count lives in the coalesced join call, which runs after this check.
+// So the call itself is the gate: a join without a proof past its address's allowance gets no
+// number there (atomically, whichever replica it came through), and is answered with a
+// challenge (or a 429 in mode off) whose difficulty comes from the fleet-wide count. The count
+// each reply carries is fed to this replica's limiter, so the address's next joins here get
+// their challenge without a round trip; the local limiter is only that cheap first filter.
+func (s *Server) checkJoinPoW(c echo.Context, rm *room, visitor string) (queue.JoinOptions, error) {
+	st := s.settings(rm)
 	now := s.now()
 	key := clientKey(c.RealIP())
-	if cfg.Mode == "off" {
+	var opt queue.JoinOptions
+	if n := s.cfg.Limits.JoinsPerMinute; n > 0 {
+		opt.Address, opt.Allowance = key, n
+	}
+	if st.PoWMode == queue.PoWOff {
 		if ok, wait := s.joins.allow(key, now); !ok {
 			s.m.rateLimited.Inc()
-			return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
-				Message: "too many joins from your address; try again shortly", RetryAfter: int(wait/time.Second) + 1}
+			return opt, tooManyJoins(wait)
 		}
-		return nil
+		return opt, nil
 	}
 	if h := c.Request().Header.Get(powHeader); h != "" {
-		if err := s.pow.verify(h, rm.cfg.Name, visitor, now); err == nil {
+		if ps, err := s.pow.check(h, rm.cfg.Name, visitor, now); err == nil {
 			s.pow.roomExtra(rm, now, true)
 			s.obs.powSolved(rm.cfg.Name)
-			return nil // the address was counted when the challenge was handed out
+			opt.Proof, opt.ProofExpires = ps.nonce, time.Unix(ps.exp, 0)
+			return opt, nil // exempt from the allowance, counted fleet-wide by the join
 		}
 		// a bad, stale or spent solution earns a new challenge, not a verdict
 	}
 	over := s.joins.over(key, now)
 	roomBits := s.pow.roomExtra(rm, now, false)
-	if cfg.Mode == "auto" && over == 0 && roomBits == 0 {
+	if st.PoWMode == queue.PoWAuto && over == 0 && roomBits == 0 {
 		s.joins.take(key, now)
 		s.pow.roomExtra(rm, now, true)
-		return nil
+		return opt, nil
 	}
 	over = s.joins.take(key, now) // handing out a challenge counts: hoarding them costs too
-	bits := min(cfg.Difficulty+extraBits(float64(over), powOverScale)+max(roomBits-1, 0), cfg.MaxDifficulty)
-	ch := s.pow.issue(rm.cfg.Name, visitor, bits, now)
+	return opt, s.challenge(rm, st, visitor, over, roomBits, now)
+}
+
+// tooManyJoins is the 429 of mode off.
+func tooManyJoins(wait time.Duration) error {
+	return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited",
+		Message: "too many joins from your address; try again shortly", RetryAfter: int(wait/time.Second) + 1}
+}
+
+// challenge is the 428 pow_required for a join over its allowance by over joins, in a room
+// whose pressure adds roomBits.
+func (s *Server) challenge(rm *room, st queue.Settings, visitor string, over, roomBits int, now time.Time) error {
+	base := st.PoWDifficulty
+	top := rm.cfg.ProofOfWork.MaxDifficulty
+	if top == 0 {
+		top = base + 6
+	}
+	top = min(max(top, base), powMaxBits)
+	bitsN := min(base+extraBits(float64(over), powOverScale)+max(roomBits-1, 0), top)
+	ch := s.pow.issue(rm.cfg.Name, visitor, bitsN, now)
 	s.m.rateLimited.Inc()
 	return &Error{Status: http.StatusPreconditionRequired, Code: "pow_required",
 		Message: "solve the proof-of-work in pow and join again with the Foyer-PoW header", PoW: &ch}
+}
+
+// afterJoin feeds the fleet-wide count a join's reply carried to this replica's limiter, and
+// turns the engine's refusals (the address over its allowance fleet-wide, a proof already
+// spent on another replica) into a challenge, or a 429 in mode off. Other errors pass through.
+func (s *Server) afterJoin(rm *room, visitor string, opt queue.JoinOptions, info queue.JoinInfo, err error) error {
+	now := s.now()
+	over := 0
+	if opt.Allowance > 0 {
+		over = max(int(math.Ceil(info.AddressJoins))-opt.Allowance, 0)
+		s.joins.raise(opt.Address, over, now)
+	}
+	var ae *queue.AllowanceError
+	switch {
+	case errors.As(err, &ae):
+		over = max(over, 1)
+		s.joins.raise(opt.Address, over, now)
+		st := s.settings(rm)
+		if st.PoWMode == queue.PoWOff {
+			s.m.rateLimited.Inc()
+			// the sliding count drains at the allowance per minute
+			return tooManyJoins(time.Duration(float64(over) * float64(time.Minute) / float64(max(ae.Allowance, 1))))
+		}
+		return s.challenge(rm, st, visitor, over, s.pow.roomExtra(rm, now, false), now)
+	case errors.Is(err, queue.ErrProofSpent):
+		st := s.settings(rm)
+		return s.challenge(rm, st, visitor, max(over, s.joins.take(opt.Address, now)), s.pow.roomExtra(rm, now, false), now)
+	}
+	return err
 }
 
 // issue signs a challenge for room and visitor at difficulty bits.
@@ -295,22 +348,28 @@ func leadingZeroBits(sum []byte) int {
 	return n
 }
 
-// verify checks a solution for room and visitor at now and spends it.
+// verify checks a solution for room and visitor at now and spends it on this replica.
 func (p *powState) verify(h, room, visitor string, now time.Time) error {
+	_, err := p.check(h, room, visitor, now)
+	return err
+}
+
+// check is verify returning the solution: its nonce is the id the join spends fleet-wide.
+func (p *powState) check(h, room, visitor string, now time.Time) (parsedSolution, error) {
 	ps, err := parseSolution(h)
 	if err != nil {
-		return err
+		return ps, err
 	}
 	if ps.room != room || !hmac.Equal(ps.mac, p.mac(ps.body, visitor)) {
-		return errPoWForged
+		return ps, errPoWForged
 	}
 	t := now.Unix()
 	if t > ps.exp || ps.exp-t > int64(powTTL/time.Second)+60 {
-		return errPoWExpired
+		return ps, errPoWExpired
 	}
 	sum := sha256.Sum256([]byte(ps.input))
 	if leadingZeroBits(sum[:]) < ps.bits {
-		return errPoWWeak
+		return ps, errPoWWeak
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -323,10 +382,10 @@ func (p *powState) verify(h, room, visitor string, now time.Time) error {
 		p.gcAt = t
 	}
 	if _, ok := p.spent[ps.nonce]; ok || len(p.spent) >= powSpentMax {
-		return errPoWSpent
+		return ps, errPoWSpent
 	}
 	p.spent[ps.nonce] = ps.exp
-	return nil
+	return ps, nil
 }
 
 // powPage answers a browser whose join needs a proof-of-work with the queue page in its

@@ -26,7 +26,7 @@ func TestPoWInBrowser(t *testing.T) {
 			t.Fatal("the queue page did not get through the proof-of-work within 60 s")
 		}
 	}
-	t.Logf("page to backend with a %d-bit proof-of-work: %s", h.cfg.Rooms[0].ProofOfWork.Difficulty, time.Since(start).Round(time.Millisecond))
+	t.Logf("page to backend with a %d-bit proof-of-work: %s", h.gw.settings(h.gw.roomSet().rooms[testRoom]).PoWDifficulty, time.Since(start).Round(time.Millisecond))
 	if h.hits.Load() != 1 {
 		t.Fatalf("backend hits %d", h.hits.Load())
 	}

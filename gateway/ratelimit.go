@@ -8,7 +8,9 @@ import (
 
 // clientLimiter is a per-client token bucket (GCRA form: one timestamp per client), used to
 // bound joins per client address. It forgets idle clients so memory stays bounded. Safe for
-// concurrent use. It counts per replica: N replicas allow N times the rate.
+// concurrent use. It counts per replica; the limit that holds for the fleet is the count kept in
+// the coalesced join call (queue.JoinOptions), whose replies raise this limiter (raise), so
+// it is the cheap first filter that spares an address already over its allowance a round trip.
 //
 // allow refuses past the burst (proof_of_work mode off: 429). take always counts and reports
 // how far past the burst the client is, which the proof-of-work turns into a higher difficulty
@@ -91,6 +93,20 @@ func (l *clientLimiter) take(key string, now time.Time) int {
 	return over
 }
 
+// raise makes key at least over events past the burst at now: the fleet-wide count a join's
+// reply carried (queue.JoinInfo) teaches this replica's limiter what the other replicas saw.
+func (l *clientLimiter) raise(key string, over int, now time.Time) {
+	if l == nil || over <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gc(now)
+	if tat := now.Add(l.burst + time.Duration(over)*l.interval); tat.After(l.tat[key]) {
+		l.tat[key] = tat
+	}
+}
+
 func (l *clientLimiter) overAt(tat time.Time, now time.Time) int {
 	if tat.Before(now) {
 		tat = now
@@ -107,7 +123,7 @@ func (l *clientLimiter) overAt(tat time.Time, now time.Time) int {
 func clientKey(ip string) string {
 	p := net.ParseIP(ip)
 	if p == nil {
-		return ip
+		return ip[:min(len(ip), 45)] // not an address (a proxy's odd header): bounded, for the join's count
 	}
 	if v4 := p.To4(); v4 != nil {
 		return v4.String()

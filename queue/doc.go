@@ -72,6 +72,12 @@
 //	                               in one script)
 //	P:{R}:seen:<epoch>     bitmap  mark (liveness flush), restore     3 x AbsentAfter
 //	                               bit per position seen polling, epoch = unix ms / AbsentAfter ms
+//	P:{R}:joins:<minute>   hash    join (HINCRBY per counted join)    2 minutes, refreshed by join
+//	                               field client address (IPv4, IPv6 /64) -> joins that minute
+//	                               (minute = unix ms / 60000); two minutes make the sliding count
+//	P:{R}:pow:<minute>     hash    join (HSETNX per proof spent)      until the end of the minute
+//	                               field proof-of-work nonce -> 1, by the minute its challenge
+//	                               expires: a solution is good once, fleet-wide
 //	P:{R}:audit            list    update (LPUSH + LTRIM, in the       RoomTTL like the room's keys; bounded
 //	                               same call as the change it records) to AuditMax entries
 //	                               "<Redis time µs> <entry>", newest first

@@ -90,6 +90,21 @@ func (k roomKeys) obsQuiet() string    { return k.base + "obs:q" }
 func (k roomKeys) obsFine() string     { return k.base + "obs:1" }
 func (k roomKeys) obsCoarse() string   { return k.base + "obs:10" }
 
+// joinCounts is the hash of each client address's joins of the room in one minute
+// (minute = unix ms / 60000): field address -> count. Written by join.lua only; TTL two
+// minutes, refreshed by every join that counts. The room tag keeps it in the join's slot.
+func (k roomKeys) joinCounts(minute int64) string {
+	return k.base + "joins:" + strconv.FormatInt(minute, 10)
+}
+
+// spentProofs is the set (a hash: field proof id -> 1) of proof-of-work solutions spent on
+// joins of the room whose challenge expires within one minute (minute = unix ms / 60000,
+// rounded up): written by join.lua only, expiring at the end of the minute after, so a
+// solution is refused fleet-wide for as long as it could be presented.
+func (k roomKeys) spentProofs(minute int64) string {
+	return k.base + "pow:" + strconv.FormatInt(minute, 10)
+}
+
 // Second-chance keys (reentry.go): the grants and uses per position (hash), and the re-entry
 // lane (sorted set position -> lane number), both with the room's TTL.
 func (k roomKeys) reentry() string     { return k.base + "reentry" }

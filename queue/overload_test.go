@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,7 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// gateHook holds join.lua calls (EVALSHA with one key and two arguments) until the gate opens.
+// gateHook holds join.lua calls (EVALSHA whose second key is an address-count hash) until the
+// gate opens.
 type gateHook struct {
 	on     atomic.Bool
 	inside chan struct{}
@@ -26,7 +28,7 @@ func (h *gateHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 func (h *gateHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		a := cmd.Args()
-		if h.on.Load() && (cmd.Name() == "evalsha" || cmd.Name() == "eval") && len(a) == 6 && fmt.Sprint(a[2]) == "1" {
+		if h.on.Load() && (cmd.Name() == "evalsha" || cmd.Name() == "eval") && len(a) > 5 && strings.Contains(fmt.Sprint(a[4]), "}:joins:") {
 			h.inside <- struct{}{}
 			<-h.gate
 		}

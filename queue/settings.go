@@ -54,6 +54,13 @@ type Settings struct {
 	Remaining int64
 	// CapFollowsStock makes the cap min(MaxActive, Remaining) while Remaining is known.
 	CapFollowsStock bool
+	// PoWMode is the proof-of-work on join: "auto" (default: nobody solves anything until an
+	// address passes its join allowance, fleet-wide, or the room its join pressure), "on"
+	// (every join pays) or "off" (past the allowance an address is refused with 429).
+	PoWMode string
+	// PoWDifficulty is the base difficulty in leading zero bits (default 18: about a second of
+	// a mid-range phone's JavaScript), raised under pressure.
+	PoWDifficulty int
 	// ReentryShare is the share of the rate (0..1) that re-entries may use: a visitor whose
 	// booking failed (the backend reported failed, or foyer's ledger flagged it charged but not
 	// booked) goes back in from the re-entry lane, ahead of the line, once per admission
@@ -79,6 +86,8 @@ type SettingsPatch struct {
 	OnStoreError    *string
 	Remaining       *int64
 	CapFollowsStock *bool
+	PoWMode         *string
+	PoWDifficulty   *int
 	ReentryShare    *float64
 }
 
@@ -88,6 +97,16 @@ const (
 	MaxMaxActive     = 10_000_000
 	// MaxRemaining bounds a reported stock.
 	MaxRemaining = 1_000_000_000
+	// MinPoWDifficulty and MaxPoWDifficulty bound PoWDifficulty (leading zero bits).
+	MinPoWDifficulty = 8
+	MaxPoWDifficulty = 32
+)
+
+// Proof-of-work modes (Settings.PoWMode).
+const (
+	PoWOff  = "off"
+	PoWAuto = "auto"
+	PoWOn   = "on"
 )
 
 // DefaultSettings are the one set of defaults of a room's rules: zero fields of a room's
@@ -110,6 +129,8 @@ func DefaultSettings() Settings {
 		State:         StateOpen,
 		OnStoreError:  "closed",
 		Remaining:     RemainingUnknown,
+		PoWMode:       PoWAuto,
+		PoWDifficulty: 18,
 		ReentryShare:  DefaultReentryShare,
 	}
 }
@@ -143,6 +164,12 @@ func (s Settings) WithDefaults() Settings {
 	}
 	if s.OnStoreError == "" {
 		s.OnStoreError = d.OnStoreError
+	}
+	if s.PoWMode == "" {
+		s.PoWMode = d.PoWMode
+	}
+	if s.PoWDifficulty == 0 {
+		s.PoWDifficulty = d.PoWDifficulty
 	}
 	return s
 }
@@ -189,6 +216,12 @@ func (s Settings) Validate() error {
 	if s.Remaining < RemainingUnknown || s.Remaining > MaxRemaining {
 		v.add("remaining", fmt.Sprintf("must be between 0 and %d (or null: unknown)", MaxRemaining))
 	}
+	if s.PoWMode != PoWOff && s.PoWMode != PoWAuto && s.PoWMode != PoWOn {
+		v.add("proof_of_work", "must be off, auto or on")
+	}
+	if s.PoWDifficulty < MinPoWDifficulty || s.PoWDifficulty > MaxPoWDifficulty {
+		v.add("pow_difficulty", fmt.Sprintf("must be between %d and %d", MinPoWDifficulty, MaxPoWDifficulty))
+	}
 	if !(s.ReentryShare >= 0 && s.ReentryShare <= 1) { // also refuses NaN
 		v.add("reentry_share", "must be between 0 (off) and 1")
 	}
@@ -226,6 +259,8 @@ func (s Settings) Diff(have Settings) []SettingDiff {
 	}
 	add("queue_all", s.QueueAll, have.QueueAll)
 	add("on_store_error", s.OnStoreError, have.OnStoreError)
+	add("proof_of_work", s.PoWMode, have.PoWMode)
+	add("pow_difficulty", s.PoWDifficulty, have.PoWDifficulty)
 	add("reentry_share", s.ReentryShare, have.ReentryShare)
 	return out
 }
@@ -270,6 +305,12 @@ func (s Settings) apply(p SettingsPatch) Settings {
 	if p.CapFollowsStock != nil {
 		s.CapFollowsStock = *p.CapFollowsStock
 	}
+	if p.PoWMode != nil {
+		s.PoWMode = *p.PoWMode
+	}
+	if p.PoWDifficulty != nil {
+		s.PoWDifficulty = *p.PoWDifficulty
+	}
 	if p.ReentryShare != nil {
 		s.ReentryShare = *p.ReentryShare
 	}
@@ -312,6 +353,8 @@ func (s Settings) fields() []any {
 		"queue_all", b01(s.QueueAll),
 		"on_store_error", s.OnStoreError,
 		"cap_stock", b01(s.CapFollowsStock),
+		"pow_mode", s.PoWMode,
+		"pow_bits", strconv.Itoa(s.PoWDifficulty),
 		"reentry_share", strconv.FormatFloat(s.ReentryShare, 'f', -1, 64),
 	}
 }
@@ -342,6 +385,17 @@ func settingsFromMeta(m map[string]string) (Settings, error) {
 		CapFollowsStock: m["cap_stock"] == "1",
 		ReentryShare:    reentryShareOf(m),
 		Version:         num("version"),
+	}
+	// A room stored before proof-of-work became a setting has neither field: the defaults.
+	s.PoWMode = m["pow_mode"]
+	if _, ok := m["pow_bits"]; ok {
+		s.PoWDifficulty = int(num("pow_bits"))
+	}
+	if s.PoWMode == "" {
+		s.PoWMode = PoWAuto
+	}
+	if s.PoWDifficulty == 0 {
+		s.PoWDifficulty = DefaultSettings().PoWDifficulty
 	}
 	return s, firstErr
 }

@@ -36,7 +36,8 @@ commands:
                                 max_session=1h), absent_after_seconds (or absent_after=2m),
                                 grace_seconds (or grace=30m), opens_at, prequeue_opens_at
                                 (RFC 3339), state, queue_all (true|false), on_store_error,
-                                reentry_share (0..1; 0 turns second chances off)
+                                reentry_share (0..1; 0 turns second chances off),
+                                proof_of_work (off|auto|on; or pow), pow_difficulty (bits)
   pause NAME                    stop admitting; waiting visitors keep their place
   resume NAME                   admit again (state open)
   close NAME                    end the sale: nobody new joins or is admitted
@@ -186,6 +187,7 @@ var setKeys = map[string]string{
 	"grace_seconds": "grace_seconds", "grace": "grace_seconds",
 	"opens_at": "opens_at", "prequeue_opens_at": "prequeue_opens_at", "state": "state",
 	"queue_all": "queue_all", "on_store_error": "on_store_error",
+	"proof_of_work": "proof_of_work", "pow": "proof_of_work", "pow_difficulty": "pow_difficulty",
 	"reentry_share": "reentry_share",
 }
 
@@ -204,13 +206,13 @@ func parseAssignments(args []string) (map[string]any, error) {
 		}
 		field, known := setKeys[k]
 		if !known {
-			return nil, fmt.Errorf("unknown key %q; use rate, max_active, session_seconds (or session), max_session_seconds, absent_after_seconds, grace_seconds, opens_at, prequeue_opens_at, state, queue_all, on_store_error, reentry_share", k)
+			return nil, fmt.Errorf("unknown key %q; use rate, max_active, session_seconds (or session), max_session_seconds, absent_after_seconds, grace_seconds, opens_at, prequeue_opens_at, state, queue_all, on_store_error, reentry_share, proof_of_work, pow_difficulty", k)
 		}
 		if _, dup := body[field]; dup {
 			return nil, fmt.Errorf("%s given twice", field)
 		}
 		switch field {
-		case "opens_at", "prequeue_opens_at", "state", "on_store_error":
+		case "opens_at", "prequeue_opens_at", "state", "on_store_error", "proof_of_work":
 			body[field] = v
 		case "reentry_share":
 			if f, err := strconv.ParseFloat(v, 64); err == nil {

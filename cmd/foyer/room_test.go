@@ -323,3 +323,15 @@ func TestClearsSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// The proof-of-work switch and difficulty are live settings too (`foyer room set`).
+func TestRoomSetProofOfWork(t *testing.T) {
+	got, err := parseAssignments([]string{"pow=on", "pow_difficulty=20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"proof_of_work": "on", "pow_difficulty": int64(20)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("body %v, want %v", got, want)
+	}
+}
