@@ -114,7 +114,8 @@ func TestReadyzIsCheap(t *testing.T) {
 
 	probe(50) // within one second
 	n, per := counts()
-	if loads := per["script load"]; loads > 20 || n > int64(loads)+1 {
+	// each script once (25 today; the bound leaves room for new ones, far below one per probe)
+	if loads := per["script load"]; loads > 40 || n > int64(loads)+1 {
 		t.Fatalf("50 probes in one second sent %d commands (%v); want each script loaded once and at most one check", n, per)
 	}
 
