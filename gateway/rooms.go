@@ -342,8 +342,8 @@ func (s *Server) clash(set *roomSet, rc RoomConfig) error {
 		return conflict("room_exists", "a room of that name exists")
 	}
 	if rm, ok := set.closing[rc.Name]; ok {
-		return conflict("room_exists", "a room of that name was deleted at "+rm.deletedAt.UTC().Format(time.RFC3339)+
-			"; the name is free again at "+rm.deletedAt.Add(queue.ClosingPeriod).UTC().Format(time.RFC3339))
+		return conflict("room_exists", "a room of that name was deleted at "+rm.deletedAt().UTC().Format(time.RFC3339)+
+			"; the name is free again at "+rm.deletedAt().Add(queue.ClosingPeriod).UTC().Format(time.RFC3339))
 	}
 	for _, p := range rc.Paths {
 		for _, r := range set.routes {
@@ -478,7 +478,7 @@ func (s *Server) handleAdminDelete(c echo.Context) error {
 	rm, ok := set.rooms[name]
 	if !ok {
 		if gone, ok := set.closing[name]; ok {
-			return httpError(http.StatusNotFound, "unknown_room", "the room was deleted at "+gone.deletedAt.UTC().Format(time.RFC3339))
+			return httpError(http.StatusNotFound, "unknown_room", "the room was deleted at "+gone.deletedAt().UTC().Format(time.RFC3339))
 		}
 		return httpError(http.StatusNotFound, "unknown_room", "there is no room with that name")
 	}
@@ -504,12 +504,20 @@ func (s *Server) handleAdminDelete(c echo.Context) error {
 		DeletedAt: def.DeletedAt.UTC().Format(time.RFC3339), ClosesAt: def.ClosesAt().UTC().Format(time.RFC3339)})
 }
 
+// deletedAt is when the room was deleted (zero: it was not).
+func (rm *room) deletedAt() time.Time {
+	if ns := rm.deleted.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
 // liveRoomParam is roomParam for the admin API's reads and changes of a room: a deleted
 // room (in its closing period) is not found there, with the time it was deleted.
 func (s *Server) liveRoomParam(c echo.Context) (*room, error) {
 	rm, err := s.roomParam(c)
-	if err == nil && !rm.deletedAt.IsZero() {
-		return nil, httpError(http.StatusNotFound, "unknown_room", "the room was deleted at "+rm.deletedAt.UTC().Format(time.RFC3339))
+	if err == nil && !rm.deletedAt().IsZero() {
+		return nil, httpError(http.StatusNotFound, "unknown_room", "the room was deleted at "+rm.deletedAt().UTC().Format(time.RFC3339))
 	}
 	return rm, err
 }
@@ -521,7 +529,7 @@ func (s *Server) retire(ctx context.Context, rm *room, deletedAt time.Time) {
 		if cur, ok := next.rooms[name]; ok && cur == rm {
 			delete(next.rooms, name)
 		}
-		rm.deletedAt = deletedAt
+		rm.deleted.Store(deletedAt.UnixNano())
 		next.closing[name] = rm
 	})
 	if err := s.engine.RetireRoom(ctx, name, deletedAt.Add(queue.ClosingPeriod)); err != nil {
@@ -615,6 +623,9 @@ func (s *Server) applyDef(ctx context.Context, d queue.RoomDef) error {
 	if _, ok := set.rooms[d.Name]; ok {
 		return nil // a room's definition never changes; its settings are the engine's
 	}
+	if _, ok := set.closing[d.Name]; ok {
+		return nil // a definition read before the room's deletion: the deletion is newer
+	}
 	rm, err := s.roomFromDef(d)
 	if err == nil {
 		_, err = rm.spec.seed()
@@ -630,7 +641,9 @@ func (s *Server) applyDef(ctx context.Context, d queue.RoomDef) error {
 		return fmt.Errorf("gateway: runtime room %s: %w", d.Name, err)
 	}
 	s.change(func(next *roomSet) {
-		if _, ok := next.rooms[d.Name]; !ok {
+		_, served := next.rooms[d.Name]
+		_, closing := next.closing[d.Name] // deleted while this definition was being applied
+		if !served && !closing {
 			next.rooms[d.Name] = rm
 		}
 	})
@@ -683,7 +696,7 @@ func (s *Server) runRooms(ctx context.Context) {
 			now := time.Now()
 			var ended []string
 			for n, rm := range s.roomSet().closing {
-				if now.After(rm.deletedAt.Add(queue.ClosingPeriod)) {
+				if now.After(rm.deletedAt().Add(queue.ClosingPeriod)) {
 					ended = append(ended, n)
 				}
 			}

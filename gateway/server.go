@@ -98,10 +98,10 @@ type room struct {
 	adaptive *adaptiveState
 	// runtime is set for a room from the registry (rooms.go), not from the YAML; deletedAt
 	// for a deleted runtime room in its closing period.
-	runtime   bool
-	spec      *runtimeSpec
-	deletedAt time.Time
-	warned    atomic.Bool // a registry entry of the same name was ignored (logged once)
+	runtime bool
+	spec    *runtimeSpec
+	deleted atomic.Int64 // deletedAt, in unix ns: set once by retire, read by requests
+	warned  atomic.Bool  // a registry entry of the same name was ignored (logged once)
 }
 
 type route struct {

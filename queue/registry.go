@@ -161,6 +161,7 @@ func (e *Engine) CreateRoom(ctx context.Context, name string, spec []byte, s Set
 	}
 	e.reg.mu.Lock()
 	delete(e.reg.retired, name)
+	e.reg.known = true // so a registry lost later is noticed even if the announcement never arrives here
 	e.reg.mu.Unlock()
 	snap, err := e.refresh(ctx, r)
 	if err != nil {
@@ -283,6 +284,9 @@ func (e *Engine) RoomDef(ctx context.Context, name string) (RoomDef, bool, error
 		return RoomDef{}, false, storeErr("queue: room registry "+name, err)
 	}
 	if def.Err() == nil {
+		e.reg.mu.Lock()
+		e.reg.known = true
+		e.reg.mu.Unlock()
 		return RoomDef{Name: name, Spec: []byte(def.Val())}, true, nil
 	}
 	if gone.Err() == nil {
