@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -139,6 +140,7 @@ func (s *Server) writeBackendDown(w http.ResponseWriter, r *http.Request, rm *ro
 
 // handleDashboard serves the organisers' dashboard shell; its data comes from the admin API.
 func (s *Server) handleDashboard(c echo.Context) error {
-	d := web.DashboardData{Lang: web.RequestLang(c.Request()), Prefix: s.cfg.Prefix, APIBase: s.cfg.Prefix + "/admin/v1"}
+	d := web.DashboardData{Lang: web.RequestLang(c.Request()), Prefix: s.cfg.Prefix, APIBase: s.cfg.Prefix + "/admin/v1",
+		Gzip: strings.Contains(c.Request().Header.Get("Accept-Encoding"), "gzip")}
 	return s.site.ServeDashboard(c.Response(), d)
 }
