@@ -43,39 +43,39 @@
     });
     if (Object.keys(settings).length) body.settings = settings;
     F.req('POST', '/rooms', body).then(r => {
-      const j = r.j || {};
+      const e = (r.j && r.j.error) || {};
       if (r.s === 201) {
-        say(t('rm_created', {room: j.name || name}));
+        say(t('rm_created', {room: name}));
         ['name', 'display', 'rate', 'cap'].forEach(k => { $('rm-' + k).value = ''; });
         return F.refresh();
       }
-      if (r.s === 400 && j.fields && Object.keys(j.fields).length) {
+      if (r.s === 400 && e.fields && Object.keys(e.fields).length) {
         const other = [];
         let first = null;
-        Object.keys(j.fields).forEach(f => {
-          const msg = f === 'name' ? t('rm_bad_name') : j.fields[f], k = inputs[f];
+        Object.keys(e.fields).forEach(f => {
+          const msg = f === 'name' ? t('rm_bad_name') : e.fields[f], k = inputs[f];
           if (!k) { other.push(f + ': ' + msg); return; }
           $('e-rm-' + k).textContent = msg;
           $('rm-' + k).setAttribute('aria-invalid', 'true');
           first = first || $('rm-' + k);
         });
-        say(t('rm_invalid', {n: F.num(Object.keys(j.fields).length)}) + (other.length ? ' ' + other.join('; ') : ''), true);
+        say(t('rm_invalid', {n: F.num(Object.keys(e.fields).length)}) + (other.length ? ' ' + other.join('; ') : ''), true);
         if (first) first.focus();
         return;
       }
-      if (r.s === 409 && j.code === 'room_exists') {
+      if (r.s === 409 && e.code === 'room_exists') {
         $('e-rm-name').textContent = t('rm_taken', {room: name});
         $('rm-name').setAttribute('aria-invalid', 'true');
         say(t('rm_taken', {room: name}), true);
         return;
       }
-      say(t('rm_failed', {msg: j.message || r.s}), true);
+      say(t('failed', {message: e.message || 'HTTP ' + r.s}), true);
     }, () => say(t('unreachable'), true));
   });
   function del(name) {
     F.req('DELETE', '/rooms/' + encodeURIComponent(name)).then(r => {
       if (r.s === 200) { say(t('rm_deleted', {room: name})); return F.refresh(); }
-      say(t('rm_failed', {msg: (r.j && r.j.message) || r.s}), true);
+      say(t('failed', {message: (r.j && r.j.error && r.j.error.message) || 'HTTP ' + r.s}), true);
     }, () => say(t('unreachable'), true));
   }
   // one delete button per runtime room; rooms from the YAML are changed there
