@@ -97,6 +97,12 @@ func TestDashboardRoomsPanel(t *testing.T) {
 			t.Errorf("%s: the deleted room through the API: %d", c.lang, code)
 		}
 	}
+	// a gateway without templates: the panel says how to add them, and offers no form
+	bare := newHarness(t, harnessOpt{})
+	browse(t, ctx, chromedp.Navigate(bare.srv.URL+"/foyer/admin/?foyer_lang=en"))
+	waitJS(t, ctx, "the sign-in form (no templates)", `!document.getElementById('signin').hidden`, 10*time.Second)
+	browse(t, ctx, chromedp.SendKeys(chromedp.CSS("#token"), testAdminToken+"\n"))
+	waitJS(t, ctx, "no templates told", `!document.getElementById('dash').hidden && document.getElementById('rm-form').hidden && document.getElementById('rm-status').innerText.includes('room_templates')`, 10*time.Second)
 }
 
 // TestDashboardServedGzipped: the dashboard page goes out gzipped to a client that accepts

@@ -9,13 +9,16 @@
   const t = F.t, sel = $('rm-template'), status = $('rm-status'), list = $('rm-list');
   // API field -> the input of the form; other fields are named in the status line
   const inputs = {template: 'template', name: 'name', display_name: 'display', 'settings.rate_per_minute': 'rate', 'settings.max_active': 'cap'};
-  let tpls = null;
+  let tpls = null, loading = false;
   const say = (msg, bad) => { status.textContent = msg; status.className = bad ? 'err' : 'ok'; };
   function clear() {
     Object.values(inputs).forEach(k => { $('e-rm-' + k).textContent = ''; $('rm-' + k).removeAttribute('aria-invalid'); });
   }
   function loadTemplates() {
+    if (loading) return;
+    loading = true;
     F.req('GET', '/room-templates').then(r => {
+      loading = false;
       if (r.s !== 200 || !r.j) return;
       tpls = r.j.templates || [];
       form.hidden = !tpls.length;
@@ -23,7 +26,7 @@
       sel.textContent = '';
       tpls.forEach(x => sel.append(new Option(x.display_name ? x.name + ' – ' + x.display_name : x.name, x.name)));
       hint();
-    }, () => {});
+    }, () => { loading = false; });
   }
   // the empty overrides show the template's values
   function hint() {
@@ -42,7 +45,9 @@
       if (v !== '') settings[f] = Number(v);
     });
     if (Object.keys(settings).length) body.settings = settings;
-    F.req('POST', '/rooms', body).then(r => {
+    const btn = form.querySelector('button');
+    btn.disabled = true; // one creation at a time: a double click is not a "name taken"
+    F.req('POST', '/rooms', body).finally(() => { btn.disabled = false; }).then(r => {
       const e = (r.j && r.j.error) || {};
       if (r.s === 201) {
         say(t('rm_created', {room: name}));
@@ -66,6 +71,7 @@
       if (r.s === 409 && e.code === 'room_exists') {
         $('e-rm-name').textContent = t('rm_taken', {room: name});
         $('rm-name').setAttribute('aria-invalid', 'true');
+        $('rm-name').focus();
         say(t('rm_taken', {room: name}), true);
         return;
       }
