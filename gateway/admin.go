@@ -72,6 +72,9 @@ type adminRoom struct {
 	ETAClearSeconds int64           `json:"eta_clear_seconds"`
 	Clear           clearView       `json:"clear"` // why: clear.go
 	Adaptive        *adaptiveView   `json:"adaptive,omitempty"`
+	// Runtime is true for a room created through the admin API (it can be deleted there);
+	// false for a room configured in the YAML.
+	Runtime bool `json:"runtime"`
 }
 
 // adminSettings are a room's queue.Settings as the admin API shows them; every field but
@@ -146,7 +149,7 @@ func (s *Server) adminRoomView(ctx context.Context, name string, rm *room) (admi
 		state = v.State // what visitors see now: prequeue before the opening, for example
 	}
 	a := adminRoom{Name: name, DisplayName: rm.cfg.DisplayName, State: string(state), Mode: rm.cfg.Mode,
-		Paths: rm.cfg.Paths, Settings: toAdminSettings(st, rm.loc)}
+		Paths: rm.cfg.Paths, Settings: toAdminSettings(st, rm.loc), Runtime: rm.runtime}
 	if a.Paths == nil {
 		a.Paths = []string{}
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -139,6 +140,21 @@ func (s *Server) writeBackendDown(w http.ResponseWriter, r *http.Request, rm *ro
 
 // handleDashboard serves the organisers' dashboard shell; its data comes from the admin API.
 func (s *Server) handleDashboard(c echo.Context) error {
-	d := web.DashboardData{Lang: web.RequestLang(c.Request()), Prefix: s.cfg.Prefix, APIBase: s.cfg.Prefix + "/admin/v1"}
+	d := web.DashboardData{Lang: web.RequestLang(c.Request()), Prefix: s.cfg.Prefix, APIBase: s.cfg.Prefix + "/admin/v1",
+		Gzip: acceptsGzip(c.Request().Header.Get("Accept-Encoding"))}
 	return s.site.ServeDashboard(c.Response(), d)
+}
+
+// acceptsGzip says whether an Accept-Encoding header allows gzip: named (or *) without q=0.
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name != "gzip" && name != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+		return !strings.HasPrefix(q, "q=0") || strings.Trim(strings.TrimPrefix(q, "q=0"), ".0") != ""
+	}
+	return false
 }

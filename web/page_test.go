@@ -2,8 +2,10 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"regexp"
 	"strings"
@@ -459,7 +461,7 @@ func TestDashboardPage(t *testing.T) {
 					panels = append(panels, src)
 				}
 			}
-			want := []string{"history", "forecast", "outcomes", "feedback"}
+			want := []string{"history", "forecast", "outcomes", "feedback", "rooms"}
 			bad := len(panels) != len(want)
 			for i := 0; !bad && i < len(want); i++ {
 				bad = !strings.HasPrefix(panels[i], "/foyer/static/dash-"+want[i]+".")
@@ -469,6 +471,7 @@ func TestDashboardPage(t *testing.T) {
 			}
 			byID(t, doc, "forecast")
 			byID(t, doc, "ch-outcomes")
+			byID(t, doc, "rm-panel")
 			var boot struct {
 				API  string
 				Msgs map[string]string
@@ -550,5 +553,42 @@ func TestQueuePageStalledReturningSoldOut(t *testing.T) {
 		if len(findAll(doc, withAttr("http-equiv", "refresh"))) != 0 {
 			t.Errorf("%s: sold out page reloads itself", lang)
 		}
+	}
+}
+
+// TestServeDashboardGzip: a client that accepts gzip gets the dashboard compressed (what
+// TestDashboardBudget counts), the same page once decompressed; others get it plain.
+func TestServeDashboardGzip(t *testing.T) {
+	s := newSite(t)
+	plain := httptest.NewRecorder()
+	if err := s.ServeDashboard(plain, DashboardData{Lang: "ko", Nonce: "n1"}); err != nil {
+		t.Fatal(err)
+	}
+	if ce := plain.Header().Get("Content-Encoding"); ce != "" {
+		t.Errorf("plain: Content-Encoding %q", ce)
+	}
+	rec := httptest.NewRecorder()
+	if err := s.ServeDashboard(rec, DashboardData{Lang: "ko", Nonce: "n1", Gzip: true}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Header().Get("Content-Encoding") != "gzip" || rec.Header().Get("Vary") != "Accept-Encoding" {
+		t.Errorf("headers %v", rec.Header())
+	}
+	if cl := rec.Header().Get("Content-Length"); cl != fmt.Sprint(rec.Body.Len()) {
+		t.Errorf("Content-Length %s, body %d", cl, rec.Body.Len())
+	}
+	z, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, plain.Body.Bytes()) {
+		t.Error("the gzipped dashboard is not the plain one")
+	}
+	if len(got) < 2*rec.Body.Len() {
+		t.Errorf("gzip %d of %d bytes", rec.Body.Len(), len(got))
 	}
 }

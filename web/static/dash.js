@@ -62,7 +62,9 @@
   // Panels in their own files (dash-*.js) use window.foyerDash and listen for foyer:rooms
   // (after each refresh of the list) and foyer:pick (a room chosen).
   const emit = what => d.dispatchEvent(new CustomEvent('foyer:' + what, {detail: sel}));
-  window.foyerDash = {req, t, num, set, esc, L, cur: () => cur(), sel: () => sel, rooms: () => rooms};
+  window.foyerDash = {req, t, num, set, esc, L, cur: () => cur(), sel: () => sel, rooms: () => rooms,
+    ask, refresh: () => { clearTimeout(timer); loop(); }}; // ask: the confirm dialog; refresh: the room list now
+
   const cur = () => rooms.find(r => r.name === sel);
   function clears(r) {
     const w = r.live ? r.live.waiting : 0, rate = r.settings.rate_per_minute;
