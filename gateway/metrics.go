@@ -135,6 +135,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// forgetRoom drops a deleted room's series (rooms.go endClosing).
+func (m *metrics) forgetRoom(name string) {
+	l := prometheus.Labels{"room": name}
+	for _, v := range []interface{ DeletePartialMatch(prometheus.Labels) int }{
+		m.joins, m.polls, m.claims, m.claimLatency, m.backendLat, m.backendResp, m.proxied, m.refused, m.rateChanges,
+	} {
+		v.DeletePartialMatch(l)
+	}
+}
+
 func statusClass(code int) string {
 	switch {
 	case code >= 500:

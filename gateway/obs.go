@@ -81,6 +81,17 @@ func newObsState(reg prometheus.Registerer) *obsState {
 	return o
 }
 
+// forgetRoom drops a deleted room's counts and series (its closing period ended).
+func (o *obsState) forgetRoom(name string) {
+	o.mu.Lock()
+	delete(o.rooms, name)
+	o.mu.Unlock()
+	l := prometheus.Labels{"room": name}
+	o.refused.DeletePartialMatch(l)
+	o.pow.DeletePartialMatch(l)
+	o.records.DeletePartialMatch(l)
+}
+
 func (o *obsState) room(name string) *roomObs {
 	o.mu.Lock()
 	defer o.mu.Unlock()

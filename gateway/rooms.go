@@ -586,14 +586,28 @@ func (s *Server) syncRooms(ctx context.Context, name string) error {
 			ended = append(ended, n)
 		}
 	}
-	if len(ended) > 0 {
-		s.change(func(next *roomSet) {
-			for _, n := range ended {
-				delete(next.closing, n)
-			}
-		})
-	}
+	s.endClosing(ended)
 	return firstErr
+}
+
+// endClosing forgets deleted rooms whose closing period ended: no longer served at all, and
+// their metric series dropped, so a platform that creates a room per screening does not grow
+// its scrape for ever.
+func (s *Server) endClosing(ended []string) {
+	if len(ended) == 0 {
+		return
+	}
+	s.change(func(next *roomSet) {
+		for _, n := range ended {
+			delete(next.closing, n)
+		}
+	})
+	for _, n := range ended {
+		if _, ok := s.roomSet().rooms[n]; !ok { // not created again meanwhile
+			s.m.forgetRoom(n)
+			s.obs.forgetRoom(n)
+		}
+	}
 }
 
 // applyDef makes one registry entry true here.
@@ -700,13 +714,7 @@ func (s *Server) runRooms(ctx context.Context) {
 					ended = append(ended, n)
 				}
 			}
-			if len(ended) > 0 {
-				s.change(func(next *roomSet) {
-					for _, n := range ended {
-						delete(next.closing, n)
-					}
-				})
-			}
+			s.endClosing(ended)
 		}
 	}
 }

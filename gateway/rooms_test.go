@@ -308,3 +308,41 @@ func TestRoomRegistryLossWrittenBack(t *testing.T) {
 		t.Fatalf("a replica started after the loss does not serve the room: %d", code)
 	}
 }
+
+// TestDeletedRoomSeriesForgotten: once a deleted room's closing period ends, its metric series
+// go too, so a platform that creates a room per screening does not grow its scrape for ever.
+func TestDeletedRoomSeriesForgotten(t *testing.T) {
+	h := newHarness(t, harnessOpt{mod: withTemplates})
+	if code, body := h.admin(http.MethodPost, "/foyer/admin/v1/rooms", `{"name": "brief", "template": "app"}`, nil); code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	h.visitor().join("brief")
+	series := func() int {
+		t.Helper()
+		mfs, err := h.gw.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "room" && l.GetValue() == "brief" {
+						n++
+					}
+				}
+			}
+		}
+		return n
+	}
+	if series() == 0 {
+		t.Fatal("no series for the room before its deletion: the test sees nothing")
+	}
+	if code, body := h.admin(http.MethodDelete, "/foyer/admin/v1/rooms/brief", "", nil); code != http.StatusOK {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	h.gw.endClosing([]string{"brief"}) // what the loop does when the closing period ends
+	if n := series(); n != 0 {
+		t.Fatalf("%d series of the deleted room after its closing period", n)
+	}
+}
