@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"fmt"
 	"strings"
 	"time"
@@ -55,10 +53,8 @@ func Build(cfg Config, rdb redis.UniversalClient, tickets []queue.TicketKey, log
 		return nil, fmt.Errorf("gateway: pages: %w", err)
 	}
 	var challengeKey []byte
-	if len(tickets) > 0 { // the proof-of-work key, shared by every replica as the ticket secret is
-		m := hmac.New(sha256.New, tickets[0].Secret)
-		m.Write([]byte("foyer proof-of-work challenge key"))
-		challengeKey = m.Sum(nil)
+	if ks := challengeKeys(tickets); len(ks) > 0 { // shared by every replica as the ticket secrets are
+		challengeKey = ks[0]
 	}
 	tp, shutdownTracing, err := NewTracerProvider(context.Background(), cfg.Tracing)
 	if err != nil {
@@ -72,6 +68,7 @@ func Build(cfg Config, rdb redis.UniversalClient, tickets []queue.TicketKey, log
 	if err != nil {
 		return nil, err
 	}
+	srv.pow.setKeys(challengeKeys(tickets)) // every secret's key verifies (a rotation in progress)
 	return &Parts{Engine: engine, Keys: keys, KeyRing: ring, Server: srv, ShutdownTracing: shutdownTracing}, nil
 }
 

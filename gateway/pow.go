@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -82,7 +83,9 @@ type powChallenge struct {
 // powState is a gateway's proof-of-work machinery: the signing key, the spent nonces, the rooms'
 // join pressure. Safe for concurrent use.
 type powState struct {
-	key []byte
+	// keys sign challenges (the first) and verify them (any): derived from the ticket secrets,
+	// so every replica has them, and replaced with them on a reload (SetChallengeKeys).
+	keys atomic.Pointer[[][]byte]
 
 	mu    sync.Mutex
 	spent map[string]int64 // nonce -> expiry (unix)
@@ -103,7 +106,29 @@ func newPoWState(key []byte) *powState {
 		key = make([]byte, 32)
 		_, _ = rand.Read(key) // one replica only: Build passes a key shared by every replica
 	}
-	return &powState{key: key, spent: map[string]int64{}, pressure: map[string]*roomPressure{}}
+	p := &powState{spent: map[string]int64{}, pressure: map[string]*roomPressure{}}
+	p.setKeys([][]byte{key})
+	return p
+}
+
+// setKeys installs the challenge keys: the first signs, every one verifies (so a challenge
+// handed out before a rotation can still be solved and used after it).
+func (p *powState) setKeys(keys [][]byte) {
+	if len(keys) > 0 {
+		p.keys.Store(&keys)
+	}
+}
+
+// challengeKeys derives the proof-of-work keys from the ticket secrets, in their order (the
+// first signs): every replica with the same secrets has the same keys.
+func challengeKeys(tickets []queue.TicketKey) [][]byte {
+	out := make([][]byte, 0, len(tickets))
+	for _, t := range tickets {
+		m := hmac.New(sha256.New, t.Secret)
+		m.Write([]byte("foyer proof-of-work challenge key"))
+		out = append(out, m.Sum(nil))
+	}
+	return out
 }
 
 // fill is kept for the config's defaults pass: mode and difficulty default in
@@ -270,13 +295,13 @@ func (p *powState) issue(room, visitor string, bitsN int, now time.Time) powChal
 	exp := now.Add(powTTL).Unix()
 	body := "p1." + room + "." + strconv.Itoa(bitsN) + "." + strconv.FormatInt(exp, 10) + "." +
 		base64.RawURLEncoding.EncodeToString(nonce[:])
-	ch := body + "." + base64.RawURLEncoding.EncodeToString(p.mac(body, visitor))
+	ch := body + "." + base64.RawURLEncoding.EncodeToString(powMAC((*p.keys.Load())[0], body, visitor))
 	return powChallenge{Challenge: ch, Difficulty: bitsN, Algorithm: "sha256-leading-zero-bits",
 		Header: powHeader, ExpiresAt: time.Unix(exp, 0).UTC().Format(time.RFC3339)}
 }
 
-func (p *powState) mac(body, visitor string) []byte {
-	m := hmac.New(sha256.New, p.key)
+func powMAC(key []byte, body, visitor string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(body))
 	m.Write([]byte{0})
 	m.Write([]byte(visitor))
@@ -354,13 +379,23 @@ func (p *powState) verify(h, room, visitor string, now time.Time) error {
 	return err
 }
 
+// signed reports whether one of the challenge keys signed ps's challenge for visitor.
+func (p *powState) signed(ps parsedSolution, visitor string) bool {
+	for _, k := range *p.keys.Load() {
+		if hmac.Equal(ps.mac, powMAC(k, ps.body, visitor)) {
+			return true
+		}
+	}
+	return false
+}
+
 // check is verify returning the solution: its nonce is the id the join spends fleet-wide.
 func (p *powState) check(h, room, visitor string, now time.Time) (parsedSolution, error) {
 	ps, err := parseSolution(h)
 	if err != nil {
 		return ps, err
 	}
-	if ps.room != room || !hmac.Equal(ps.mac, p.mac(ps.body, visitor)) {
+	if ps.room != room || !p.signed(ps, visitor) {
 		return ps, errPoWForged
 	}
 	t := now.Unix()

@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/foyerhq/foyer/admission"
+	"github.com/foyerhq/foyer/queue"
 )
 
 // solvePoW finds the counter for a challenge, as the queue page's worker does.
@@ -355,4 +357,35 @@ func powJoinB(v *visitor, hdr map[string]string) (first, final, bitsN int) {
 	}
 	final, _ = req(h2)
 	return first, final, e.PoW.Difficulty
+}
+
+// TestPoWKeysFollowTicketSecrets: the challenge keys come from every ticket secret, so during a
+// rotation (new secret first, the previous after it) a challenge handed out by a replica still
+// on the old secret is accepted by one already on the new list, and the other way round once
+// the old one has reloaded; a secret removed stops verifying.
+func TestPoWKeysFollowTicketSecrets(t *testing.T) {
+	oldS := queue.TicketKey{ID: 1, Secret: []byte("the-old-ticket-secret-of-32-bytes!!")}
+	newS := queue.TicketKey{ID: 2, Secret: []byte("the-new-ticket-secret-of-32-bytes!!")}
+	now := time.Unix(1_800_000_000, 0)
+	before, after := newPoWState(nil), newPoWState(nil)
+	before.setKeys(challengeKeys([]queue.TicketKey{oldS}))
+	after.setKeys(challengeKeys([]queue.TicketKey{newS, oldS}))
+
+	oldCh := before.issue("festival", "v", 8, now)
+	if _, err := after.check(solvePoW(oldCh.Challenge, 8), "festival", "v", now); err != nil {
+		t.Fatalf("a challenge from a replica on the old secret, at one with [new, old]: %v", err)
+	}
+	newCh := after.issue("festival", "v", 8, now)
+	before.setKeys(challengeKeys([]queue.TicketKey{newS, oldS})) // the old replica reloads
+	if _, err := before.check(solvePoW(newCh.Challenge, 8), "festival", "v", now); err != nil {
+		t.Fatalf("a challenge signed with the new secret's key after the reload: %v", err)
+	}
+	gone := newPoWState(nil)
+	gone.setKeys(challengeKeys([]queue.TicketKey{newS})) // the old secret removed
+	if _, err := gone.check(solvePoW(before.issue("festival", "w", 8, now).Challenge, 8), "festival", "w", now); err != nil {
+		t.Fatalf("signed with the first key (new): %v", err)
+	}
+	if _, err := gone.check(solvePoW(oldCh.Challenge, 8), "festival", "v", now); !errors.Is(err, errPoWForged) {
+		t.Fatalf("a challenge of a removed secret: %v, want forged", err)
+	}
 }

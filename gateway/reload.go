@@ -42,6 +42,9 @@ func (r *KeyReloader) Reload() error {
 		case len(cfg.Tickets.Secrets) > 0: // none configured: the generated secret, which does not change
 			if _, err := r.Parts.Engine.SetTicketKeys(TicketKeys(cfg), r.NewKeyDelay); err != nil {
 				errs = append(errs, fmt.Errorf("ticket secrets not reloaded: %w", err))
+			} else if r.Parts.Server != nil {
+				// the proof-of-work keys follow the secrets: a restarted replica derives the same
+				r.Parts.Server.pow.setKeys(challengeKeys(TicketKeys(cfg)))
 			}
 		}
 	}
