@@ -83,6 +83,7 @@ func (s *Server) join(c echo.Context, rm *room, visitor string) (queue.Ticket, s
 		return t, "", err
 	}
 	s.m.join(rm.cfg.Name)
+	s.pow.observeTicket(rm.cfg.Name, t.Number, s.now()) // the room's pressure, fleet-wide (pow.go)
 	s.setCookie(c.Response(), ticketPrefix+rm.cfg.Name, raw, 7*24*time.Hour)
 	return t, raw, nil
 }

@@ -66,7 +66,8 @@ type PoWConfig struct {
 	// MaxDifficulty caps the raised difficulty (default 0: the difficulty in force + 6, 64
 	// times the work).
 	MaxDifficulty int `yaml:"max_difficulty"`
-	// RoomJoinsPerSecond is the join pressure (per replica) above which every join of the room
+	// RoomJoinsPerSecond is the join pressure (the fleet's joins per second: this replica's, or
+	// the rise of the room's shared ticket counter, whichever is higher) above which every join of the room
 	// pays, one more bit each time the pressure doubles; 0 (default) turns it off.
 	RoomJoinsPerSecond int `yaml:"room_joins_per_second"`
 }
@@ -97,9 +98,19 @@ type powState struct {
 
 type roomPressure struct {
 	sec  int64
-	n    float64 // joins in the current second
-	rate float64 // smoothed joins per second
+	n    float64 // joins in the current second, here
+	rate float64 // smoothed joins per second, here
+	// The fleet's joins: the room's ticket counter is shared, so the rise of the highest ticket
+	// number this replica was given, over a second or more, is every replica's joins per second
+	// (free: the number comes with each join's reply). top, topAt: the number and when it was
+	// seen; fleet the joins per second it implied.
+	top   int64
+	topAt time.Time
+	fleet float64
 }
+
+// fleetFresh is how long the fleet's measured join rate counts without a newer ticket number.
+const fleetFresh = 5 * time.Second
 
 func newPoWState(key []byte) *powState {
 	if len(key) == 0 {
@@ -157,6 +168,34 @@ func extraBits(n, scale float64) int {
 	return int(math.Log2(1 + n/scale))
 }
 
+// pressureOf is room's pressure record. Caller holds p.pmu.
+func (p *powState) pressureOf(room string, now time.Time) *roomPressure {
+	rp := p.pressure[room]
+	if rp == nil {
+		rp = &roomPressure{sec: now.Unix()}
+		p.pressure[room] = rp
+	}
+	return rp
+}
+
+// observeTicket notes the ticket number a join of room was given at now (the room's counter,
+// shared by every replica) and, a second or more after the last one noted, the fleet's joins
+// per second between them. A number not above the highest seen (a visitor joining again keeps
+// their ticket) says nothing.
+func (p *powState) observeTicket(room string, number int64, now time.Time) {
+	p.pmu.Lock()
+	defer p.pmu.Unlock()
+	rp := p.pressureOf(room, now)
+	switch {
+	case rp.top == 0 || now.Sub(rp.topAt) > fleetFresh:
+		rp.top, rp.topAt, rp.fleet = max(number, rp.top), now, 0 // a fresh start: no rate yet
+	case number <= rp.top:
+	case now.Sub(rp.topAt) >= time.Second:
+		rp.fleet = float64(number-rp.top) / now.Sub(rp.topAt).Seconds()
+		rp.top, rp.topAt = number, now
+	}
+}
+
 // roomExtra counts a join of room at now and returns the bits the room's pressure adds.
 func (p *powState) roomExtra(rm *room, now time.Time, count bool) int {
 	limit := float64(rm.cfg.ProofOfWork.RoomJoinsPerSecond)
@@ -165,11 +204,7 @@ func (p *powState) roomExtra(rm *room, now time.Time, count bool) int {
 	}
 	p.pmu.Lock()
 	defer p.pmu.Unlock()
-	rp := p.pressure[rm.cfg.Name]
-	if rp == nil {
-		rp = &roomPressure{sec: now.Unix()}
-		p.pressure[rm.cfg.Name] = rp
-	}
+	rp := p.pressureOf(rm.cfg.Name, now)
 	if sec := now.Unix(); sec != rp.sec {
 		for ; rp.sec < sec && sec-rp.sec < 10; rp.sec++ { // a quiet second decays the rate
 			rp.rate = 0.5*rp.rate + 0.5*rp.n
@@ -183,6 +218,9 @@ func (p *powState) roomExtra(rm *room, now time.Time, count bool) int {
 		rp.n++
 	}
 	r := max(rp.rate, rp.n)
+	if !rp.topAt.IsZero() && now.Sub(rp.topAt) < fleetFresh {
+		r = max(r, rp.fleet) // the other replicas' joins press on the room too
+	}
 	if r <= limit {
 		return 0
 	}

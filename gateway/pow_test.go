@@ -389,3 +389,31 @@ func TestPoWKeysFollowTicketSecrets(t *testing.T) {
 		t.Fatalf("a challenge of a removed secret: %v, want forged", err)
 	}
 }
+
+// TestPoWRoomPressureIsFleetWide: room_joins_per_second counts the room's joins on every
+// replica, read from the rise of the shared ticket counter, not only this replica's joins
+// (behind N replicas a room used to take N times the limit before anyone paid).
+func TestPoWRoomPressureIsFleetWide(t *testing.T) {
+	p := newPoWState(nil)
+	rm := &room{cfg: RoomConfig{Name: "festival", ProofOfWork: PoWConfig{RoomJoinsPerSecond: 10}}}
+	t0 := time.Unix(1_800_000_000, 0)
+	// this replica sees 2 joins a second; the fleet's counter rises by 40 a second
+	for i := 0; i < 6; i++ {
+		now := t0.Add(time.Duration(i) * time.Second)
+		for j := 0; j < 2; j++ {
+			p.roomExtra(rm, now, true)
+			p.observeTicket("festival", int64(1+40*i+j), now)
+		}
+	}
+	now := t0.Add(5*time.Second + 500*time.Millisecond)
+	if bits := p.roomExtra(rm, now, false); bits == 0 {
+		t.Fatal("40 joins a second across the fleet, limit 10: no extra difficulty (only this replica's 2 a second counted)")
+	}
+	// a visitor joining again keeps their (old) number: no rate from it; and the fleet's rate
+	// stops counting when no newer number came for a while
+	p.observeTicket("festival", 3, now)
+	later := now.Add(fleetFresh + time.Second)
+	if bits := p.roomExtra(rm, later, false); bits != 0 {
+		t.Fatalf("%d extra bits %s after the last join", bits, fleetFresh+time.Second)
+	}
+}
