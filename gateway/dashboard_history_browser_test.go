@@ -214,3 +214,25 @@ func TestDashboardScreenshots(t *testing.T) {
 	shot("dashboard-phone", 390, 844, "")
 	shot("dashboard-phone-charts", 390, 844, ".hist-head")
 }
+
+// TestDashboardSaleWindowReachesTheOpening: before the opening, the whole-sale window runs to
+// the opening, so the organiser sees it coming (the marker in view), and the line is drawn up
+// to now only, never into the future.
+func TestDashboardSaleWindowReachesTheOpening(t *testing.T) {
+	t.Parallel()
+	opens := time.Now().Add(2 * time.Hour).Truncate(time.Second)
+	h := historyScene(t, opens, 50*time.Millisecond)
+	ctx := browserTab(t)
+	signInAndPick(t, ctx, h)
+	browse(t, ctx, chromedp.Click(chromedp.CSS(`#hist-window button[data-window="sale"]`)))
+	waitJS(t, ctx, "the opening marker two hours ahead", fmt.Sprintf(`document.querySelector('#ch-waiting line.open')?.dataset.opens === '%d'`, opens.Unix()), 20*time.Second)
+	// the last point of the waiting line is left of the marker (now, not the opening)
+	if ok := jsEval[bool](t, ctx, `(() => {
+		const pl = document.querySelector('#ch-waiting polyline'), mk = document.querySelector('#ch-waiting line.open');
+		if (!pl || !mk) return true;
+		const xs = pl.getAttribute('points').trim().split(' ').map(p => parseFloat(p.split(',')[0]));
+		return xs.length === 0 || Math.max(...xs) < parseFloat(mk.getAttribute('x1'));
+	})()`); !ok {
+		t.Error("the waiting line is drawn past now, up to the opening")
+	}
+}

@@ -67,7 +67,9 @@
   const short = v => (v >= 1e6 ? nf1.format(v / 1e6) + 'M' : v >= 1e4 ? nf1.format(v / 1e3) + 'k' : nf1.format(v));
   function draw() {
     const W = 320, H = 120, P = {l: 36, r: 6, t: 8, b: 16};
-    const end = to || Math.floor(Date.now() / 1000), start = from || end - 600, span = Math.max(1, end - start);
+    const now = to || Math.floor(Date.now() / 1000), start = from || now - 600;
+    // the whole sale of a room not open yet runs to its opening, so the marker is in view
+    const end = win === 'sale' && opens > now ? opens + 60 : now, span = Math.max(1, end - start);
     const last = pts[pts.length - 1] || {};
     const x = tt => (P.l + (tt - start) / span * (W - P.l - P.r)).toFixed(1);
     charts.forEach(([id, series]) => {
@@ -79,13 +81,13 @@
       const y = v => (H - P.b - v / max * (H - P.t - P.b)).toFixed(1);
       let out = '';
       [0, 0.5, 1].forEach(f => { const yy = y(max * f); out += '<line class="g" x1="' + P.l + '" x2="' + (W - P.r) + '" y1="' + yy + '" y2="' + yy + '"/><text x="' + (P.l - 4) + '" y="' + (+yy + 3) + '" text-anchor="end">' + esc(short(max * f)) + '</text>'; });
-      out += '<text x="' + P.l + '" y="' + (H - 3) + '">' + esc(hm.format(new Date(start * 1000))) + '</text><text x="' + (W - P.r) + '" y="' + (H - 3) + '" text-anchor="end">' + esc(t('now')) + '</text>';
+      out += '<text x="' + P.l + '" y="' + (H - 3) + '">' + esc(hm.format(new Date(start * 1000))) + '</text><text x="' + (W - P.r) + '" y="' + (H - 3) + '" text-anchor="end">' + esc(end > now ? hm.format(new Date(end * 1000)) : t('now')) + '</text>';
       if (opens >= start && opens <= end) {
         const ox = x(opens);
         out += '<line class="open" data-opens="' + opens + '" x1="' + ox + '" x2="' + ox + '" y1="' + P.t + '" y2="' + (H - P.b) + '"/><text class="open" x="' + (+ox + 2) + '" y="' + (P.t + 1) + '">' + esc(t('opens')) + '</text>';
       }
       // the newest values hold until now (an unchanged room stores no new sample)
-      const line = pts.length && last.t < end ? pts.concat([Object.assign({}, last, {t: end})]) : pts;
+      const line = pts.length && last.t < now ? pts.concat([Object.assign({}, last, {t: now})]) : pts; // flat to now, never into the future
       series.forEach(([k, cls, m]) => {
         const p = line.filter(s => val(s, k, m) != null).map(s => x(s.t) + ',' + y(val(s, k, m))).join(' ');
         out += '<polyline class="' + cls + '" data-k="' + k + '" points="' + p + '"/>';
