@@ -22,7 +22,9 @@ func TestBudgetMemoryPerWaitingVisitor(t *testing.T) {
 	}
 	b := singleBackend(t)
 	ctx := context.Background()
-	e := newTestEngine(t, b)
+	// setting up a million tickets and two million bits is slow work for a shared Redis on a busy
+	// machine: generous deadlines (this test measures memory, not time)
+	e := newTestEngine(t, b, func(c *Config) { c.CallTimeout = 15 * time.Second })
 	ensure(t, e, "mem", Settings{RatePerMinute: 600, MaxActive: 1000})
 	r := e.cached("mem")
 	const n = 1_000_000
