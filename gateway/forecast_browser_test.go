@@ -52,5 +52,8 @@ func TestDashboardForecastAndOutcomesPanels(t *testing.T) {
 	waitJS(t, ctx, "the outcomes chart", `(document.querySelector('#ch-outcomes polyline[data-k=booked]')?.getAttribute('points') || '').includes(',45.2') &&
 		(document.querySelector('#ch-outcomes polyline[data-k=flagged]')?.getAttribute('points') || '').split(' ').filter(Boolean).length >= 2 &&
 		document.getElementById('oc-note').innerText.startsWith('Last minute:')`, 20*time.Second)
+	// second chances, from the room's live figures (the default share, 10%)
+	waitJS(t, ctx, "the second chances line", `document.getElementById('oc-reentry').innerText.startsWith('Second chances: 0 granted') &&
+		document.getElementById('oc-reentry').innerText.includes('(share of the rate: 10%)')`, 15*time.Second)
 	shoot(t, ctx, "gateway-dashboard-forecast")
 }

@@ -47,6 +47,16 @@
     fetch(boot.api + '/rooms/' + encodeURIComponent(name) + '/outcomes/per-minute?minutes=' + SPAN, {headers: {Accept: 'application/json', Authorization: 'Bearer ' + token}, cache: 'no-store'})
       .then(r => (r.ok ? r.json() : null)).then(j => { busy = false; if (j && name === room) { mins = j.minutes || []; draw(); } }, () => { busy = false; });
   }
+  // second chances (issue 14): from the room's live figures, after each refresh of the list
+  function reentry() {
+    const fd = window.foyerDash, el = d.getElementById('oc-reentry');
+    const r = fd && fd.cur ? fd.cur() : null, re = r && r.live && r.live.reentry;
+    const txt = re ? t('oc_reentry', {backend: num(re.granted && re.granted.backend), evidence: num(re.granted && re.granted.evidence),
+      used: num(re.used), waiting: num(re.waiting), share: r.settings && r.settings.reentry_share > 0 ? nf.format(Math.round(r.settings.reentry_share * 100)) + '%' : t('oc_reentry_off')}) : '';
+    if (el && el.textContent !== txt) el.textContent = txt;
+  }
+  d.addEventListener('foyer:rooms', reentry);
+  d.addEventListener('foyer:pick', reentry);
   setInterval(tick, 15000);
   d.addEventListener('click', () => setTimeout(tick, 200));
   tick();
