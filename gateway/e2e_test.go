@@ -167,7 +167,7 @@ func TestCopiedTokenRefused(t *testing.T) {
 		t.Fatal("the copied token was accepted as b's admission")
 	}
 	// the refusal is counted
-	resp, body = b.do(http.MethodGet, "/metrics", "", nil, nil)
+	_, body = b.do(http.MethodGet, "/metrics", "", nil, nil)
 	if !strings.Contains(string(body), `foyer_admission_refused_total{reason="visitor_mismatch",room="festival"}`) {
 		t.Fatalf("refusal not counted in metrics:\n%s", grepLines(string(body), "refused"))
 	}

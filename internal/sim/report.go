@@ -412,9 +412,7 @@ func WriteHTML(w io.Writer, rep Report) error {
 	for _, r := range rep.Runs {
 		d.Head = append(d.Head, r.Label)
 	}
-	for _, rw := range comparisonRows(rep.Runs) {
-		d.Rows = append(d.Rows, rw)
-	}
+	d.Rows = append(d.Rows, comparisonRows(rep.Runs)...)
 	d.Charts = []template.HTML{
 		svgChart("Line length", "visitors waiting", runSeries(rep.Runs, func(p Point) float64 { return float64(p.Waiting) })),
 		svgChart("Getting in", "visitors per minute", runSeries(rep.Runs, func(p Point) float64 { return p.GotInPerMin })),
