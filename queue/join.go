@@ -132,6 +132,7 @@ func (e *Engine) JoinWith(ctx context.Context, room, visitor string, opt JoinOpt
 	}
 	info := JoinInfo{AddressJoins: res.joins}
 	if res.err != nil {
+		e.catchUp(ctx, r, res.err)
 		return Ticket{}, "", info, res.err
 	}
 	t := Ticket{
@@ -331,4 +332,21 @@ func decodeJoin(room string, v any, batch []joinReq) ([]joinResult, int64, error
 		}
 	}
 	return res, last, nil
+}
+
+// catchUp brings the room's cached state up to what a join just learnt from Redis: a join
+// refused as closed (or scheduled) while this engine still holds the room open means a change
+// whose announcement has not arrived here yet; one step now, so this replica's visitors are
+// told the same as the joiner at once, not at the announcement or the next step.
+func (e *Engine) catchUp(ctx context.Context, r *room, err error) {
+	s := r.snap.Load()
+	if s == nil {
+		return
+	}
+	st := s.state(r.redisNow())
+	stale := errors.Is(err, ErrRoomClosed) && st != StateClosed || errors.Is(err, ErrRoomScheduled) && st != StateScheduled
+	if stale && r.catching.CompareAndSwap(false, true) {
+		defer r.catching.Store(false)
+		_, _ = e.refresh(ctx, r)
+	}
 }

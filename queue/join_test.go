@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"testing"
@@ -47,5 +48,31 @@ func TestJoinCoalesces(t *testing.T) {
 	t.Logf("%d joins in %d round trips", n, trips)
 	if trips >= n/2 {
 		t.Fatalf("%d round trips for %d concurrent joins: not coalesced", trips, n)
+	}
+}
+
+// TestRefusedJoinCatchesUp: a join refused because the room was closed on another engine,
+// whose announcement has not reached this one, brings this engine's view up to date at once:
+// its waiting visitors are told "closed" on their next poll, as the joiner was.
+func TestRefusedJoinCatchesUp(t *testing.T) {
+	b := singleBackend(t)
+	ctx := context.Background()
+	e1, e2 := newTestEngine(t, b), newTestEngine(t, b) // no Run loops: no announcements arrive
+	ensure(t, e1, "late", Settings{RatePerMinute: 60, MaxActive: 1, QueueAll: true})
+	ensure(t, e2, "late", Settings{})
+	js := join(t, e2, "late", 2)
+	step(t, e2, "late")
+	closed := StateClosed
+	if _, _, err := e1.UpdateSettings(ctx, "late", SettingsPatch{State: &closed}, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := poll(t, e2, js[1].t, 0); d.State == StateClosed {
+		t.Fatal("the test needs e2 not to know of the close yet")
+	}
+	if _, _, err := e2.Join(ctx, "late", NewVisitorID()); !errors.Is(err, ErrRoomClosed) {
+		t.Fatalf("join after the close: %v, want ErrRoomClosed", err)
+	}
+	if d := poll(t, e2, js[1].t, 0); d.State != StateClosed {
+		t.Fatalf("a waiting visitor on the engine that refused the join is told %s, want closed", d.State)
 	}
 }

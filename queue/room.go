@@ -23,6 +23,9 @@ type room struct {
 	keys roomKeys
 
 	snap atomic.Pointer[snapshot]
+	// catching is set while a join's catch-up step runs (join.go catchUp): one at a time, so a
+	// batch of refused joins costs one step, not one each.
+	catching atomic.Bool
 	// known is the highest ticket number known to have been issued (from joins here and from
 	// validly signed tickets presented here). Redis's counter below it means data was lost.
 	known atomic.Int64
