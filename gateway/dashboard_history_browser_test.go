@@ -227,11 +227,11 @@ func TestDashboardSaleWindowReachesTheOpening(t *testing.T) {
 	browse(t, ctx, chromedp.Click(chromedp.CSS(`#hist-window button[data-window="sale"]`)))
 	waitJS(t, ctx, "the opening marker two hours ahead", fmt.Sprintf(`document.querySelector('#ch-waiting line.open')?.dataset.opens === '%d'`, opens.Unix()), 20*time.Second)
 	// the last point of the waiting line is left of the marker (now, not the opening)
+	waitJS(t, ctx, "the waiting line", `(document.querySelector('#ch-waiting polyline')?.getAttribute('points') || '').trim().split(' ').filter(Boolean).length > 1`, 20*time.Second)
 	if ok := jsEval[bool](t, ctx, `(() => {
 		const pl = document.querySelector('#ch-waiting polyline'), mk = document.querySelector('#ch-waiting line.open');
-		if (!pl || !mk) return true;
-		const xs = pl.getAttribute('points').trim().split(' ').map(p => parseFloat(p.split(',')[0]));
-		return xs.length === 0 || Math.max(...xs) < parseFloat(mk.getAttribute('x1'));
+		const xs = pl.getAttribute('points').trim().split(' ').filter(Boolean).map(p => parseFloat(p.split(',')[0]));
+		return xs.length > 1 && xs.every(isFinite) && Math.max(...xs) < parseFloat(mk.getAttribute('x1'));
 	})()`); !ok {
 		t.Error("the waiting line is drawn past now, up to the opening")
 	}
