@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestJoinCoalesces: concurrent joins get distinct consecutive numbers from fewer round trips.
@@ -57,7 +58,8 @@ func TestJoinCoalesces(t *testing.T) {
 func TestRefusedJoinCatchesUp(t *testing.T) {
 	b := singleBackend(t)
 	ctx := context.Background()
-	e1, e2 := newTestEngine(t, b), newTestEngine(t, b) // no Run loops: no announcements arrive
+	// no Run loops: no announcements arrive; generous deadlines, as the catch-up step is tried once
+	e1, e2 := newTestEngine(t, b), newTestEngine(t, b, func(c *Config) { c.CallTimeout = 10 * time.Second })
 	ensure(t, e1, "late", Settings{RatePerMinute: 60, MaxActive: 1, QueueAll: true})
 	ensure(t, e2, "late", Settings{})
 	js := join(t, e2, "late", 2)
