@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -166,39 +165,20 @@ func appendFile(path, text string) error {
 // createRooms creates rooms r-00001.. r-(n-1) from the template "idle", 16 at a time.
 func createRooms(ctx context.Context, base, token string, n int) error {
 	cl := &http.Client{Timeout: 10 * time.Second}
-	var next atomic.Int64
-	next.Store(1)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	for range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				body := fmt.Sprintf(`{"name": "r-%05d", "template": "idle"}`, i)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/foyer/admin/v1/rooms", strings.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := cl.Do(req)
-				if err == nil {
-					b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusCreated {
-						err = fmt.Errorf("create r-%05d: %s %s", i, resp.Status, b)
-					}
-				}
-				if err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return firstErr
+	return forEach(ctx, 16, 1, n, func(i int) error {
+		body := fmt.Sprintf(`{"name": "r-%05d", "template": "idle"}`, i)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/foyer/admin/v1/rooms", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := cl.Do(req)
+		if err != nil {
+			return err
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("create r-%05d: %s %s", i, resp.Status, b)
+		}
+		return nil
+	})
 }

@@ -208,48 +208,60 @@ func sortByKey(idx []int, key []int64) {
 	})
 }
 
-// joinHTTP joins n fresh visitors through a gateway's API and returns their tickets.
-func joinHTTP(ctx context.Context, base, prefix, room string, n int) ([]string, error) {
-	url := base + prefix + "/v1/rooms/" + room + "/join"
-	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	out := make([]string, n)
+// forEach runs do(i) for i in [from, to) on workers goroutines until one fails or ctx ends;
+// the first error is returned.
+func forEach(ctx context.Context, workers, from, to int, do func(i int) error) error {
 	var next atomic.Int64
-	var firstErr error
+	next.Store(int64(from))
 	var once sync.Once
+	var firstErr error
 	var wg sync.WaitGroup
-	for range 64 {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= n || ctx.Err() != nil {
+				if i >= to || ctx.Err() != nil {
 					return
 				}
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
-				req.Header.Set("Accept", "application/json")
-				req.Header.Set(visitorSecretHeader, loadVisitorSecret)
-				resp, err := cl.Do(req)
-				if err != nil {
+				if err := do(i); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
-				var b struct {
-					Ticket string `json:"ticket"`
-				}
-				err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&b)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || err != nil || b.Ticket == "" {
-					once.Do(func() { firstErr = fmt.Errorf("join: %s (%v)", resp.Status, err) })
-					return
-				}
-				out[i] = b.Ticket
 			}
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	return firstErr
+}
+
+// joinHTTP joins n fresh visitors through a gateway's API and returns their tickets.
+func joinHTTP(ctx context.Context, base, prefix, room string, n int) ([]string, error) {
+	url := base + prefix + "/v1/rooms/" + room + "/join"
+	cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	out := make([]string, n)
+	err := forEach(ctx, 64, 0, n, func(i int) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set(visitorSecretHeader, loadVisitorSecret)
+		resp, err := cl.Do(req)
+		if err != nil {
+			return err
+		}
+		var b struct {
+			Ticket string `json:"ticket"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&b)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err != nil || b.Ticket == "" {
+			return fmt.Errorf("join: %s (%v)", resp.Status, err)
+		}
+		out[i] = b.Ticket
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, ctx.Err()
 }
